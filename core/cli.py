@@ -1,0 +1,102 @@
+"""python -m core: the scripting face of the same code the console runs.
+
+    python -m core validate FILE [--json]
+    python -m core import FILE --source NAME [--campaign NAME] [--json]
+    python -m core imports [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.errors import ImportConsoleError
+from core.mapping import describe_mapping
+from core.pipeline import import_file, prepare
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ImportConsoleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Contact Import Console CLI")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    check = commands.add_parser("validate", help="read, map and validate a file; writes nothing")
+    check.add_argument("file", type=Path)
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.set_defaults(run=_validate)
+    load = commands.add_parser("import", help="import a file in one transaction")
+    load.add_argument("file", type=Path)
+    load.add_argument("--source", required=True, help="where the contacts come from, e.g. HubSpot")
+    load.add_argument("--campaign", help="attach the import to this campaign (created if new)")
+    load.add_argument("--json", action="store_true")
+    load.set_defaults(run=_import)
+    history = commands.add_parser("imports", help="list imports, newest first")
+    history.add_argument("--json", action="store_true")
+    history.set_defaults(run=_imports)
+    return parser
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ImportConsoleError(f"{path}: cannot be read ({error.strerror}).") from None
+
+
+def _validate(args) -> int:
+    prepared = prepare(_read(args.file), args.file.name)
+    report = prepared.report
+    summary = {
+        "file": str(args.file), "rows": report.rows, "valid": len(report.valid),
+        "invalid": report.invalid, "duplicates": len(report.duplicates),
+        "mapping": describe_mapping(prepared.mapping),
+        "errors": [{"row": int(e.row), "column": e.column, "reason": e.reason, "value": e.value}
+                   for e in report.errors.itertuples(index=False)],
+    }
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
+    print(f"{summary['file']}: {summary['rows']} rows, {summary['valid']} to import, "
+          f"{summary['invalid']} invalid, {summary['duplicates']} duplicate emails")
+    for field, column in summary["mapping"].items():
+        print(f"  {field:<17} <- {column}")
+    for error in summary["errors"]:
+        print(f"  row {error['row']}, {error['column']}: {error['reason']} ({error['value']!r})")
+    return 0
+
+
+def _import(args) -> int:
+    from core.database import make_engine
+
+    result = import_file(make_engine(), _read(args.file), args.file.name, args.source, args.campaign)
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    else:
+        print(f"import {result.import_id} {result.status}: {result.inserted} inserted, "
+              f"{result.updated} updated, {result.invalid} invalid, {result.duplicates} duplicates, "
+              f"total_rows {result.total_rows}")
+    return 0
+
+
+def _imports(args) -> int:
+    from core.database import make_engine
+    from core.imports import list_imports
+
+    history = list_imports(make_engine())
+    if args.json:
+        print(history.to_json(orient="records", date_format="iso"))
+        return 0
+    if history.empty:
+        print("no imports yet")
+    for row in history.itertuples(index=False):
+        print(f"{row.created_at:%Y-%m-%d %H:%M} {row.status:<10} {row.source:<15} "
+              f"{row.file_name or '':<30} {row.total_rows:>8} rows  {row.id}")
+    return 0

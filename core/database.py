@@ -1,0 +1,57 @@
+"""Engine creation and schema migrations.
+
+DATABASE_URL (postgresql://user:password@host:port/dbname) selects a server; without it the
+embedded server of core.embedded is started. The numbered files of sql/ are applied in order,
+once each, recorded in schema_migrations, under an advisory lock so that two processes starting
+at once do not both apply them.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core.embedded import PROJECT_ROOT, start_embedded_server
+
+SQL_DIR = PROJECT_ROOT / "sql"
+MIGRATION_LOCK_KEY = 4_711_001  # any constant shared by every process of this app
+
+
+def database_url(env_var: str = "DATABASE_URL") -> str:
+    return os.environ.get(env_var) or start_embedded_server()
+
+
+def sqlalchemy_url(url: str) -> str:
+    """postgresql://… (the usual form) -> postgresql+psycopg://… (SQLAlchemy with psycopg 3)."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    raise ValueError(f"Not a PostgreSQL URL: {url!r} (expected postgresql://user:password@host:port/db)")
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """An engine on the configured server, with the schema migrated."""
+    engine = sa.create_engine(sqlalchemy_url(url or database_url()), pool_pre_ping=True)
+    migrate(engine)
+    return engine
+
+
+def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
+    """Apply the sql/ files not applied yet; returns their names."""
+    applied_now = []
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        conn.execute(sa.text("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                             "version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"))
+        done = set(conn.execute(sa.text("SELECT version FROM schema_migrations")).scalars())
+        for path in sorted(sql_dir.glob("*.sql")):
+            if path.name in done:
+                continue
+            # Without parameters psycopg sends the file as one simple query: several statements
+            # and dollar-quoted function bodies run as written.
+            conn.connection.driver_connection.execute(path.read_text())
+            conn.execute(sa.text("INSERT INTO schema_migrations (version) VALUES (:v)"), {"v": path.name})
+            applied_now.append(path.name)
+    return applied_now

@@ -1,0 +1,45 @@
+"""Domain errors. Each carries a message written for the person doing the import."""
+
+
+class ImportConsoleError(Exception):
+    """Base of every error whose message can be shown to the user as it is."""
+
+
+class UnreadableFile(ImportConsoleError):
+    def __init__(self, file_name: str, reason: str, hint: str = ""):
+        self.file_name = file_name
+        self.reason = reason
+        self.hint = hint
+        message = f"{file_name}: {reason}"
+        super().__init__(f"{message} {hint}".strip())
+
+
+class MappingIncomplete(ImportConsoleError):
+    def __init__(self, missing: list[str]):
+        self.missing = missing
+        fields = ", ".join(missing)
+        super().__init__(f"No column is mapped to the required field(s): {fields}. "
+                         "Pick the source column for each before going on.")
+
+
+class ImportNotFound(ImportConsoleError):
+    def __init__(self, import_id):
+        super().__init__(f"Import {import_id} does not exist.")
+
+
+class CampaignNotFound(ImportConsoleError):
+    def __init__(self, campaign):
+        super().__init__(f"Campaign {campaign} does not exist.")
+
+
+class ImportAlreadyCommitted(ImportConsoleError):
+    def __init__(self, import_id, status: str):
+        super().__init__(f"Import {import_id} is already {status}; it cannot be committed again. "
+                         "Start a new import to load the file again.")
+
+
+class CommitFailed(ImportConsoleError):
+    def __init__(self, import_id, reason: str):
+        self.import_id = import_id
+        self.reason = reason
+        super().__init__(f"Import {import_id} failed and nothing of it was saved: {reason}")

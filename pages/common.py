@@ -1,0 +1,38 @@
+"""What every page shares: the engine (created once per server process), the current user, and
+turning domain errors into short messages. Not a page itself: app.py lists the pages."""
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from core.database import make_engine
+from core.errors import ImportConsoleError
+from core.imports import current_user
+
+log = logging.getLogger("console")
+
+
+@st.cache_resource(show_spinner="Starting the database…")
+def engine():
+    return make_engine()
+
+
+def user_name() -> str:
+    """The signed-in user when an identity provider is configured, else the configured/OS user."""
+    try:
+        if st.user.is_logged_in:
+            return st.user.get("email") or st.user.get("name") or current_user()
+    except (AttributeError, KeyError):
+        pass
+    return current_user()
+
+
+def show_error(error: Exception) -> None:
+    """Domain errors as they are; anything else logged, and one line on screen."""
+    if isinstance(error, ImportConsoleError):
+        st.error(str(error), icon=":material/error:")
+    else:
+        log.exception("unexpected error in the console")
+        st.error(f"Something went wrong ({type(error).__name__}). Nothing was half-written; "
+                 "try again, and tell the admins if it keeps happening.", icon=":material/error:")

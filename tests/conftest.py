@@ -1,0 +1,64 @@
+"""Test database: a throw-away database on a real PostgreSQL server.
+
+TEST_DATABASE_URL names the server (CI: the one on 127.0.0.1:5432); without it the embedded
+server is started in .data/test-postgres. Each test run creates its own database there and drops
+it afterwards, so the tests never touch data of the console.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from core.database import make_engine, sqlalchemy_url
+from core.embedded import PROJECT_ROOT, start_embedded_server
+
+DATA = Path(__file__).parent / "data"
+TABLES = "campaign_imports, import_errors, import_contacts, imports, contacts, campaigns"
+
+
+def _server_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL") or start_embedded_server(PROJECT_ROOT / ".data" / "test-postgres")
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    server = make_url(sqlalchemy_url(_server_url()))
+    name = f"contact_import_test_{os.getpid()}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(_engine):
+    """The test database, emptied before each test."""
+    with _engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {TABLES} CASCADE"))
+    return _engine
+
+
+@pytest.fixture
+def seed_csv() -> bytes:
+    return (DATA / "seed.csv").read_bytes()
+
+
+@pytest.fixture
+def seed_json() -> bytes:
+    return (DATA / "seed.json").read_bytes()

@@ -1,0 +1,46 @@
+"""Small helpers shared by the database tests."""
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+
+from core.fields import FIELDS
+
+HEADER = ",".join(FIELDS)
+
+
+def csv_bytes(*rows: dict) -> bytes:
+    """A CSV with every field as header; missing values are empty cells."""
+    def cell(value: str) -> str:
+        return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\n') else value
+    lines = [HEADER] + [",".join(cell(row.get(f, "")) for f in FIELDS) for row in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def person(n: int, **overrides) -> dict:
+    return {"full_name": f"Person {n}", "email": f"person{n}@example.com",
+            "linkedin_profile": f"https://linkedin.com/in/person{n}", **overrides}
+
+
+def contacts(engine) -> dict[str, dict]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT * FROM contacts ORDER BY email")).mappings().all()
+    return {row["email"]: dict(row) for row in rows}
+
+
+def links(engine, import_id: str) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.text(
+            "SELECT c.email, l.action, l.row_number, l.previous FROM import_contacts l "
+            "JOIN contacts c ON c.id = l.contact_id WHERE l.import_id = :i ORDER BY l.row_number"),
+            {"i": import_id}).mappings()]
+
+
+def count(engine, table: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def metadata(value: str) -> dict:
+    return json.loads(value)

@@ -1,0 +1,65 @@
+"""The CLI through a real subprocess, on the test database."""
+import json
+import os
+import subprocess
+import sys
+
+from core.embedded import PROJECT_ROOT
+from tests.conftest import DATA
+from tests.helpers import csv_bytes, person
+
+
+def cli(*args, database_url=None, check=True):
+    env = {**os.environ, **({"DATABASE_URL": database_url} if database_url else {})}
+    done = subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_validate_json_reports_counts_mapping_and_errors(tmp_path):
+    path = tmp_path / "hubspot.csv"
+    path.write_text("First Name,Last Name,Email,LinkedIn URL,Company Name\n"
+                    "Ann,Lee,ANN@x.io,https://linkedin.com/in/ann,Acme\n"
+                    "Bob,Ray,not-an-email,https://linkedin.com/in/bob,Beta\n"
+                    "Ann,Lee,ann@x.io,https://linkedin.com/in/ann2,Acme\n")
+    report = json.loads(cli("validate", path, "--json").stdout)
+    assert report == {
+        "file": str(path), "rows": 3, "valid": 1, "invalid": 1, "duplicates": 1,
+        "mapping": {"full_name": "First Name + Last Name", "email": "Email",
+                    "linkedin_profile": "LinkedIn URL", "company": "Company Name"},
+        "errors": [{"row": 3, "column": "email", "reason": "is not a valid email address",
+                    "value": "not-an-email"}],
+    }
+
+
+def test_validate_prints_a_readable_report():
+    out = cli("validate", DATA / "seed.csv").stdout
+    assert "2 rows, 2 to import, 0 invalid, 0 duplicate emails" in out
+
+
+def test_an_unreadable_file_exits_2_with_one_line_on_stderr(tmp_path):
+    path = tmp_path / "photo.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    done = cli("validate", path, "--json", check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "photo.png: this is a binary file" in done.stderr
+    missing = cli("validate", tmp_path / "nope.csv", check=False)
+    assert missing.returncode == 2 and "nope.csv: cannot be read" in missing.stderr
+
+
+def test_import_then_reimport_then_history(database_url, engine, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_bytes(csv_bytes(person(1), person(2), person(3, email="bad")))
+    first = json.loads(cli("import", path, "--source", "csv", "--campaign", "Q4", "--json",
+                           database_url=database_url).stdout)
+    assert set(first) == {"import_id", "status", "inserted", "updated", "invalid", "duplicates", "total_rows"}
+    assert (first["status"], first["inserted"], first["updated"], first["invalid"], first["total_rows"]) == (
+        "completed", 2, 0, 1, 2)
+    again = json.loads(cli("import", path, "--source", "csv", "--json", database_url=database_url).stdout)
+    assert (again["inserted"], again["updated"]) == (0, 2)
+    history = json.loads(cli("imports", "--json", database_url=database_url).stdout)
+    assert [h["id"] for h in history] == [again["import_id"], first["import_id"]]
+    assert history[1]["campaign"] == "Q4"
+    assert "completed" in cli("imports", database_url=database_url).stdout

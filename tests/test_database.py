@@ -1,0 +1,62 @@
+"""Migrations: applied in order, once, recorded, and safe when several processes start at once."""
+import threading
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from core.database import SQL_DIR, migrate, sqlalchemy_url
+
+
+@pytest.fixture
+def empty_database(database_url):
+    server = make_url(database_url)
+    name = server.database + "_migrations"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine = sa.create_engine(server.set(database=name))
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_every_sql_file_is_applied_once_and_recorded(empty_database):
+    files = sorted(p.name for p in SQL_DIR.glob("*.sql"))
+    assert migrate(empty_database) == files
+    assert migrate(empty_database) == []
+    with empty_database.connect() as conn:
+        assert list(conn.execute(sa.text("SELECT version FROM schema_migrations ORDER BY version")).scalars()) == files
+
+
+def test_processes_starting_at_once_apply_the_schema_exactly_once(empty_database):
+    start, applied, errors = threading.Barrier(4), [], []
+
+    def run():
+        start.wait()
+        try:
+            applied.append(migrate(empty_database))
+        except Exception as error:
+            errors.append(error)
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert errors == []
+    assert sorted(map(len, applied)) == [0, 0, 0, len(list(SQL_DIR.glob("*.sql")))]
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("postgresql://u:p@h:5432/db", "postgresql+psycopg://u:p@h:5432/db"),
+    ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+])
+def test_database_urls_in_the_usual_form_are_accepted(url, expected):
+    assert sqlalchemy_url(url) == expected
+
+
+def test_other_urls_are_refused_with_a_clear_message():
+    with pytest.raises(ValueError, match="Not a PostgreSQL URL"):
+        sqlalchemy_url("sqlite:///x.db")

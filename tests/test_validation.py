@@ -1,0 +1,131 @@
+import pandas as pd
+import pytest
+
+from core.fields import FIELDS, ROW
+from core.validation import validate
+
+GOOD = {"full_name": "Ann Lee", "email": "ann@example.com",
+        "linkedin_profile": "https://www.linkedin.com/in/annlee", "company": "Acme",
+        "locale": "en-US", "timezone": "Europe/Paris", "metadata": '{"source": "csv"}'}
+
+
+def frame(*rows: dict) -> pd.DataFrame:
+    records = [{**{f: "" for f in FIELDS}, **row, ROW: i} for i, row in enumerate(rows, start=2)]
+    return pd.DataFrame(records, columns=[*FIELDS, ROW])
+
+
+def errors_of(**changes) -> list[tuple]:
+    report = validate(frame({**GOOD, **changes}))
+    return [(e.row, e.column, e.reason) for e in report.errors.itertuples()]
+
+
+def test_a_complete_row_is_valid():
+    report = validate(frame(GOOD))
+    assert report.errors.empty and len(report.valid) == 1 and report.invalid == 0
+
+
+def test_only_required_fields_is_valid():
+    report = validate(frame({"full_name": "A", "email": "a@x.io", "linkedin_profile": "https://linkedin.com/in/a"}))
+    assert report.errors.empty
+
+
+@pytest.mark.parametrize("field", ["full_name", "email", "linkedin_profile"])
+def test_required_fields_must_not_be_empty(field):
+    assert errors_of(**{field: "   "}) == [(2, field, "is required but empty")]
+
+
+def test_full_name_is_trimmed_and_at_most_255_characters():
+    assert validate(frame({**GOOD, "full_name": "  Ann  "})).valid.loc[0, "full_name"] == "Ann"
+    assert errors_of(full_name="x" * 255) == []
+    assert errors_of(full_name="x" * 256) == [(2, "full_name", "is longer than 255 characters")]
+
+
+def test_email_is_stored_trimmed_and_lower_case():
+    assert validate(frame({**GOOD, "email": "  Ann.Lee@Example.COM "})).valid.loc[0, "email"] == "ann.lee@example.com"
+
+
+@pytest.mark.parametrize("email", ["a@b", "first.last+tag@sub.example.co.uk", "o'brien@x.io", "x@localhost"])
+def test_email_accepts_html_standard_addresses(email):
+    assert errors_of(email=email) == []
+
+
+@pytest.mark.parametrize("email", ["plain", "a@", "@b.io", "a b@x.io", "a@-x.io", "a@x..io", "a@@x.io", "ä@x.io"])
+def test_email_rejects_invalid_syntax(email):
+    assert errors_of(email=email) == [(2, "email", "is not a valid email address")]
+
+
+@pytest.mark.parametrize("url", ["https://linkedin.com/in/jane", "http://www.linkedin.com/in/jane-doe-123/",
+                                 "https://uk.linkedin.com/in/j%C3%A9r%C3%B4me", "https://LinkedIn.com/in/Jane?trk=x"])
+def test_linkedin_profile_accepts_profile_urls(url):
+    assert errors_of(linkedin_profile=url) == []
+
+
+@pytest.mark.parametrize("url", ["linkedin.com/in/jane", "https://linkedin.com/company/acme", "https://evil.com/in/jane",
+                                 "https://linkedin.com.evil.com/in/jane", "ftp://linkedin.com/in/jane",
+                                 "https://linkedin.com/in/", "https://notlinkedin.com/in/jane"])
+def test_linkedin_profile_rejects_other_urls(url):
+    assert errors_of(linkedin_profile=url) == [
+        (2, "linkedin_profile", "is not a LinkedIn profile URL (expected https://linkedin.com/in/<name>)")]
+
+
+def test_company_is_optional_and_at_most_255_characters():
+    assert errors_of(company="") == []
+    assert errors_of(company="c" * 256) == [(2, "company", "is longer than 255 characters")]
+
+
+@pytest.mark.parametrize("tag", ["en", "en-US", "pt-BR", "zh-Hant-TW", ""])
+def test_locale_accepts_bcp47_tags(tag):
+    assert errors_of(locale=tag) == []
+
+
+def test_locale_with_underscore_is_stored_with_a_hyphen():
+    assert validate(frame({**GOOD, "locale": "en_US"})).valid.loc[0, "locale"] == "en-US"
+
+
+@pytest.mark.parametrize("tag", ["english", "zz-ZZ", "123", "e"])
+def test_locale_rejects_other_values(tag):
+    assert errors_of(locale=tag) == [(2, "locale", "is not a language tag such as en, en-US or pt-BR")]
+
+
+@pytest.mark.parametrize("zone, ok", [("America/New_York", True), ("UTC", True), ("Asia/Kolkata", True),
+                                      ("EST5EDT", True), ("Mars/Olympus", False), ("GMT+25", False),
+                                      ("new york", False)])
+def test_timezone_must_be_an_iana_name(zone, ok):
+    expected = [] if ok else [(2, "timezone", "is not an IANA time zone such as America/New_York")]
+    assert errors_of(timezone=zone) == expected
+
+
+@pytest.mark.parametrize("text, ok", [('{"source": "csv"}', True), ("{}", True), ('{"a": {"b": [1]}}', True),
+                                      ("[1, 2]", False), ('"text"', False), ("{source: csv}", False),
+                                      ('{"a": NaN}', False), ('{"a": "\\u0000"}', False)])
+def test_metadata_must_be_a_json_object(text, ok):
+    expected = [] if ok else [(2, "metadata", 'is not a JSON object such as {"source": "csv"}')]
+    assert errors_of(metadata=text) == expected
+
+
+def test_nul_characters_are_rejected_because_postgresql_cannot_store_them():
+    assert errors_of(company="Ac\x00me") == [(2, "company", "contains a NUL character, which cannot be stored")]
+
+
+def test_every_failure_of_every_row_is_reported_with_row_column_and_value():
+    report = validate(frame(GOOD, {**GOOD, "email": "bad", "timezone": "Nowhere", "full_name": ""},
+                            {**GOOD, "email": "c@x.io"}))
+    assert report.errors.to_dict("records") == [
+        {"row": 3, "column": "email", "reason": "is not a valid email address", "value": "bad"},
+        {"row": 3, "column": "full_name", "reason": "is required but empty", "value": ""},
+        {"row": 3, "column": "timezone", "reason": "is not an IANA time zone such as America/New_York",
+         "value": "Nowhere"},
+    ]
+    assert report.invalid == 1
+    assert report.valid[ROW].tolist() == [2, 4]
+
+
+def test_within_the_file_the_last_valid_row_of_an_email_wins():
+    report = validate(frame({**GOOD, "company": "First"}, {**GOOD, "email": "ANN@example.com", "company": "Second"},
+                            {**GOOD, "company": "Third", "timezone": "bad/zone"}))
+    assert report.valid["company"].tolist() == ["Second"]
+    assert report.duplicates.to_dict("records") == [{"row": 2, "email": "ann@example.com", "kept_row": 3}]
+    rejected = report.rejected_rows().to_dict("records")
+    assert rejected[0] == {"row": 2, "column": "email", "value": "ann@example.com",
+                           "reason": "duplicate email in this file: row 3 is imported instead"}
+    assert rejected[1]["row"] == 4
