@@ -1,7 +1,110 @@
+"""Import history: every import, newest first, with filters; one import's detail below."""
+from __future__ import annotations
+
 import streamlit as st
 
-from pages.common import engine
+from core.export import safe_csv
+from core.imports import (attach_to_campaign, create_campaign, get_import, import_contacts, import_errors,
+                          list_campaigns, list_imports, recent_sources)
+from pages.common import engine, show_error
 
-engine()
-st.title("Contact Import Console")
-st.write("Coming next.")
+ANY = "Any"
+CONTACTS_PAGE = 100
+TABLE_COLUMNS = ["created_at", "status", "source", "file_name", "created_by", "total_rows", "inserted",
+                 "updated", "invalid", "duplicates", "campaign", "id"]
+
+
+def filters() -> dict:
+    status, source, campaign, search = st.columns([1, 1, 1, 2])
+    campaigns = list_campaigns(engine())
+    chosen = {
+        "status": status.selectbox("Status", [ANY, "completed", "processing", "failed"]),
+        "source": source.selectbox("Source", [ANY, *recent_sources(engine(), limit=200)]),
+        "campaign": campaign.selectbox("Campaign", [ANY, *campaigns["name"]]),
+        "search": search.text_input("File name contains", placeholder="e.g. hubspot"),
+    }
+    by_name = dict(zip(campaigns["name"], campaigns["id"]))
+    return {"status": None if chosen["status"] == ANY else chosen["status"],
+            "source": None if chosen["source"] == ANY else chosen["source"],
+            "campaign_id": by_name.get(chosen["campaign"]),
+            "search": chosen["search"].strip() or None}
+
+
+def history_table(imports):
+    st.caption(f"{len(imports):,} imports")
+    st.dataframe(imports[TABLE_COLUMNS], hide_index=True,
+                 column_config={"created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+                                "file_name": "file", "created_by": "user", "total_rows": "total rows"})
+    labels = {row.id: f"{row.created_at:%Y-%m-%d %H:%M} · {row.file_name or '(no file)'} · {row.status} · {row.id[:8]}"
+              for row in imports.itertuples(index=False)}
+    return st.selectbox("Show the details of", list(labels), index=None, format_func=labels.get,
+                        placeholder="Pick an import")
+
+
+def import_detail(import_id: str) -> None:
+    record = get_import(engine(), import_id)
+    st.divider()
+    st.subheader(f"{record['file_name'] or 'Import'} — {record['status']}")
+    st.caption(f"{record['id']} · source {record['source']} · by {record['created_by']} · "
+               f"{record['created_at']:%Y-%m-%d %H:%M}" + (f" · campaign {record['campaign']}" if record["campaign"] else ""))
+    if record["error"]:
+        st.error(f"This import failed and wrote nothing: {record['error']}")
+    counts = st.columns(5)
+    for column, key in zip(counts, ["total_rows", "inserted", "updated", "invalid", "duplicates"]):
+        column.metric(key.replace("_", " ").capitalize(), f"{record[key]:,}")
+    errors_tab, contacts_tab, campaign_tab = st.tabs(["Errors", "Contacts", "Campaign"])
+    with errors_tab:
+        errors = import_errors(engine(), import_id)
+        if errors.empty:
+            st.caption("No rejected rows.")
+        else:
+            st.dataframe(errors, hide_index=True)
+            st.download_button("Download the error report (CSV)", safe_csv(errors),
+                               file_name=f"import-{import_id[:8]}-errors.csv", mime="text/csv")
+    with contacts_tab:
+        contacts_page(import_id, record["total_rows"])
+    with campaign_tab:
+        attach_form(import_id)
+
+
+def contacts_page(import_id: str, total: int) -> None:
+    if not total:
+        st.caption("No contacts linked to this import.")
+        return
+    pages = (total - 1) // CONTACTS_PAGE + 1
+    page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1)
+    rows = import_contacts(engine(), import_id, limit=CONTACTS_PAGE, offset=(page - 1) * CONTACTS_PAGE)
+    st.dataframe(rows.drop(columns=["id"]), hide_index=True)
+
+
+def attach_form(import_id: str) -> None:
+    with st.form("attach_campaign"):
+        names = list_campaigns(engine())["name"].tolist()
+        existing = st.selectbox("Existing campaign", ["—", *names])
+        new = st.text_input("…or a new campaign", placeholder="e.g. Q4 Outreach").strip()
+        if st.form_submit_button("Attach to campaign"):
+            name = new or (existing if existing != "—" else None)
+            if not name:
+                st.warning("Pick a campaign or type a new name.")
+                return
+            attach_to_campaign(engine(), import_id, create_campaign(engine(), name))
+            st.success(f"Attached to {name}.")
+
+
+def main() -> None:
+    st.title("Import history")
+    try:
+        imports = list_imports(engine(), **filters())
+        if imports.empty:
+            st.info("No import matches. Start one on the **New import** page.")
+            return
+        selected = history_table(imports)
+        if selected:
+            import_detail(selected)
+        else:
+            st.caption("Select an import to see its errors, contacts and campaign.")
+    except Exception as error:
+        show_error(error)
+
+
+main()

@@ -1,7 +1,296 @@
+"""New import: a step-by-step wizard. Its state lives in st.session_state[WIZARD] (non-widget keys),
+so it survives reruns and page switches."""
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
-from pages.common import engine
+from core.errors import ImportConsoleError
+from core.export import safe_csv
+from core.fields import FIELDS, REQUIRED_FIELDS, ROW
+from core.imports import (attach_to_campaign, commit_import, create_campaign, create_import,
+                          list_campaigns, recent_sources)
+from core.mapping import apply_mapping, missing_required, suggest_mapping
+from core.preview import preview_commit
+from core.reading import read_contacts
+from core.review import PROBLEMS, apply_edits, error_report, invalid_rows
+from core.validation import validate
+from pages.common import engine, show_error, user_name
 
-engine()
-st.title("Contact Import Console")
-st.write("Coming next.")
+WIZARD = "import_wizard"
+STEPS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
+         "commit": "Commit", "done": "Campaign"}
+NEW_SOURCE = "➕ New source…"
+NO_CAMPAIGN, NEW_CAMPAIGN = "No campaign", "➕ New campaign…"
+UNMAPPED = "— not mapped —"
+PAGE_ROWS = 1000
+
+
+def wizard() -> dict:
+    return st.session_state.setdefault(WIZARD, {"step": "details"})
+
+
+def go(step: str) -> None:
+    wizard()["step"] = step
+    st.rerun()
+
+
+def restart() -> None:
+    st.session_state[WIZARD] = {"step": "details"}
+    st.rerun()
+
+
+def progress_header(current: str) -> None:
+    names = list(STEPS)
+    position = names.index(current)
+    st.progress((position + 1) / len(names),
+                text=" › ".join(f"**{i + 1}. {label}**" if name == current else f"{i + 1}. {label}"
+                                for i, (name, label) in enumerate(STEPS.items())))
+
+
+# --- 1. details ----------------------------------------------------------------------------------
+
+def details_step(w: dict) -> None:
+    st.subheader("Where do these contacts come from?")
+    source = pick_or_type("Source", recent_sources(engine()), NEW_SOURCE, w.get("source"),
+                          placeholder="e.g. HubSpot, LinkedIn, Trade show 2026")
+    campaigns = list_campaigns(engine())["name"].tolist()
+    campaign = pick_or_type("Campaign (optional)", campaigns, NEW_CAMPAIGN, w.get("campaign"),
+                            placeholder="e.g. Q4 Outreach", none_option=NO_CAMPAIGN)
+    if st.button("Next: upload the file", type="primary", disabled=not source):
+        w.update(source=source, campaign=campaign)
+        go("upload")
+    if not source:
+        st.caption("Name the source to go on.")
+
+
+def pick_or_type(label: str, known: list[str], new_label: str, current: str | None,
+                 placeholder: str, none_option: str | None = None) -> str | None:
+    """A selectbox of known values plus "new…", which opens a text box."""
+    options = ([none_option] if none_option else []) + known + [new_label]
+    default = known.index(current) + (1 if none_option else 0) if current in known else (
+        0 if none_option and not current else len(options) - 1)
+    choice = st.selectbox(label, options, index=default)
+    if choice == new_label:
+        typed = st.text_input(f"New {label.split(' (')[0].lower()}", value=current if current and current not in known else "",
+                              placeholder=placeholder).strip()
+        return typed or None
+    return None if choice == none_option else choice
+
+
+# --- 2. upload -----------------------------------------------------------------------------------
+
+def upload_step(w: dict) -> None:
+    st.subheader("Upload the contacts")
+    limit = st.get_option("server.maxUploadSize")
+    st.caption(f"A CSV file (any delimiter, UTF-8, Windows-1252 or UTF-16) or a JSON array of contact "
+               f"objects, up to {limit:,} MB.")
+    uploaded = st.file_uploader("Contacts file", type=["csv", "json", "txt", "tsv"])
+    back, _ = st.columns([1, 5])
+    if back.button("Back"):
+        go("details")
+    if uploaded is None:
+        return
+    try:
+        source_file = read_contacts(uploaded.getvalue(), uploaded.name)
+    except ImportConsoleError as error:
+        show_error(error)
+        return
+    w.update(file=source_file, mapping=suggest_mapping(source_file.headers),
+             import_id=create_import(engine(), w["source"], uploaded.name, user_name()))
+    go("map")
+
+
+# --- 3. map --------------------------------------------------------------------------------------
+
+def map_step(w: dict) -> None:
+    source_file = w["file"]
+    st.subheader(f"Map the columns of {source_file.file_name}")
+    st.caption(f"{len(source_file.frame):,} rows · {source_file.format.upper()} · encoding "
+               f"{source_file.encoding}" + (f" · delimiter {source_file.delimiter!r}" if source_file.delimiter else ""))
+    headers = source_file.headers
+    mapping = {}
+    for field in FIELDS:
+        mapping[field] = mapping_row(field, headers, w["mapping"].get(field, []), source_file.frame)
+    mapping = {f: cols for f, cols in mapping.items() if cols}
+    w["mapping"] = mapping
+    missing = missing_required(mapping)
+    if missing:
+        st.error(f"Map a column to each required field before going on: {', '.join(missing)}.")
+    back, forward, _ = st.columns([1, 2, 4])
+    if back.button("Back"):
+        go("upload")
+    if forward.button("Next: review", type="primary", disabled=bool(missing)):
+        w["mapped"] = apply_mapping(source_file.frame, mapping)
+        revalidate(w)
+        go("review")
+
+
+def mapping_row(field: str, headers: list[str], chosen: list[str], frame: pd.DataFrame) -> list[str]:
+    label = f"{field}{' *' if field in REQUIRED_FIELDS else ''}"
+    name, pick, sample = st.columns([2, 3, 4], vertical_alignment="center")
+    name.markdown(f"**{label}**")
+    if field == "full_name":
+        columns = pick.multiselect(label, headers, default=[c for c in chosen if c in headers],
+                                   label_visibility="collapsed",
+                                   help="Pick several columns (First Name, Last Name) to join them.")
+    else:
+        options = [UNMAPPED, *headers]
+        current = chosen[0] if chosen and chosen[0] in headers else UNMAPPED
+        value = pick.selectbox(label, options, index=options.index(current), label_visibility="collapsed")
+        columns = [] if value == UNMAPPED else [value]
+    sample.caption(sample_values(frame, columns))
+    return columns
+
+
+def sample_values(frame: pd.DataFrame, columns: list[str]) -> str:
+    if not columns:
+        return ""
+    joined = frame[columns].astype(str).agg(" ".join, axis=1).str.strip()
+    values = joined[joined != ""].head(3).tolist()
+    return " · ".join(v if len(v) <= 40 else v[:39] + "…" for v in values) or "(empty)"
+
+
+# --- 4. review -----------------------------------------------------------------------------------
+
+def revalidate(w: dict) -> None:
+    w["report"] = validate(w["mapped"])
+    w["preview"] = preview_commit(engine(), w["report"])
+
+
+def review_step(w: dict) -> None:
+    report, preview = w["report"], w["preview"]
+    st.subheader("Review before anything is written")
+    counts = st.columns(6)
+    for column, (label, value) in zip(counts, [
+            ("Rows", report.rows), ("Valid", len(report.valid) + len(report.duplicates)),
+            ("Invalid", report.invalid), ("Duplicates in file", len(report.duplicates)),
+            ("Will insert", preview.will_insert), ("Will update", preview.will_update)]):
+        column.metric(label, f"{value:,}")
+    if report.invalid:
+        errors_section(w)
+    else:
+        st.success("Every row is valid.", icon=":material/check_circle:")
+    if len(report.duplicates):
+        with st.expander(f"{len(report.duplicates):,} rows repeat an email of a later row (the later row wins)"):
+            st.dataframe(report.duplicates.head(PAGE_ROWS), hide_index=True)
+    if preview.will_update:
+        with st.expander(f"{preview.will_update:,} existing contacts will be updated — what changes"):
+            changes = preview.changes
+            if changes.empty:
+                st.caption("Nothing changes: these contacts already hold these values.")
+            else:
+                st.dataframe(changes.head(PAGE_ROWS), hide_index=True)
+    back, forward, _ = st.columns([1, 3, 3])
+    if back.button("Back"):
+        go("map")
+    label = f"Next: commit {len(report.valid):,} contacts"
+    if report.invalid:
+        label += f" (skip {report.invalid:,} invalid rows)"
+    if forward.button(label, type="primary", disabled=report.valid.empty):
+        go("commit")
+    if report.valid.empty:
+        st.warning("No valid row to import: fix the rows above or upload another file.")
+
+
+def errors_section(w: dict) -> None:
+    report = w["report"]
+    rejected = error_report(report)
+    st.markdown(f"#### {report.invalid:,} invalid rows")
+    only_errors = st.toggle("Show the errors list only", value=True)
+    if only_errors:
+        st.dataframe(report.errors.head(PAGE_ROWS), hide_index=True,
+                     column_config={"row": st.column_config.NumberColumn("row", format="%d")})
+        if len(report.errors) > PAGE_ROWS:
+            st.caption(f"Showing the first {PAGE_ROWS:,} of {len(report.errors):,} errors; "
+                       "download the report for all of them.")
+    else:
+        fix_rows(w)
+    st.download_button("Download the error report (CSV)", safe_csv(rejected),
+                       file_name=f"{w['file'].file_name.rsplit('.', 1)[0]}-errors.csv", mime="text/csv")
+
+
+def fix_rows(w: dict) -> None:
+    rows = invalid_rows(w["mapped"], w["report"]).head(PAGE_ROWS)
+    st.caption("Fix the values in place, then re-validate. Rows you leave invalid are skipped.")
+    edited = st.data_editor(rows, hide_index=True, disabled=[ROW, PROBLEMS], key="fix_editor",
+                            column_config={ROW: st.column_config.NumberColumn("row", format="%d")})
+    if st.button("Re-validate with my fixes"):
+        w["mapped"] = apply_edits(w["mapped"], edited)
+        revalidate(w)
+        st.rerun()
+
+
+# --- 5. commit -----------------------------------------------------------------------------------
+
+def commit_step(w: dict) -> None:
+    report = w["report"]
+    st.subheader("Commit")
+    st.write(f"**{len(report.valid):,}** contacts will be written in one transaction; "
+             f"{report.invalid:,} invalid and {len(report.duplicates):,} duplicate rows are kept in the "
+             "import's error report. If anything fails, nothing is written.")
+    back, forward, _ = st.columns([1, 2, 4])
+    if back.button("Back"):
+        go("review")
+    if forward.button("Commit now", type="primary"):
+        run_commit(w)
+
+
+def run_commit(w: dict) -> None:
+    bar = st.progress(0.0, text="Starting…")
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{stage.capitalize()}: {done:,} of {total:,}")
+    try:
+        w["result"] = commit_import(engine(), w["import_id"], w["report"], on_progress)
+    except Exception as error:  # shown as one line; the import stays consistent (core rolled back)
+        show_error(error)
+        return
+    if w.get("campaign"):
+        attach(w, w["campaign"])
+    go("done")
+
+
+def attach(w: dict, campaign_name: str) -> None:
+    attach_to_campaign(engine(), w["import_id"], create_campaign(engine(), campaign_name))
+    w["attached"] = campaign_name
+
+
+# --- 6. done -------------------------------------------------------------------------------------
+
+def done_step(w: dict) -> None:
+    result = w["result"]
+    st.success(f"Import {result.import_id} completed.", icon=":material/task_alt:")
+    counts = st.columns(5)
+    for column, (label, value) in zip(counts, [
+            ("Inserted", result.inserted), ("Updated", result.updated), ("Skipped invalid", result.invalid),
+            ("Duplicates", result.duplicates), ("Total rows", result.total_rows)]):
+        column.metric(label, f"{value:,}")
+    if w.get("attached"):
+        st.info(f"Attached to campaign **{w['attached']}**.", icon=":material/campaign:")
+    else:
+        campaigns = list_campaigns(engine())["name"].tolist()
+        campaign = pick_or_type("Attach to a campaign", campaigns, NEW_CAMPAIGN, None,
+                                placeholder="e.g. Q4 Outreach", none_option=NO_CAMPAIGN)
+        if st.button("Attach", disabled=not campaign):
+            attach(w, campaign)
+            st.rerun()
+    if st.button("Start another import", type="primary"):
+        restart()
+
+
+STEP_VIEWS = {"details": details_step, "upload": upload_step, "map": map_step, "review": review_step,
+              "commit": commit_step, "done": done_step}
+
+
+def main() -> None:
+    st.title("New import")
+    w = wizard()
+    progress_header(w["step"])
+    try:
+        STEP_VIEWS[w["step"]](w)
+    except Exception as error:
+        show_error(error)
+
+
+main()

@@ -1,0 +1,165 @@
+"""Page logic through Streamlit's AppTest, on the test database."""
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.imports import create_campaign, list_imports
+from core.pipeline import import_file
+from tests.conftest import DATA
+from tests.helpers import count, csv_bytes, person
+
+TIMEOUT = 60
+
+
+@pytest.fixture
+def console(database_url, engine, monkeypatch):
+    """Pages read DATABASE_URL like the real console does."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CONTACT_IMPORT_USER", "kim")
+    return engine
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(f"../pages/{name}.py", default_timeout=TIMEOUT).run()
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    matches = [b for b in at.button if b.label.startswith(label)]
+    assert matches, f"no button {label!r} among {[b.label for b in at.button]}"
+    return matches[0].click().run()
+
+
+def no_exceptions(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def start_wizard(source="csv", campaign=None) -> AppTest:
+    at = page("new_import")
+    at.text_input[0].set_value(source).run()
+    if campaign:
+        at.selectbox[1].set_value("➕ New campaign…").run()
+        at.text_input[1].set_value(campaign).run()
+    return click(at, "Next: upload")
+
+
+def upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.file_uploader[0].set_value((name, data, "text/csv")).run()
+    no_exceptions(at)
+    return at
+
+
+def metrics(at: AppTest) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.mark.parametrize("name", ["new_import", "history", "campaigns"])
+def test_every_page_renders_without_error(console, name):
+    at = page(name)
+    no_exceptions(at)
+    assert not at.error
+
+
+def test_wizard_imports_the_seed_csv_and_history_shows_it(console):
+    at = start_wizard(source="csv", campaign="Q4 Outreach")
+    assert "up to 1,024 MB" in at.caption[0].value
+    at = upload(at, "seed.csv", (DATA / "seed.csv").read_bytes())
+    assert "Map the columns of seed.csv" in at.subheader[0].value
+    at = click(at, "Next: review")
+    assert metrics(at) | {} == {"Rows": "2", "Valid": "2", "Invalid": "0", "Duplicates in file": "0",
+                                "Will insert": "2", "Will update": "0"}
+    at = click(at, "Next: commit 2 contacts")
+    at = click(at, "Commit now")
+    no_exceptions(at)
+    assert metrics(at) == {"Inserted": "2", "Updated": "0", "Skipped invalid": "0", "Duplicates": "0",
+                           "Total rows": "2"}
+    assert "Q4 Outreach" in at.info[0].value
+    assert not [b for b in at.button if b.label == "Commit now"]  # cannot commit twice
+    stored = list_imports(console).iloc[0]
+    assert (stored.status, stored.file_name, stored.campaign, stored.created_by) == (
+        "completed", "seed.csv", "Q4 Outreach", "kim")
+    history = page("history")
+    assert "seed.csv" in history.dataframe[0].value["file_name"].tolist()
+
+
+def test_wizard_maps_a_hubspot_export_with_first_and_last_name(console):
+    data = (b"First Name,Last Name,Email,LinkedIn URL,Company Name\n"
+            b"Ann,Lee,ann@x.io,https://linkedin.com/in/ann,Acme\n")
+    at = upload(start_wizard(), "hubspot.csv", data)
+    assert at.multiselect[0].value == ["First Name", "Last Name"]
+    at = click(at, "Next: review")
+    at = click(at, "Next: commit 1 contacts")
+    at = click(at, "Commit now")
+    assert metrics(at)["Inserted"] == "1"
+
+
+def test_unmapped_required_field_blocks_the_next_step(console):
+    at = upload(start_wizard(), "people.csv", b"Who,Mail\nAnn,ann@x.io\n")
+    assert "full_name, linkedin_profile" in at.error[0].value
+    assert [b for b in at.button if b.label == "Next: review"][0].disabled
+
+
+def test_invalid_rows_are_listed_with_their_row_numbers_and_skipped(console):
+    data = csv_bytes(person(1), person(2, email="nope"), person(3, linkedin_profile="https://x.com/in/p3"))
+    at = click(upload(start_wizard(), "bad.csv", data), "Next: review")
+    assert metrics(at)["Invalid"] == "2"
+    errors = at.dataframe[0].value
+    assert errors[["row", "column"]].values.tolist() == [[3, "email"], [4, "linkedin_profile"]]
+    assert any(d.label.startswith("Download the error report") for d in at.get("download_button"))
+    at = click(at, "Next: commit 1 contacts (skip 2 invalid rows)")
+    at = click(at, "Commit now")
+    assert metrics(at)["Skipped invalid"] == "2" and count(console, "contacts") == 1
+
+
+def test_review_shows_what_changes_for_existing_contacts(console):
+    import_file(console, csv_bytes(person(1, company="Old")), "first.csv", "csv")
+    at = click(upload(start_wizard(), "second.csv", csv_bytes(person(1, company="New"))), "Next: review")
+    assert metrics(at)["Will update"] == "1"
+    changes = at.dataframe[0].value
+    assert changes[["field", "old", "new"]].values.tolist() == [["company", "Old", "New"]]
+
+
+def test_an_unreadable_file_shows_the_message_not_a_crash(console):
+    at = start_wizard()
+    at.file_uploader[0].set_value(("photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "text/csv")).run()
+    no_exceptions(at)
+    assert "photo.csv: this is a binary file" in at.error[0].value
+    assert count(console, "imports") == 0
+
+
+def test_wizard_state_survives_a_page_switch(console):
+    at = start_wizard(source="LinkedIn")
+    at.switch_page("../pages/history.py").run()
+    at.switch_page("../pages/new_import.py").run()
+    assert at.file_uploader, "still on the upload step"
+
+
+def test_history_filters_and_shows_an_imports_detail(console):
+    first = import_file(console, csv_bytes(person(1), person(2, email="bad")), "alpha.csv", "HubSpot")
+    import_file(console, csv_bytes(person(3)), "beta.csv", "Apollo")
+    at = page("history")
+    assert at.dataframe[0].value["file_name"].tolist() == ["beta.csv", "alpha.csv"]
+    at.text_input[0].set_value("alp").run()
+    assert at.dataframe[0].value["file_name"].tolist() == ["alpha.csv"]
+    at.selectbox[3].set_value(first.import_id).run()
+    no_exceptions(at)
+    assert {m.label: m.value for m in at.metric}["Invalid"] == "1"
+    errors = at.dataframe[1].value
+    assert errors["reason"].tolist() == ["is not a valid email address"]
+
+
+def test_history_attaches_an_import_to_a_campaign(console):
+    result = import_file(console, csv_bytes(person(1)), "gamma.csv", "csv")
+    at = page("history")
+    at.selectbox[3].set_value(result.import_id).run()
+    at.text_input[1].set_value("Summer")  # inside a form: submitted with the click
+    at.button[0].click().run()
+    no_exceptions(at)
+    assert list_imports(console).iloc[0].campaign == "Summer"
+
+
+def test_campaigns_page_creates_and_lists_campaigns(console):
+    create_campaign(console, "Winter")
+    at = page("campaigns")
+    at.text_input[0].set_value("Spring")
+    at.button[0].click().run()
+    no_exceptions(at)
+    assert sorted(at.dataframe[0].value["name"]) == ["Spring", "Winter"]
