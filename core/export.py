@@ -18,8 +18,9 @@ def safe_csv(frame: pd.DataFrame) -> bytes:
     """CSV bytes (UTF-8 with BOM, so Excel reads accents right) with every formula neutralised.
 
     >>> safe_csv(pd.DataFrame({"v": ["=1+1", "ok"]}))
-    b"\\xef\\xbb\\xbfv\\n'=1+1\\nok\\n"
+    b"\\xef\\xbb\\xbfv\\r\\n'=1+1\\r\\nok\\r\\n"
     """
     cleaned = frame.astype(object).map(neutralise)
     cleaned.columns = [neutralise(str(c)) for c in cleaned.columns]
-    return cleaned.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+    # CRLF as RFC 4180 says; it also makes the writer quote values holding a lone CR.
+    return cleaned.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")

@@ -11,8 +11,7 @@ PROBLEMS = "problems"
 
 def invalid_rows(mapped: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
     """The mapped rows that failed validation, each with a readable list of its problems."""
-    problems = (report.errors.assign(text=report.errors["column"] + " " + report.errors["reason"])
-                .groupby("row")["text"].agg("; ".join))
+    problems = _problems_by_row(report)
     rows = mapped[mapped[ROW].isin(problems.index)].copy()
     rows.insert(0, PROBLEMS, rows[ROW].map(problems))
     return rows[[ROW, PROBLEMS, *FIELDS]].reset_index(drop=True)
@@ -30,3 +29,22 @@ def apply_edits(mapped: pd.DataFrame, edited: pd.DataFrame) -> pd.DataFrame:
 def error_report(report: ValidationReport) -> pd.DataFrame:
     """Every row left out (invalid or superseded duplicate): row, column, reason, value."""
     return report.rejected_rows().reset_index(drop=True)
+
+
+def row_statuses(mapped: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
+    """Every mapped row with what the commit will do to it: "ok", "invalid: …" or "duplicate of row N"."""
+    status = pd.Series("ok", index=mapped.index, dtype=object)
+    problems = _problems_by_row(report)
+    rows = mapped[ROW]
+    invalid = rows.isin(problems.index)
+    status[invalid] = "invalid: " + rows[invalid].map(problems).astype(str)
+    superseded = report.duplicates.set_index("row")["kept_row"]
+    duplicate = rows.isin(superseded.index)
+    status[duplicate] = "duplicate of row " + rows[duplicate].map(superseded).astype(str)
+    return mapped.assign(status=status)[[ROW, "status", *FIELDS]]
+
+
+def _problems_by_row(report: ValidationReport) -> pd.Series:
+    """row -> "email is not a valid email address; timezone is not …"."""
+    errors = report.errors
+    return (errors["column"] + " " + errors["reason"]).groupby(errors["row"]).agg("; ".join)

@@ -28,6 +28,11 @@ def user_name() -> str:
     return current_user()
 
 
+def plural(count: int, word: str) -> str:
+    """'1 contact', '2 contacts', '1,000 invalid rows'."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def show_error(error: Exception) -> None:
     """Domain errors as they are; anything else logged, and one line on screen."""
     if isinstance(error, ImportConsoleError):

@@ -6,7 +6,7 @@ import streamlit as st
 from core.export import safe_csv
 from core.imports import (attach_to_campaign, create_campaign, get_import, import_contacts, import_errors,
                           list_campaigns, list_imports, recent_sources)
-from pages.common import engine, show_error
+from pages.common import engine, plural, show_error
 
 ANY = "Any"
 CONTACTS_PAGE = 100
@@ -31,7 +31,7 @@ def filters() -> dict:
 
 
 def history_table(imports):
-    st.caption(f"{len(imports):,} imports")
+    st.caption(plural(len(imports), "import"))
     st.dataframe(imports[TABLE_COLUMNS], hide_index=True,
                  column_config={"created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
                                 "file_name": "file", "created_by": "user", "total_rows": "total rows"})

@@ -13,9 +13,9 @@ from core.imports import (attach_to_campaign, commit_import, create_campaign, cr
 from core.mapping import apply_mapping, missing_required, suggest_mapping
 from core.preview import preview_commit
 from core.reading import read_contacts
-from core.review import PROBLEMS, apply_edits, error_report, invalid_rows
+from core.review import PROBLEMS, apply_edits, error_report, invalid_rows, row_statuses
 from core.validation import validate
-from pages.common import engine, show_error, user_name
+from pages.common import engine, plural, show_error, user_name
 
 WIZARD = "import_wizard"
 STEPS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
@@ -127,9 +127,9 @@ def map_step(w: dict) -> None:
 
 
 def mapping_row(field: str, headers: list[str], chosen: list[str], frame: pd.DataFrame) -> list[str]:
-    label = f"{field}{' *' if field in REQUIRED_FIELDS else ''}"
+    label = field
     name, pick, sample = st.columns([2, 3, 4], vertical_alignment="center")
-    name.markdown(f"**{label}**")
+    name.markdown(f"**{field}**" + (" :red[required]" if field in REQUIRED_FIELDS else ""))
     if field == "full_name":
         columns = pick.multiselect(label, headers, default=[c for c in chosen if c in headers],
                                    label_visibility="collapsed",
@@ -168,14 +168,23 @@ def review_step(w: dict) -> None:
             ("Will insert", preview.will_insert), ("Will update", preview.will_update)]):
         column.metric(label, f"{value:,}")
     if report.invalid:
-        errors_section(w)
+        errors_tab, fix_tab, rows_tab = st.tabs(["Errors", "Fix invalid rows", "All rows"])
+        with errors_tab:
+            errors_section(w)
+        with fix_tab:
+            fix_rows(w)
+        with rows_tab:
+            all_rows(w)
     else:
         st.success("Every row is valid.", icon=":material/check_circle:")
+        with st.expander("All rows"):
+            all_rows(w)
     if len(report.duplicates):
-        with st.expander(f"{len(report.duplicates):,} rows repeat an email of a later row (the later row wins)"):
+        with st.expander(f"{plural(len(report.duplicates), 'row')} repeat an email of a later row "
+                         "(the later row wins)"):
             st.dataframe(report.duplicates.head(PAGE_ROWS), hide_index=True)
     if preview.will_update:
-        with st.expander(f"{preview.will_update:,} existing contacts will be updated — what changes"):
+        with st.expander(f"{plural(preview.will_update, 'existing contact')} will be updated — what changes"):
             changes = preview.changes
             if changes.empty:
                 st.caption("Nothing changes: these contacts already hold these values.")
@@ -184,9 +193,9 @@ def review_step(w: dict) -> None:
     back, forward, _ = st.columns([1, 3, 3])
     if back.button("Back"):
         go("map")
-    label = f"Next: commit {len(report.valid):,} contacts"
+    label = f"Next: commit {plural(len(report.valid), 'contact')}"
     if report.invalid:
-        label += f" (skip {report.invalid:,} invalid rows)"
+        label += f" (skip {plural(report.invalid, 'invalid row')})"
     if forward.button(label, type="primary", disabled=report.valid.empty):
         go("commit")
     if report.valid.empty:
@@ -196,18 +205,28 @@ def review_step(w: dict) -> None:
 def errors_section(w: dict) -> None:
     report = w["report"]
     rejected = error_report(report)
-    st.markdown(f"#### {report.invalid:,} invalid rows")
-    only_errors = st.toggle("Show the errors list only", value=True)
-    if only_errors:
-        st.dataframe(report.errors.head(PAGE_ROWS), hide_index=True,
-                     column_config={"row": st.column_config.NumberColumn("row", format="%d")})
-        if len(report.errors) > PAGE_ROWS:
-            st.caption(f"Showing the first {PAGE_ROWS:,} of {len(report.errors):,} errors; "
-                       "download the report for all of them.")
-    else:
-        fix_rows(w)
+    st.markdown(f"#### {plural(report.invalid, 'invalid row')}")
+    st.dataframe(page_of(report.errors, "errors_page"), hide_index=True,
+                 column_config={"row": st.column_config.NumberColumn("row", format="%d")})
     st.download_button("Download the error report (CSV)", safe_csv(rejected),
                        file_name=f"{w['file'].file_name.rsplit('.', 1)[0]}-errors.csv", mime="text/csv")
+
+
+def page_of(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """One page of PAGE_ROWS rows, with a page picker when there are more (keeps 1M-row files responsive)."""
+    pages = max((len(frame) - 1) // PAGE_ROWS + 1, 1)
+    if pages == 1:
+        return frame
+    page = st.number_input(f"Page (of {pages:,}, {PAGE_ROWS:,} rows each)", 1, pages, 1, key=key)
+    return frame.iloc[(page - 1) * PAGE_ROWS: page * PAGE_ROWS]
+
+
+def all_rows(w: dict) -> None:
+    only_errors = st.toggle("Only rows with errors", value=False)
+    rows = row_statuses(w["mapped"], w["report"])
+    if only_errors:
+        rows = rows[rows["status"].str.startswith("invalid")]
+    st.dataframe(page_of(rows, "rows_page"), hide_index=True)
 
 
 def fix_rows(w: dict) -> None:

@@ -62,3 +62,11 @@ def seed_csv() -> bytes:
 @pytest.fixture
 def seed_json() -> bytes:
     return (DATA / "seed.json").read_bytes()
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item, so fixtures can tell a failed test (screenshots)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

@@ -1,0 +1,122 @@
+"""A few real-browser tests: Playwright drives Debian's chromium against `streamlit run app.py`."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from core.embedded import PROJECT_ROOT
+from tests.conftest import DATA
+from tests.helpers import csv_bytes, person
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WAIT_MS = 30_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not become healthy in {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def console_url(database_url, tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    env = {**os.environ, "DATABASE_URL": database_url, "CONTACT_IMPORT_USER": "browser-test"}
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: `./dev test` installs it (apt-get install chromium).")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, console_url, engine, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(console_url)
+    yield page
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def start_import(page, source: str, file_path: Path) -> None:
+    page.get_by_label("New source").fill(source)
+    page.get_by_label("New source").press("Enter")
+    page.get_by_role("button", name="Next: upload the file").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(file_path))
+    page.get_by_text("Map the columns of").wait_for()
+
+
+def test_upload_map_review_commit_then_history(page, tmp_path):
+    start_import(page, "Browser CSV", DATA / "seed.csv")
+    page.get_by_role("button", name="Next: review").click()
+    page.get_by_text("Every row is valid.").wait_for()
+    page.get_by_role("button", name="Next: commit 2 contacts").click()
+    page.get_by_role("button", name="Commit now").click()
+    page.get_by_text("completed.").wait_for()
+    assert page.get_by_test_id("stMetricValue").first.inner_text() == "2"
+    page.get_by_role("link", name="Import history").click()
+    page.get_by_text("1 import", exact=True).wait_for()
+    page.get_by_text("Show the details of").wait_for()
+
+
+def test_error_report_download_is_formula_safe(page, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_bytes(person(1), person(2, email="=HYPERLINK(\"http://x\")")))
+    start_import(page, "Browser bad rows", bad)
+    page.get_by_role("button", name="Next: review").click()
+    page.get_by_text("1 invalid row", exact=True).wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the error report (CSV)").click()
+    content = Path(download.value.path()).read_bytes().decode("utf-8-sig")
+    assert content.split("\r\n")[:2] == ["row,column,reason,value",
+                                    "3,email,is not a valid email address,\"'=hyperlink(\"\"http://x\"\")\""]
