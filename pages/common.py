@@ -19,13 +19,18 @@ def engine():
 
 
 def user_name() -> str:
-    """The signed-in user when an identity provider is configured, else the configured/OS user."""
+    """Who is importing: the signed-in user when an identity provider is configured ([auth] in
+    secrets), else `console_user` from secrets, else CONTACT_IMPORT_USER or the OS user."""
     try:
         if st.user.is_logged_in:
             return st.user.get("email") or st.user.get("name") or current_user()
     except (AttributeError, KeyError):
         pass
-    return current_user()
+    try:
+        configured = st.secrets.get("console_user")
+    except FileNotFoundError:  # no secrets.toml at all
+        configured = None
+    return configured or current_user()
 
 
 def plural(count: int, word: str) -> str:

@@ -163,3 +163,13 @@ def test_campaigns_page_creates_and_lists_campaigns(console):
     at.button[0].click().run()
     no_exceptions(at)
     assert sorted(at.dataframe[0].value["name"]) == ["Spring", "Winter"]
+
+
+def test_the_user_named_in_secrets_is_recorded_on_the_import(console):
+    at = AppTest.from_file("../pages/new_import.py", default_timeout=TIMEOUT)
+    at.secrets["console_user"] = "dana@sales"
+    at.run()
+    at.text_input[0].set_value("csv").run()
+    at = click(at, "Next: upload")
+    upload(at, "seed.csv", (DATA / "seed.csv").read_bytes())
+    assert list_imports(console).iloc[0].created_by == "dana@sales"
