@@ -20,8 +20,8 @@ from pages.common import engine, plural, show_error, user_name
 WIZARD = "import_wizard"
 STEPS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
          "commit": "Commit", "done": "Campaign"}
-NEW_SOURCE = "➕ New source…"
-NO_CAMPAIGN, NEW_CAMPAIGN = "No campaign", "➕ New campaign…"
+NEW_SOURCE = "+ New source…"
+NO_CAMPAIGN, NEW_CAMPAIGN = "No campaign", "+ New campaign…"
 UNMAPPED = "— not mapped —"
 PAGE_ROWS = 1000
 

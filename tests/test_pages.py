@@ -36,7 +36,7 @@ def start_wizard(source="csv", campaign=None) -> AppTest:
     at = page("new_import")
     at.text_input[0].set_value(source).run()
     if campaign:
-        at.selectbox[1].set_value("➕ New campaign…").run()
+        at.selectbox[1].set_value("+ New campaign…").run()
         at.text_input[1].set_value(campaign).run()
     return click(at, "Next: upload")
 
