@@ -2,54 +2,95 @@
 
 A mapping is {field: [source column, ...]}; only full_name takes several columns
 (First Name + Middle Name + Last Name), joined with a space.
+
+Suggestions come, in order, from a mapping the user confirmed before for the same headers (see
+core.saved_mappings), the field's own name, the header spellings of real CRM exports (SYNONYMS),
+name parts, and last a fuzzy match (rapidfuzz) for near misses such as "emial".
 """
 from __future__ import annotations
 
-import difflib
 import re
 
 import pandas as pd
+from rapidfuzz import fuzz, process
 
 from core.errors import MappingIncomplete
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW
 
 Mapping = dict[str, list[str]]
 
-# Header spellings of common CRM exports (LinkedIn, HubSpot, Salesforce, Apollo, Google, Outlook).
+# Header spellings of the exports people upload. Compared on header_key(), so case, spaces and
+# punctuation do not matter ("E-mail Address" == "email address" == "EmailAddress").
+#   LinkedIn Connections.csv: First Name, Last Name, URL, Email Address, Company, Position, Connected On
+#   HubSpot contacts:   Record ID, First Name, Last Name, Email, Company Name, Job Title,
+#                       LinkedIn URL, Preferred language, Time Zone
+#   Salesforce report:  First Name, Last Name, Full Name, Email, Account Name, Title
+#   Salesforce Data Loader: FIRSTNAME, LASTNAME, NAME, EMAIL, ACCOUNT.NAME, LINKEDIN_PROFILE__C
+#   Apollo:             First Name, Last Name, Title, Company, Email, Email Status, Person Linkedin Url,
+#                       Company Linkedin Url
+#   Google Contacts:    First Name, Middle Name, Last Name, E-mail 1 - Label, E-mail 1 - Value,
+#                       Organization Name (older: Name, Given Name, Additional Name, Family Name,
+#                       Organization 1 - Name)
+#   Outlook:            First Name, Middle Name, Last Name, E-mail Address, E-mail 2 Address, Company,
+#                       Language
+#   Pipedrive people:   Person - Name, Person - First name, Person - Last name, Person - Email - Work,
+#                       Person - Organization, Organization - Name
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "full_name": ("full name", "name", "contact name", "contact", "fullname", "display name",
-                  "contact full name", "person name"),
-    "email": ("email", "email address", "e mail", "e mail address", "emailaddress", "work email",
-              "primary email", "business email", "email 1", "e mail 1 value", "contact email"),
+                  "contact full name", "person name", "person - name", "lead name", "your name"),
+    "email": ("email", "email address", "e mail", "e-mail", "e mail address", "emailaddress",
+              "work email", "primary email", "business email", "email 1", "e-mail 1 - value",
+              "e-mail address", "contact email", "person - email", "person - email - work",
+              "person - email - other", "person - email - home", "email (work)", "work e-mail",
+              "email value", "emails", "mail"),
     "linkedin_profile": ("linkedin", "linkedin url", "linkedin profile", "linkedin profile url",
-                         "person linkedin url", "linkedin link", "profile url", "url", "linkedinurl"),
+                         "person linkedin url", "linkedin link", "profile url", "url", "linkedinurl",
+                         "linkedin_profile__c", "linkedin_url__c", "linkedin__c", "hs_linkedin_url",
+                         "person - linkedin", "person - linkedin profile", "linkedin public url",
+                         "public profile url", "li url", "linkedin member url"),
     "company": ("company", "company name", "organization", "organisation", "organization name",
-                "account name", "account", "employer", "company account"),
-    "locale": ("locale", "language", "preferred language", "lang", "language code"),
-    "timezone": ("timezone", "time zone", "tz", "contact time zone"),
+                "organization 1 - name", "account name", "account", "account.name", "employer",
+                "company account", "person - organization", "organization - name", "current company"),
+    "locale": ("locale", "language", "preferred language", "lang", "language code", "hs_language"),
+    "timezone": ("timezone", "time zone", "tz", "contact time zone", "hs_timezone", "time-zone"),
     "metadata": ("metadata", "meta", "custom fields", "extra", "attributes"),
 }
 NAME_PARTS: tuple[tuple[str, ...], ...] = (
-    ("first name", "firstname", "given name", "first"),
-    ("middle name", "middlename", "additional name", "middle"),
-    ("last name", "lastname", "surname", "family name", "last"),
+    ("first name", "firstname", "given name", "first", "fname", "person - first name", "first_name"),
+    ("middle name", "middlename", "additional name", "middle", "middle initial"),
+    ("last name", "lastname", "surname", "family name", "last", "lname", "person - last name"),
 )
-FUZZY_CUTOFF = 0.8
+FUZZY_CUTOFF = 80  # rapidfuzz ratio, 0..100, on header_key()
+# Columns that name another thing than the person's profile, whatever their spelling.
+_NOT_PERSONAL = re.compile(r"company|account|organi[sz]ation|status|label|type|domain")
 
 
 def normalize_header(header: str) -> str:
     return " ".join(re.sub(r"[^0-9a-z]+", " ", str(header).lower()).split())
 
 
-def suggest_mapping(headers: list[str]) -> Mapping:
-    """Exact field names first, then known synonyms, then name parts, then close spellings.
+def header_key(header: str) -> str:
+    """Letters and digits only, lower-case, without Salesforce's custom-field suffix __c."""
+    text = str(header).strip().lower()
+    text = re.sub(r"__c$", "", text)
+    return re.sub(r"[^0-9a-z]+", "", text)
+
+
+_SYNONYM_KEYS = {f: tuple(dict.fromkeys(header_key(s) for s in (f, *SYNONYMS[f]))) for f in FIELDS}
+_NAME_PART_KEYS = tuple(tuple(dict.fromkeys(header_key(s) for s in part)) for part in NAME_PARTS)
+
+
+def suggest_mapping(headers: list[str], *, remembered: Mapping | None = None) -> Mapping:
+    """A remembered mapping if it fits these headers, else exact names, synonyms, name parts, fuzzy.
 
     >>> suggest_mapping(["First Name", "Last Name", "Email Address", "LinkedIn URL"])
     {'email': ['Email Address'], 'linkedin_profile': ['LinkedIn URL'], 'full_name': ['First Name', 'Last Name']}
     """
-    by_normal = {}
+    if remembered and _fits(remembered, headers):
+        return {f: list(remembered[f]) for f in FIELDS if remembered.get(f)}
+    by_key: dict[str, str] = {}
     for header in headers:
-        by_normal.setdefault(normalize_header(header), header)
+        by_key.setdefault(header_key(header), header)
     mapping: Mapping = {}
     used: set[str] = set()
 
@@ -58,15 +99,13 @@ def suggest_mapping(headers: list[str]) -> Mapping:
         used.update(columns)
 
     for field in FIELDS:
-        for spelling in (normalize_header(field), *SYNONYMS[field]):
-            header = by_normal.get(spelling)
-            if header is not None and header not in used:
-                take(field, [header])
-                break
+        header = _first_match(by_key, _SYNONYM_KEYS[field], used)
+        if header is not None:
+            take(field, [header])
     if "full_name" not in mapping:
-        parts = [_first_match(by_normal, spellings, used) for spellings in NAME_PARTS]
+        parts = [_first_match(by_key, keys, used) for keys in _NAME_PART_KEYS]
         parts = [p for p in parts if p]
-        if parts:
+        if parts and (len(parts) > 1 or header_key(parts[0]) in _NAME_PART_KEYS[0] + _NAME_PART_KEYS[2]):
             take("full_name", parts)
     for field in FIELDS:
         if field not in mapping:
@@ -76,18 +115,29 @@ def suggest_mapping(headers: list[str]) -> Mapping:
     return mapping
 
 
-def _first_match(by_normal: dict[str, str], spellings: tuple[str, ...], used: set[str]) -> str | None:
-    return next((by_normal[s] for s in spellings if s in by_normal and by_normal[s] not in used), None)
+def _fits(mapping: Mapping, headers: list[str]) -> bool:
+    present = set(headers)
+    return all(c in present for columns in mapping.values() for c in columns) and \
+        not missing_required(mapping)
+
+
+def _first_match(by_key: dict[str, str], keys: tuple[str, ...], used: set[str]) -> str | None:
+    return next((by_key[k] for k in keys if k in by_key and by_key[k] not in used), None)
 
 
 def _fuzzy_match(field: str, headers: list[str]) -> str | None:
-    candidates = {normalize_header(h): h for h in headers}
+    candidates = {}
+    for header in headers:
+        key = header_key(header)
+        if key and not (field != "company" and _NOT_PERSONAL.search(key)):
+            candidates.setdefault(key, header)
+    if not candidates:
+        return None
     best, best_score = None, FUZZY_CUTOFF - 1e-9
-    for spelling in (normalize_header(field), *SYNONYMS[field]):
-        for normal, header in candidates.items():
-            score = difflib.SequenceMatcher(None, spelling, normal).ratio()
-            if score > best_score:
-                best, best_score = header, score
+    for spelling in _SYNONYM_KEYS[field]:
+        found = process.extractOne(spelling, list(candidates), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+        if found and found[1] > best_score:
+            best, best_score = candidates[found[0]], found[1]
     return best
 
 

@@ -93,7 +93,6 @@ def test_json_is_recognised_by_content_without_the_extension():
     (b"email,full_name\n", "header.csv", "header row but no contact rows"),
     (b"email,full_name\n\n\n", "header2.csv", "header row but no contact rows"),
     (b"email,name\na@x.io,Ann,extra\nb@x.io,Bob,more\n", "wide.csv", "more values than the header"),
-    (b"email,name\na@x.io,Ann\nb@x.io,Bob,extra\n", "ragged.csv", "row 3 has 3 values but the header has 2"),
     (b"PK\x03\x04\x14\x00\x06\x00", "book.xlsx", "Excel workbook"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "photo.png", "binary file"),
     (b'[{"email": "a@x.io"', "broken.json", "JSON is malformed (line 1"),
@@ -106,3 +105,14 @@ def test_unreadable_files_raise_one_domain_error_that_names_the_file_and_the_pro
         read_contacts(data, name)
     assert str(raised.value).startswith(f"{name}: ")
     assert reason in str(raised.value)
+
+
+def test_a_ragged_row_is_a_row_error_and_the_rest_of_the_file_is_read():
+    source = read_contacts(b"email,name\na@x.io,Ann\nb@x.io,Bob,extra\nc@x.io\nd@x.io,Dee\n", "ragged.csv")
+    assert source.frame["email"].tolist() == ["a@x.io", "b@x.io", "c@x.io", "d@x.io"]
+    assert source.row_errors.to_dict("records") == [
+        {"row": 3, "column": "(whole row)", "reason": "has 3 values but the header has 2 columns",
+         "value": "b@x.io,Bob,extra"},
+        {"row": 4, "column": "(whole row)", "reason": "has 1 values but the header has 2 columns",
+         "value": "c@x.io"},
+    ]
