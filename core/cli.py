@@ -3,6 +3,7 @@
     python -m core validate FILE [--json]
     python -m core import FILE --source NAME [--campaign NAME] [--json]
     python -m core imports [--json]
+    python -m core undo IMPORT_ID [--json]
 """
 from __future__ import annotations
 
@@ -41,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     history = commands.add_parser("imports", help="list imports, newest first")
     history.add_argument("--json", action="store_true")
     history.set_defaults(run=_imports)
+    revert = commands.add_parser("undo", help="revert a completed import, atomically")
+    revert.add_argument("import_id")
+    revert.add_argument("--json", action="store_true")
+    revert.set_defaults(run=_undo)
     return parser
 
 
@@ -99,4 +104,20 @@ def _imports(args) -> int:
     for row in history.itertuples(index=False):
         print(f"{row.created_at:%Y-%m-%d %H:%M} {row.status:<10} {row.source:<15} "
               f"{row.file_name or '':<30} {row.total_rows:>8} rows  {row.id}")
+    return 0
+
+
+def _undo(args) -> int:
+    from core.database import make_engine
+    from core.undo import undo_import
+
+    result = undo_import(make_engine(), args.import_id)
+    conflicts = result.conflicts.to_dict("records")
+    if args.json:
+        print(json.dumps({"import_id": result.import_id, "deleted": result.deleted,
+                          "restored": result.restored, "conflicts": conflicts}))
+        return 0
+    print(f"import {result.import_id} reverted: {result.deleted} contacts deleted, {result.restored} restored")
+    for conflict in conflicts:
+        print(f"  kept {conflict['email']} {conflict['field']}: {conflict['reason']}")
     return 0

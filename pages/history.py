@@ -6,6 +6,7 @@ import streamlit as st
 from core.export import safe_csv
 from core.imports import (attach_to_campaign, create_campaign, get_import, import_contacts, import_errors,
                           list_campaigns, list_imports, recent_sources)
+from core.undo import undo_import
 from pages.common import engine, plural, show_error
 
 ANY = "Any"
@@ -52,7 +53,7 @@ def import_detail(import_id: str) -> None:
     counts = st.columns(5)
     for column, key in zip(counts, ["total_rows", "inserted", "updated", "invalid", "duplicates"]):
         column.metric(key.replace("_", " ").capitalize(), f"{record[key]:,}")
-    errors_tab, contacts_tab, campaign_tab = st.tabs(["Errors", "Contacts", "Campaign"])
+    errors_tab, contacts_tab, campaign_tab, undo_tab = st.tabs(["Errors", "Contacts", "Campaign", "Undo"])
     with errors_tab:
         errors = import_errors(engine(), import_id)
         if errors.empty:
@@ -65,6 +66,24 @@ def import_detail(import_id: str) -> None:
         contacts_page(import_id, record["total_rows"])
     with campaign_tab:
         attach_form(import_id)
+    with undo_tab:
+        undo_form(record)
+
+
+def undo_form(record: dict) -> None:
+    if record["status"] != "completed":
+        st.caption(f"Only a completed import can be undone; this one is {record['status']}.")
+        return
+    st.write("Undo deletes the contacts this import inserted and gives the fields it updated their "
+             "previous values back. Whatever a later import changed is kept and listed.")
+    sure = st.checkbox("I understand: undo this import")
+    if st.button("Undo this import", type="primary", disabled=not sure):
+        result = undo_import(engine(), record["id"])
+        st.success(f"Undone: {plural(result.deleted, 'contact')} deleted, "
+                   f"{plural(result.restored, 'contact')} restored.")
+        if not result.conflicts.empty:
+            st.warning(f"{plural(len(result.conflicts), 'change')} kept because a later import made them:")
+            st.dataframe(result.conflicts, hide_index=True)
 
 
 def contacts_page(import_id: str, total: int) -> None:

@@ -63,3 +63,7 @@ def test_import_then_reimport_then_history(database_url, engine, tmp_path):
     assert [h["id"] for h in history] == [again["import_id"], first["import_id"]]
     assert history[1]["campaign"] == "Q4"
     assert "completed" in cli("imports", database_url=database_url).stdout
+    undone = json.loads(cli("undo", again["import_id"], "--json", database_url=database_url).stdout)
+    assert (undone["deleted"], undone["restored"], undone["conflicts"]) == (0, 0, [])
+    refused = cli("undo", again["import_id"], database_url=database_url, check=False)
+    assert refused.returncode == 2 and "only a completed import can be undone" in refused.stderr

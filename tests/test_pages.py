@@ -173,3 +173,16 @@ def test_the_user_named_in_secrets_is_recorded_on_the_import(console):
     at = click(at, "Next: upload")
     upload(at, "seed.csv", (DATA / "seed.csv").read_bytes())
     assert list_imports(console).iloc[0].created_by == "dana@sales"
+
+
+def test_history_undoes_an_import_after_confirmation(console):
+    result = import_file(console, csv_bytes(person(1), person(2)), "undo-me.csv", "csv")
+    at = page("history")
+    at.selectbox[3].set_value(result.import_id).run()
+    undo = [b for b in at.button if b.label == "Undo this import"][0]
+    assert undo.disabled
+    at.checkbox[0].check().run()
+    [b for b in at.button if b.label == "Undo this import"][0].click().run()
+    no_exceptions(at)
+    assert "2 contacts deleted" in at.success[0].value
+    assert count(console, "contacts") == 0

@@ -1,0 +1,100 @@
+"""Undo an import, atomically: delete the contacts it inserted and give the fields it updated their
+`previous` values back — except where a later import changed the same contact or field, which is
+reported instead of overwritten. "Later" is by completion time; reverted imports no longer count.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from core.errors import ImportConsoleError, ImportNotFound
+from core.fields import FIELDS
+from core.imports import _uuid
+
+RESTORABLE = [f for f in FIELDS if f != "email"]
+
+# The contacts this import touched, locked in email order (the commit's order: no deadlock).
+LINKS = """
+CREATE TEMP TABLE undo_links ON COMMIT DROP AS
+SELECT l.contact_id, l.action, COALESCE(l.previous, '{}'::jsonb) AS previous, c.email
+FROM import_contacts l JOIN contacts c ON c.id = l.contact_id
+WHERE l.import_id = :id
+ORDER BY c.email
+"""
+LOCK = "SELECT 1 FROM contacts WHERE id IN (SELECT contact_id FROM undo_links) ORDER BY email FOR UPDATE"
+# For each of those contacts: the fields later imports changed, and whether any later import linked it.
+LATER = """
+CREATE TEMP TABLE undo_later ON COMMIT DROP AS
+SELECT l.contact_id,
+       array_remove(array_agg(DISTINCT k.key), NULL) AS fields,
+       min(i.file_name) AS by_file
+FROM import_contacts l
+JOIN imports i ON i.id = l.import_id
+LEFT JOIN LATERAL jsonb_object_keys(COALESCE(l.previous, '{}'::jsonb)) AS k(key) ON true
+WHERE l.contact_id IN (SELECT contact_id FROM undo_links)
+  AND i.id <> :id AND i.status = 'completed' AND i.completed_at > :completed_at
+GROUP BY l.contact_id
+"""
+CONFLICTS = """
+SELECT u.email, '' AS field, 'kept: a later import (' || COALESCE(later.by_file, 'no file') ||
+       ') also holds this contact' AS reason
+FROM undo_links u JOIN undo_later later USING (contact_id) WHERE u.action = 'inserted'
+UNION ALL
+SELECT u.email, f.key, 'not restored: a later import (' || COALESCE(later.by_file, 'no file') ||
+       ') changed it' AS reason
+FROM undo_links u JOIN undo_later later USING (contact_id)
+JOIN LATERAL jsonb_object_keys(u.previous) AS f(key) ON f.key = ANY(later.fields)
+WHERE u.action = 'updated'
+ORDER BY 1, 2
+"""
+DELETE_INSERTED = """
+DELETE FROM contacts c USING undo_links u
+WHERE c.id = u.contact_id AND u.action = 'inserted'
+  AND NOT EXISTS (SELECT 1 FROM undo_later later WHERE later.contact_id = u.contact_id)
+"""
+
+
+def _restore_statement() -> str:
+    def restore(field: str) -> str:
+        value = "u.previous->'metadata'" if field == "metadata" else f"u.previous->>'{field}'"
+        return (f"{field} = CASE WHEN u.previous ? '{field}' AND NOT ('{field}' = ANY(COALESCE("
+                f"later.fields, '{{}}'))) THEN {value} ELSE c.{field} END")
+    return (f"UPDATE contacts c SET {', '.join(restore(f) for f in RESTORABLE)}, updated_at = now() "
+            "FROM undo_links u LEFT JOIN undo_later later USING (contact_id) "
+            "WHERE c.id = u.contact_id AND u.action = 'updated' AND u.previous <> '{}'::jsonb")
+
+
+@dataclass
+class UndoResult:
+    import_id: str
+    deleted: int
+    restored: int
+    conflicts: pd.DataFrame  # email, field, reason
+
+
+def undo_import(engine: Engine, import_id: str) -> UndoResult:
+    with engine.begin() as conn:
+        completed_at = _lock_completed(conn, import_id)
+        params = {"id": import_id, "completed_at": completed_at}
+        conn.execute(sa.text(LINKS), params)
+        conn.execute(sa.text(LOCK))
+        conn.execute(sa.text(LATER), params)
+        conflicts = pd.DataFrame(conn.execute(sa.text(CONFLICTS)).all(), columns=["email", "field", "reason"])
+        restored = conn.execute(sa.text(_restore_statement())).rowcount
+        deleted = conn.execute(sa.text(DELETE_INSERTED)).rowcount
+        conn.execute(sa.text("UPDATE imports SET status = 'reverted', reverted_at = now() WHERE id = :id"),
+                     params)
+    return UndoResult(import_id=str(import_id), deleted=deleted, restored=restored, conflicts=conflicts)
+
+
+def _lock_completed(conn: Connection, import_id: str):
+    row = conn.execute(sa.text("SELECT status, completed_at FROM imports WHERE id = :id FOR UPDATE"),
+                       {"id": _uuid(import_id)}).first()
+    if row is None:
+        raise ImportNotFound(import_id)
+    if row.status != "completed":
+        raise ImportConsoleError(f"Import {import_id} is {row.status}; only a completed import can be undone.")
+    return row.completed_at

@@ -1,0 +1,75 @@
+"""Undo: atomic, restores `previous`, never overwrites what a later import changed."""
+import pytest
+
+from core.errors import ImportConsoleError
+from core.imports import get_import
+from core.pipeline import import_file
+from core.undo import undo_import
+from tests.helpers import contacts, count, csv_bytes, person
+
+
+def run(engine, *rows, name="f.csv"):
+    return import_file(engine, csv_bytes(*rows), name, "test")
+
+
+def test_undo_deletes_inserted_contacts_and_restores_updated_fields(engine):
+    run(engine, person(1, company="Acme", metadata='{"a": 1}'))
+    second = run(engine, person(1, company="Beta", locale="fr", metadata='{"b": 2}'), person(2))
+    result = undo_import(engine, second.import_id)
+    assert (result.deleted, result.restored, result.conflicts.empty) == (1, 1, True)
+    stored = contacts(engine)
+    assert list(stored) == ["person1@example.com"]
+    assert (stored["person1@example.com"]["company"], stored["person1@example.com"]["locale"],
+            stored["person1@example.com"]["metadata"]) == ("Acme", None, {"a": 1})
+    assert get_import(engine, second.import_id)["status"] == "reverted"
+
+
+def test_undo_keeps_what_a_later_import_changed_and_reports_it(engine):
+    run(engine, person(1, company="Acme", locale="en"))
+    middle = run(engine, person(1, company="Beta", locale="fr"), person(2), name="middle.csv")
+    run(engine, person(1, company="Gamma"), person(2, company="Later"), name="later.csv")
+    result = undo_import(engine, middle.import_id)
+    stored = contacts(engine)
+    assert stored["person1@example.com"]["company"] == "Gamma"  # changed later: kept
+    assert stored["person1@example.com"]["locale"] == "en"      # only middle changed it: restored
+    assert "person2@example.com" in stored                      # a later import holds it: kept
+    assert result.conflicts.to_dict("records") == [
+        {"email": "person1@example.com", "field": "company",
+         "reason": "not restored: a later import (later.csv) changed it"},
+        {"email": "person2@example.com", "field": "",
+         "reason": "kept: a later import (later.csv) also holds this contact"},
+    ]
+
+
+def test_a_reverted_later_import_no_longer_blocks_an_earlier_undo(engine):
+    first = run(engine, person(1))
+    later = run(engine, person(1, company="X"))
+    undo_import(engine, later.import_id)
+    undo_import(engine, first.import_id)
+    assert count(engine, "contacts") == 0
+
+
+def test_undo_twice_or_of_an_unfinished_import_is_refused(engine):
+    result = run(engine, person(1))
+    undo_import(engine, result.import_id)
+    with pytest.raises(ImportConsoleError, match="is reverted; only a completed import can be undone"):
+        undo_import(engine, result.import_id)
+
+
+def test_undo_is_atomic(engine):
+    import sqlalchemy as sa
+    run(engine, person(1, company="Acme"))
+    second = run(engine, person(1, company="Beta"), person(2))
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                             "$$ BEGIN RAISE EXCEPTION 'delete refused by test'; END $$"))
+        conn.execute(sa.text("CREATE TRIGGER refuse BEFORE DELETE ON contacts FOR EACH ROW EXECUTE FUNCTION refuse()"))
+    try:
+        with pytest.raises(sa.exc.DBAPIError, match="delete refused by test"):
+            undo_import(engine, second.import_id)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER refuse ON contacts; DROP FUNCTION refuse()"))
+    assert contacts(engine)["person1@example.com"]["company"] == "Beta"  # the restore was rolled back
+    assert count(engine, "contacts") == 2
+    assert get_import(engine, second.import_id)["status"] == "completed"
