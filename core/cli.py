@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("validate", help="read, map and validate a file; writes nothing")
     check.add_argument("file", type=Path)
     check.add_argument("--json", action="store_true", help="print one JSON object")
+    _read_options(check)
     check.set_defaults(run=_validate)
     load = commands.add_parser("import", help="import a file in one transaction")
     load.add_argument("file", type=Path)
@@ -49,6 +50,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _read_options(parser: argparse.ArgumentParser) -> None:
+    """Overrides of what the reader detects (issue 5)."""
+    parser.add_argument("--encoding", help="text encoding, e.g. utf-8, cp1252, utf-16")
+    parser.add_argument("--delimiter", help="one character, or comma, semicolon, tab, pipe")
+    parser.add_argument("--header-row", type=int, help="spreadsheet row that holds the column names")
+    parser.add_argument("--sheet", help="the sheet of an .xlsx workbook to read")
+    parser.add_argument("--max-rows", type=int, help="refuse files with more contact rows")
+    parser.add_argument("--max-bytes", type=int, help="refuse larger files")
+
+
+def _read_kwargs(args) -> dict:
+    names = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+    options = {"encoding": args.encoding, "header_row": args.header_row, "sheet": args.sheet,
+               "max_rows": args.max_rows, "max_bytes": args.max_bytes,
+               "delimiter": names.get(args.delimiter, args.delimiter)}
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -57,7 +76,7 @@ def _read(path: Path) -> bytes:
 
 
 def _validate(args) -> int:
-    prepared = prepare(_read(args.file), args.file.name)
+    prepared = prepare(_read(args.file), args.file.name, **_read_kwargs(args))
     report = prepared.report
     summary = {
         "file": str(args.file), "rows": report.rows, "valid": len(report.valid),

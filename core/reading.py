@@ -222,6 +222,8 @@ def _zip_kind(data: bytes, file_name: str) -> str:
 
 
 def _megabytes(size: int) -> str:
+    if size < 1_000_000:
+        return f"{size:,} bytes"
     return f"{size / 1_000_000:,.1f} MB"
 
 
