@@ -1,0 +1,134 @@
+"""Crashes and concurrency against real PostgreSQL (issue 5).
+
+- A process killed with SIGKILL in the middle of a commit leaves no contact, link or error row of
+  its import; the import is then found abandoned, marked failed, and can be committed again.
+- Eight imports whose emails overlap, run at once, all complete with every link present.
+- Importing the same file twice, even at the same time, never creates a duplicate contact.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from core.embedded import PROJECT_ROOT
+from core.imports import commit_import, create_import, get_import
+from core.pipeline import import_file, prepare
+from core.recovery import abandon_stale_imports, retry_import
+from tests.helpers import contacts, count, csv_bytes, links, person
+
+WORKER = PROJECT_ROOT / "tests" / "crash_worker.py"
+
+
+def _rows_of(import_id: str, engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {table: conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE import_id = :i"),
+                                    {"i": import_id}).scalar_one()
+                for table in ("import_contacts", "import_errors")}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("stage", ["upserting", "finishing"])
+def test_a_process_killed_mid_commit_leaves_nothing_and_the_import_can_be_retried(
+        stage, database_url, engine, tmp_path):
+    # "upserting": rows staged with COPY; "finishing": contacts upserted and linked, not committed.
+    path = tmp_path / "people.csv"
+    data = csv_bytes(person(1), person(2), person(3, email="broken"))
+    path.write_bytes(data)
+    worker = subprocess.Popen([sys.executable, str(WORKER), database_url, stage, str(path)],
+                              cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        import_id = worker.stdout.readline().strip()
+        assert import_id, worker.stderr.read()
+        # While the commit holds its import, nobody may call it abandoned.
+        assert abandon_stale_imports(engine, older_than=timedelta(0)) == []
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        worker.stdout.close()
+        worker.stderr.close()
+    # The server notices the closed connection, rolls the transaction back and frees the row.
+    deadline = time.monotonic() + 30
+    abandoned = []
+    while not abandoned and time.monotonic() < deadline:
+        abandoned = abandon_stale_imports(engine, older_than=timedelta(0))
+        time.sleep(0.05)
+    assert abandoned == [import_id]
+    assert count(engine, "contacts") == 0
+    assert _rows_of(import_id, engine) == {"import_contacts": 0, "import_errors": 0}
+    stored = get_import(engine, import_id)
+    assert stored["status"] == "failed" and stored["error"].startswith("abandoned")
+
+    result = retry_import(engine, import_id, prepare(data, "people.csv").report)
+    assert (result.status, result.inserted, result.invalid) == ("completed", 2, 1)
+    assert sorted(contacts(engine)) == ["person1@example.com", "person2@example.com"]
+    assert abandon_stale_imports(engine, older_than=timedelta(0)) == []
+
+
+def test_a_fresh_processing_import_is_not_abandoned_before_the_timeout(engine):
+    import_id = create_import(engine, "slow user", "people.csv")
+    assert abandon_stale_imports(engine, older_than=timedelta(minutes=30)) == []
+    assert get_import(engine, import_id)["status"] == "processing"
+
+
+@pytest.mark.timeout(120)
+def test_eight_concurrent_imports_with_overlapping_emails_all_complete_with_every_link(engine):
+    # Import k holds persons k*5 .. k*5+14: each email is shared by up to three imports, and the
+    # files list them in different orders so that lock order is not given by the files.
+    files = []
+    for k in range(8):
+        people = [person(n, company=f"Company {k}") for n in range(k * 5, k * 5 + 15)]
+        files.append(csv_bytes(*(people if k % 2 else reversed(people))))
+    results, failures = {}, []
+    barrier = threading.Barrier(len(files))
+
+    def run(k: int) -> None:
+        try:
+            barrier.wait()
+            results[k] = import_file(engine, files[k], f"file{k}.csv", "concurrency")
+        except Exception as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(files))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert not failures
+    assert all(r.status == "completed" and r.total_rows == 15 for r in results.values())
+    for result in results.values():
+        assert len(links(engine, result.import_id)) == 15
+    assert count(engine, "contacts") == 7 * 5 + 15
+    assert sum(r.inserted for r in results.values()) == 7 * 5 + 15
+
+
+@pytest.mark.timeout(120)
+def test_importing_the_same_file_twice_at_once_never_creates_duplicates(engine):
+    data = csv_bytes(*(person(n) for n in range(40)))
+    barrier = threading.Barrier(2)
+    results = []
+
+    def run() -> None:
+        barrier.wait()
+        results.append(import_file(engine, data, "same.csv", "twice"))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert sorted((r.inserted, r.updated) for r in results) == [(0, 40), (40, 0)]
+    again = import_file(engine, data, "same.csv", "twice")
+    assert (again.inserted, again.updated) == (0, 40)
+    assert count(engine, "contacts") == 40
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(DISTINCT email) FROM contacts")).scalar_one() == 40

