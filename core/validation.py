@@ -10,8 +10,10 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 import langcodes
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -23,6 +25,18 @@ from core.fields import FIELDS, MAX_TEXT_LENGTH, ROW
 EMAIL_PATTERN = (r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
                  r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
 LINKEDIN_PATTERN = r"(?i)^https?://(?:[a-z0-9-]+\.)*linkedin\.com/in/[^/?#\s]+/?(?:[?#]\S*)?$"
+# A flat JSON object of strings without escapes, numbers, true, false and null: every text this
+# matches is one that _is_json_object accepts, so the common metadata cell is checked in one
+# vectorized pass and only the others (nested, escaped or invalid) go through the JSON parser.
+_JSON_STRING = r'"[^"\\\x00-\x1f]*"'
+_JSON_VALUE = _JSON_STRING + r"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null"
+_JSON_MEMBER = rf"{_JSON_STRING}[ \t\n\r]*:[ \t\n\r]*(?:{_JSON_VALUE})[ \t\n\r]*"
+FLAT_JSON_OBJECT = rf"^\{{[ \t\n\r]*(?:{_JSON_MEMBER}(?:,[ \t\n\r]*{_JSON_MEMBER})*)?\}}$"
+
+# Rows are validated in slices of this many, with progress reported after each.
+VALIDATE_CHUNK = 200_000
+# on_progress(stage, done, total), stage "validating"; as commit_import's on_progress.
+Progress = Callable[[str, int, int], None]
 
 REASONS = {
     "required": "is required but empty",
@@ -49,11 +63,17 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+def _reject_constant(name):
+    raise ValueError(name)  # NaN and Infinity are not JSON and PostgreSQL refuses them
+
+
+# json.loads with a keyword argument builds a new decoder per call; one is enough.
+_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _is_json_object(text: str) -> bool:
-    def reject_constant(name):
-        raise ValueError(name)  # NaN and Infinity are not JSON and PostgreSQL refuses them
     try:
-        value = json.loads(text, parse_constant=reject_constant)
+        value = _JSON_DECODER.decode(text)
     except ValueError:
         return False
     return isinstance(value, dict) and "\\u0000" not in text
@@ -100,7 +120,11 @@ class ContactRow(pa.DataFrameModel):
 
     @pa.check("metadata", name="json_object")
     def json_object(cls, series: Series[str]) -> Series[bool]:
-        return _optional(series, series.map(_is_json_object).astype(bool))
+        ok = series.str.match(FLAT_JSON_OBJECT).to_numpy(dtype=bool, copy=True)
+        rest = ~ok & _filled(series).to_numpy(dtype=bool)
+        if rest.any():
+            ok[rest] = [_is_json_object(text) for text in series[rest]]
+        return _optional(series, pd.Series(ok, index=series.index))
 
     @pa.check("full_name", "email", "linkedin_profile", "company", "locale", "timezone",
               name="no_nul")
@@ -136,26 +160,54 @@ class ValidationReport:
 
 def normalize(mapped: pd.DataFrame) -> pd.DataFrame:
     """Trim every value, lower-case emails, and spell locales with hyphens (en_US -> en-US)."""
-    normalized = mapped.copy()
+    # A shallow copy: a column that normalizing leaves as it is shares the caller's memory
+    # (pandas copies on write), so a large file is not held twice.
+    normalized = mapped.copy(deep=False)
     for field in FIELDS:
-        normalized[field] = normalized[field].astype(str).str.strip()
-    normalized["email"] = normalized["email"].str.lower()
-    normalized["locale"] = normalized["locale"].str.replace("_", "-", regex=False)
+        column = normalized[field].astype(str)
+        cleaned = column.str.strip()
+        if field == "email":
+            cleaned = cleaned.str.lower()
+        elif field == "locale":
+            cleaned = cleaned.str.replace("_", "-", regex=False)
+        normalized[field] = column if cleaned.equals(column) else cleaned
     return normalized
 
 
-def validate(mapped: pd.DataFrame) -> ValidationReport:
-    """Validate rows that apply_mapping produced; returns every failure, lazily collected."""
+def validate(mapped: pd.DataFrame, on_progress: Progress | None = None) -> ValidationReport:
+    """Validate rows that apply_mapping produced; returns every failure, lazily collected.
+
+    Rows are checked in slices of VALIDATE_CHUNK (the result does not depend on the size);
+    on_progress("validating", done, total) is called after each."""
+    notify = on_progress or (lambda stage, done, total: None)
     normalized = normalize(mapped).reset_index(drop=True)
-    try:
-        ContactRow.validate(normalized, lazy=True)
-        errors = _empty_errors()
-    except pa.errors.SchemaErrors as failures:
-        errors = _errors_from(failures.failure_cases, normalized)
+    total = len(normalized)
+    found = []
+    for start in range(0, max(total, 1), VALIDATE_CHUNK):
+        chunk = normalized.iloc[start:start + VALIDATE_CHUNK]
+        try:
+            ContactRow.validate(chunk, lazy=True)
+        except pa.errors.SchemaErrors as failures:
+            found.append(_errors_from(failures.failure_cases, normalized))
+        notify("validating", min(start + VALIDATE_CHUNK, total), total)
+    errors = (pd.concat(found, ignore_index=True).sort_values(["row", "column"], kind="stable")
+              .reset_index(drop=True) if found else _empty_errors())
     bad_rows = set(errors["row"])
-    valid = normalized[~normalized[ROW].isin(bad_rows)]
-    valid, duplicates = dedupe(valid)
-    return ValidationReport(rows=len(normalized), valid=valid, errors=errors, duplicates=duplicates)
+    is_valid = ~normalized[ROW].isin(bad_rows).to_numpy()
+    # Dedupe on the email column alone, then take the kept rows once (one copy of the rows).
+    positions = np.flatnonzero(is_valid)
+    emails = normalized["email"].take(positions).reset_index(drop=True)
+    is_last = ~emails.duplicated(keep="last").to_numpy()
+    kept = normalized.take(positions[is_last]).reset_index(drop=True)
+    duplicates = _duplicates(normalized, positions[~is_last], kept)
+    return ValidationReport(rows=total, valid=kept, errors=errors, duplicates=duplicates)
+
+
+def _duplicates(normalized: pd.DataFrame, earlier: np.ndarray, kept: pd.DataFrame) -> pd.DataFrame:
+    emails = normalized["email"].take(earlier)
+    kept_row = emails.map(pd.Series(kept[ROW].to_numpy(), index=kept["email"].to_numpy()))
+    return pd.DataFrame({"row": normalized[ROW].to_numpy()[earlier], "email": emails.to_numpy(),
+                         "kept_row": kept_row.to_numpy()})
 
 
 def dedupe(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
