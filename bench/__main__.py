@@ -1,0 +1,180 @@
+"""python -m bench [SIZES...] [--runs N] [--seed S]: the large-import benchmark of issue 4.
+
+For each size it generates a seeded synthetic CSV (bench/out/, reused), then, per run:
+  baseline    COPY of the same valid rows into the same tables (contacts + import_contacts,
+              same indexes and foreign keys), one transaction, ids time-ordered like the pipeline's;
+  all-new     read + validate + commit_import into empty tables;
+  all-update  the same file again (every row updates).
+Each measurement runs in a fresh subprocess, so peak RSS (ru_maxrss) is that of the pipeline alone.
+It works in its own throw-away database on DATABASE_URL's server (default
+postgresql://postgres@127.0.0.1:5432/postgres), created and dropped like the tests' database.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from bench.generate import write_csv
+
+OUT = Path(__file__).parent / "out"
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+TABLES = "campaign_imports, import_errors, import_contacts, imports, contacts, campaigns"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_child":
+        print(json.dumps(_child(*argv[1:])))
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[100_000, 1_000_000])
+    parser.add_argument("--runs", type=int, default=3, help="runs per size; the table shows medians")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    from core.database import make_engine, sqlalchemy_url
+
+    server = make_url(sqlalchemy_url(os.environ.get("DATABASE_URL") or DEFAULT_URL))
+    name = f"contact_import_bench_{os.getpid()}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = make_engine(url)
+        results = []
+        for size in args.sizes:
+            path = write_csv(OUT / f"contacts_{size}_{args.seed}.csv", size, args.seed)
+            runs = []
+            for run in range(args.runs):
+                _truncate(engine)
+                baseline = _spawn("baseline", path, url)
+                _truncate(engine)
+                new = _spawn("pipeline", path, url)
+                update = _spawn("pipeline", path, url)
+                runs.append((baseline, new, update))
+                print(f"# {size} rows, run {run + 1}: baseline {baseline['commit']:.1f}s, "
+                      f"all-new {new}, all-update {update}", file=sys.stderr, flush=True)
+            results.append((size, runs))
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    _print_table(results, args.runs)
+    return 0
+
+
+def _truncate(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {TABLES} CASCADE"))
+        conn.execute(sa.text("CHECKPOINT"))
+
+
+def _spawn(kind: str, path: Path, url: str) -> dict:
+    done = subprocess.run([sys.executable, "-m", "bench", "_child", kind, str(path), url],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    if done.returncode:
+        sys.exit(f"bench: the {kind} measurement failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _child(kind: str, path: str, url: str) -> dict:
+    """One measurement, in its own process."""
+    from core.database import make_engine
+    from core.mapping import suggest_mapping
+    from core.pipeline import validate_source
+    from core.reading import read_contacts
+
+    engine = make_engine(url)
+    started = time.perf_counter()
+    data = Path(path).read_bytes()
+    source = read_contacts(data, Path(path).name)
+    mapping = suggest_mapping(source.headers)
+    read = time.perf_counter()
+    report = validate_source(source, mapping)
+    validated = time.perf_counter()
+    if kind == "baseline":
+        commit = _baseline(engine, report.valid)
+        result = {}
+    else:
+        from core.imports import commit_import, create_import
+        import_id = create_import(engine, "bench", Path(path).name)
+        begin = time.perf_counter()
+        outcome = commit_import(engine, import_id, report)
+        commit = time.perf_counter() - begin
+        result = {"inserted": outcome.inserted, "updated": outcome.updated}
+    engine.dispose()
+    return {"rows": report.rows, "read": read - started, "validate": validated - read,
+            "commit": commit, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            **result}
+
+
+def _baseline(engine, valid) -> float:
+    """COPY the rows and their links, as a plain loader would, and time it (commit included)."""
+    import secrets
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from core.fields import FIELDS, ROW
+    from core.imports import _csv, _empty_as_null
+
+    table = pa.Table.from_pandas(valid[[ROW, *FIELDS]], preserve_index=False)
+    table = table.take(pc.sort_indices(table["email"]))
+    random = secrets.token_hex(5)  # the same layout as import_contact_id (sql/003)
+    prefix = f"{int(time.time() * 1000):012x}7{random[:3]}8{random[3:]}"
+    ids = pa.array([f"{prefix}{pos:08x}" for pos in range(table.num_rows)], pa.large_string())
+    columns = {"id": ids, **{f: _empty_as_null(table[f]) for f in FIELDS}}
+    columns["metadata"] = pc.fill_null(columns["metadata"], "{}")
+    with engine.begin() as conn:
+        import_id = conn.execute(sa.text("INSERT INTO imports (source) VALUES ('baseline') RETURNING id")).scalar_one()
+    links = pa.table({"import_id": pa.array([str(import_id)] * table.num_rows, pa.large_string()),
+                      "contact_id": ids, "action": pa.array(["inserted"] * table.num_rows, pa.large_string()),
+                      "row_number": table[ROW]})
+    chunks = [(pa.table(columns).slice(start, 50_000), links.slice(start, 50_000))
+              for start in range(0, table.num_rows, 50_000)]
+    begin = time.perf_counter()
+    with engine.begin() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY contacts (id, {', '.join(FIELDS)}) FROM STDIN (FORMAT csv)") as copy:
+            for contacts, _ in chunks:
+                copy.write(_csv(contacts))
+        with cursor.copy("COPY import_contacts (import_id, contact_id, action, row_number) "
+                         "FROM STDIN (FORMAT csv)") as copy:
+            for _, link_rows in chunks:
+                copy.write(_csv(link_rows))
+    return time.perf_counter() - begin
+
+
+def _print_table(results, runs: int) -> None:
+    header = ("rows", "scenario", "read s", "validate s", "commit s", "rows/s", "peak RSS MB",
+              "baseline s", "commit/baseline")
+    lines = [header]
+    for size, measured in results:
+        baseline = statistics.median(b["commit"] for b, _, _ in measured)
+        for scenario, index in (("all-new", 1), ("all-update", 2)):
+            med = {k: statistics.median(r[index][k] for r in measured)
+                   for k in ("read", "validate", "commit", "peak_rss_mb")}
+            total = med["read"] + med["validate"] + med["commit"]
+            lines.append((f"{size:,}", scenario, f"{med['read']:.2f}", f"{med['validate']:.2f}",
+                          f"{med['commit']:.2f}", f"{size / total:,.0f}", f"{med['peak_rss_mb']:.0f}",
+                          f"{baseline:.2f}", f"{med['commit'] / baseline:.2f}"))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    print(f"medians of {runs} run(s); rows/s = rows / (read + validate + commit)")
+    for line in lines:
+        print("  ".join(cell.rjust(width) for cell, width in zip(line, widths)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
