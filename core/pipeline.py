@@ -40,10 +40,10 @@ def validate_source(source: SourceFile, mapping: Mapping, frame: pd.DataFrame | 
     """
     frame = source.frame if frame is None else frame
     problems = reading_errors(source, mapping)
+    if problems.empty:  # the common case: no copy of a large frame
+        return validate(apply_mapping(frame, mapping))
     bad = frame[ROW].isin(set(problems["row"]))
     report = validate(apply_mapping(frame[~bad], mapping))
-    if problems.empty:
-        return report
     errors = pd.concat([report.errors, problems], ignore_index=True) if not report.errors.empty \
         else problems.reset_index(drop=True)
     errors = errors.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
