@@ -31,7 +31,8 @@ def prepare(data: bytes, file_name: str, mapping: Mapping | None = None, **read_
     return Prepared(source=source, mapping=mapping, report=validate_source(source, mapping))
 
 
-def validate_source(source: SourceFile, mapping: Mapping, frame: pd.DataFrame | None = None) -> ValidationReport:
+def validate_source(source: SourceFile, mapping: Mapping, frame: pd.DataFrame | None = None,
+                    on_progress: Progress | None = None) -> ValidationReport:
     """Validate a read file under a mapping, with its reading problems as row errors.
 
     Rows with a reading problem in a mapped column (or a ragged row) are left out of the import
@@ -39,11 +40,16 @@ def validate_source(source: SourceFile, mapping: Mapping, frame: pd.DataFrame | 
     columns the mapping does not use are ignored. frame: an edited copy of source.frame.
     """
     frame = source.frame if frame is None else frame
-    problems = reading_errors(source, mapping)
-    if problems.empty:  # the common case: no copy of a large frame
-        return validate(apply_mapping(frame, mapping))
-    bad = frame[ROW].isin(set(problems["row"]))
-    report = validate(apply_mapping(frame[~bad], mapping))
+    return validate_mapped(apply_mapping(frame, mapping), reading_errors(source, mapping), on_progress)
+
+
+def validate_mapped(mapped: pd.DataFrame, problems: pd.DataFrame,
+                    on_progress: Progress | None = None) -> ValidationReport:
+    """Validate mapped rows; the rows named in problems (reading errors) are reported, not imported."""
+    bad = mapped[ROW].isin(set(problems["row"]))
+    report = validate(mapped[~bad], on_progress)
+    if problems.empty:
+        return report
     errors = pd.concat([report.errors, problems], ignore_index=True) if not report.errors.empty \
         else problems.reset_index(drop=True)
     errors = errors.sort_values(["row", "column"], kind="stable").reset_index(drop=True)

@@ -48,3 +48,11 @@ def _problems_by_row(report: ValidationReport) -> pd.Series:
     """row -> "email is not a valid email address; timezone is not …"."""
     errors = report.errors
     return (errors["column"] + " " + errors["reason"]).groupby(errors["row"]).agg("; ".join)
+
+
+def changed_rows(shown: pd.DataFrame, edited: pd.DataFrame) -> set[int]:
+    """Source rows whose field values the user changed in the editor."""
+    before = shown.set_index(ROW)[list(FIELDS)].fillna("").astype(str)
+    after = edited.set_index(ROW)[list(FIELDS)].fillna("").astype(str)
+    after = after[after.index.isin(before.index)]
+    return set(after.index[(before.loc[after.index] != after).any(axis=1)].astype(int))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.export import safe_csv
+from core.exporting import to_export_csv
 from core.imports import (attach_to_campaign, create_campaign, get_import, import_contacts, import_errors,
                           list_campaigns, list_imports, recent_sources)
 from core.undo import undo_import
@@ -60,7 +60,7 @@ def import_detail(import_id: str) -> None:
             st.caption("No rejected rows.")
         else:
             st.dataframe(errors, hide_index=True)
-            st.download_button("Download the error report (CSV)", safe_csv(errors),
+            st.download_button("Download the error report (CSV)", to_export_csv(errors),
                                file_name=f"import-{import_id[:8]}-errors.csv", mime="text/csv")
     with contacts_tab:
         contacts_page(import_id, record["total_rows"])

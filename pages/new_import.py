@@ -6,15 +6,16 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import ImportConsoleError
-from core.export import safe_csv
+from core.exporting import to_export_csv
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW
 from core.imports import (attach_to_campaign, commit_import, create_campaign, create_import,
                           list_campaigns, recent_sources)
-from core.mapping import apply_mapping, missing_required, suggest_mapping
+from core.mapping import apply_mapping, missing_required
+from core.pipeline import reading_errors, validate_mapped
 from core.preview import preview_commit
 from core.reading import read_contacts
-from core.review import PROBLEMS, apply_edits, error_report, invalid_rows, row_statuses
-from core.validation import validate
+from core.review import PROBLEMS, apply_edits, changed_rows, error_report, invalid_rows, row_statuses
+from core.saved_mappings import remember_mapping, suggest_mapping_for
 from pages.common import engine, plural, show_error, user_name
 
 WIZARD = "import_wizard"
@@ -23,6 +24,9 @@ STEPS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review
 NEW_SOURCE = "+ New source…"
 NO_CAMPAIGN, NEW_CAMPAIGN = "No campaign", "+ New campaign…"
 UNMAPPED = "— not mapped —"
+DETECTED = "detected"
+ENCODINGS = [DETECTED, "utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16", "mac-roman"]
+DELIMITERS = {DETECTED: None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
 PAGE_ROWS = 1000
 
 
@@ -83,22 +87,30 @@ def pick_or_type(label: str, known: list[str], new_label: str, current: str | No
 def upload_step(w: dict) -> None:
     st.subheader("Upload the contacts")
     limit = st.get_option("server.maxUploadSize")
-    st.caption(f"A CSV file (any delimiter, UTF-8, Windows-1252 or UTF-16) or a JSON array of contact "
-               f"objects, up to {limit:,} MB.")
-    uploaded = st.file_uploader("Contacts file", type=["csv", "json", "txt", "tsv"])
+    st.caption(f"A CSV file (any delimiter; UTF-8, Windows-1252 or UTF-16), an Excel workbook (.xlsx) "
+               f"or a JSON array of contact objects, up to {limit:,} MB.")
+    uploaded = st.file_uploader("Contacts file", type=["csv", "json", "txt", "tsv", "xlsx"])
     back, _ = st.columns([1, 5])
     if back.button("Back"):
         go("details")
     if uploaded is None:
         return
+    w.update(data=uploaded.getvalue(), file_name=uploaded.name, read_options={})
+    if read_file(w):
+        w["import_id"] = create_import(engine(), w["source"], uploaded.name, user_name())
+        go("map")
+
+
+def read_file(w: dict) -> bool:
+    """Read the uploaded bytes with the user's overrides; on failure show why and keep the step."""
     try:
-        source_file = read_contacts(uploaded.getvalue(), uploaded.name)
+        source_file = read_contacts(w["data"], w["file_name"], **w["read_options"])
     except ImportConsoleError as error:
         show_error(error)
-        return
-    w.update(file=source_file, mapping=suggest_mapping(source_file.headers),
-             import_id=create_import(engine(), w["source"], uploaded.name, user_name()))
-    go("map")
+        return False
+    mapping, remembered = suggest_mapping_for(engine(), source_file.headers)
+    w.update(file=source_file, mapping=mapping, remembered=remembered)
+    return True
 
 
 # --- 3. map --------------------------------------------------------------------------------------
@@ -106,8 +118,10 @@ def upload_step(w: dict) -> None:
 def map_step(w: dict) -> None:
     source_file = w["file"]
     st.subheader(f"Map the columns of {source_file.file_name}")
-    st.caption(f"{len(source_file.frame):,} rows · {source_file.format.upper()} · encoding "
-               f"{source_file.encoding}" + (f" · delimiter {source_file.delimiter!r}" if source_file.delimiter else ""))
+    reading_summary(w)
+    if w.get("remembered"):
+        st.info("These columns were mapped the way you confirmed last time for this header.",
+                icon=":material/bookmark:")
     headers = source_file.headers
     mapping = {}
     for field in FIELDS:
@@ -121,9 +135,50 @@ def map_step(w: dict) -> None:
     if back.button("Back"):
         go("upload")
     if forward.button("Next: review", type="primary", disabled=bool(missing)):
+        remember_mapping(engine(), headers, mapping, user_name())
         w["mapped"] = apply_mapping(source_file.frame, mapping)
+        w["problems"] = reading_errors(source_file, mapping)
         revalidate(w)
         go("review")
+
+
+def reading_summary(w: dict) -> None:
+    """What was detected, in one line, with every detection overridable."""
+    source_file = w["file"]
+    facts = [plural(len(source_file.frame), "row"), source_file.format.upper()]
+    if source_file.format == "xlsx":
+        facts.append(f"sheet {source_file.sheet}")
+    elif source_file.format == "csv":
+        facts += [f"encoding {source_file.encoding}", f"delimiter {source_file.delimiter!r}",
+                  f"header on row {source_file.header_row}"]
+    skipped = len(source_file.skipped_preamble) + len(source_file.skipped_footer)
+    if skipped:
+        facts.append(f"{plural(skipped, 'line')} skipped")
+    st.caption(" · ".join(facts))
+    for note in source_file.notes:
+        st.caption(f":material/info: {note}")
+    if source_file.format != "json":
+        with st.expander("Not read right? Change how the file is read"):
+            reading_overrides(w)
+
+
+def reading_overrides(w: dict) -> None:
+    source_file, options = w["file"], {}
+    if source_file.format == "xlsx":
+        options["sheet"] = st.selectbox("Sheet", source_file.sheet_names,
+                                        index=source_file.sheet_names.index(source_file.sheet))
+    else:
+        encoding = st.selectbox("Encoding", ENCODINGS)
+        delimiter = st.selectbox("Delimiter", list(DELIMITERS))
+        options.update(encoding=None if encoding == DETECTED else encoding, delimiter=DELIMITERS[delimiter])
+    header_row = st.number_input("Header row", min_value=1, value=source_file.header_row or 1, step=1)
+    options["header_row"] = int(header_row)
+    if source_file.skipped_preamble or source_file.skipped_footer:
+        st.caption("Skipped lines: " + " | ".join([*source_file.skipped_preamble, *source_file.skipped_footer])[:500])
+    if st.button("Read the file again"):
+        w["read_options"] = {k: v for k, v in options.items() if v is not None}
+        if read_file(w):
+            st.rerun()
 
 
 def mapping_row(field: str, headers: list[str], chosen: list[str], frame: pd.DataFrame) -> list[str]:
@@ -154,8 +209,14 @@ def sample_values(frame: pd.DataFrame, columns: list[str]) -> str:
 # --- 4. review -----------------------------------------------------------------------------------
 
 def revalidate(w: dict) -> None:
-    w["report"] = validate(w["mapped"])
+    bar = st.progress(0.0, text="Validating…")
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        bar.progress(min(done / total, 1.0) if total else 1.0, text=f"Validating: {done:,} of {total:,} rows")
+    w["report"] = validate_mapped(w["mapped"], w["problems"], on_progress)
+    bar.progress(1.0, text="Comparing with the stored contacts…")
     w["preview"] = preview_commit(engine(), w["report"])
+    bar.empty()
 
 
 def review_step(w: dict) -> None:
@@ -208,7 +269,7 @@ def errors_section(w: dict) -> None:
     st.markdown(f"#### {plural(report.invalid, 'invalid row')}")
     st.dataframe(page_of(report.errors, "errors_page"), hide_index=True,
                  column_config={"row": st.column_config.NumberColumn("row", format="%d")})
-    st.download_button("Download the error report (CSV)", safe_csv(rejected),
+    st.download_button("Download the error report (CSV)", to_export_csv(rejected),
                        file_name=f"{w['file'].file_name.rsplit('.', 1)[0]}-errors.csv", mime="text/csv")
 
 
@@ -235,6 +296,9 @@ def fix_rows(w: dict) -> None:
     edited = st.data_editor(rows, hide_index=True, disabled=[ROW, PROBLEMS], key="fix_editor",
                             column_config={ROW: st.column_config.NumberColumn("row", format="%d")})
     if st.button("Re-validate with my fixes"):
+        fixed = changed_rows(rows, edited)
+        # A hand-edited row is judged on its new values, no longer on how it was read.
+        w["problems"] = w["problems"][~w["problems"]["row"].isin(fixed)]
         w["mapped"] = apply_edits(w["mapped"], edited)
         revalidate(w)
         st.rerun()

@@ -17,7 +17,7 @@ from core.database import make_engine, sqlalchemy_url
 from core.embedded import PROJECT_ROOT, start_embedded_server
 
 DATA = Path(__file__).parent / "data"
-TABLES = "campaign_imports, import_errors, import_contacts, imports, contacts, campaigns"
+TABLES = "campaign_imports, import_errors, import_contacts, imports, contacts, campaigns, saved_mappings"
 
 
 def _server_url() -> str:

@@ -186,3 +186,39 @@ def test_history_undoes_an_import_after_confirmation(console):
     no_exceptions(at)
     assert "2 contacts deleted" in at.success[0].value
     assert count(console, "contacts") == 0
+
+
+def test_a_ragged_row_is_one_error_and_the_rest_imports(console):
+    data = (b"full_name,email,linkedin_profile\n"
+            b"Ann Lee,ann@x.io,https://linkedin.com/in/ann\n"
+            b"Bob Ray,bob@x.io,https://linkedin.com/in/bob,surplus,cells\n"
+            b"Cleo Park,cleo@x.io,https://linkedin.com/in/cleo\n")
+    at = click(upload(start_wizard(), "ragged.csv", data), "Next: review")
+    assert metrics(at)["Invalid"] == "1" and metrics(at)["Will insert"] == "2"
+    assert at.dataframe[0].value["row"].tolist() == [3]
+
+
+def test_the_detected_reading_is_shown_and_can_be_overridden(console):
+    data = "Notes:\nExported from LinkedIn\n\nName;Email;URL\nJosé Müller;jose@x.io;https://linkedin.com/in/jose\n"
+    at = upload(start_wizard(), "connections.csv", data.encode("cp1252"))
+    summary = at.caption[0].value
+    assert "encoding cp1252" in summary and "delimiter ';'" in summary and "header on row 4" in summary
+    encoding = next(s for s in at.selectbox if s.label == "Encoding")
+    encoding.set_value("latin-1").run()
+    click(at, "Read the file again")
+    no_exceptions(at)
+    assert "encoding latin-1" in at.caption[0].value
+
+
+def test_a_confirmed_mapping_is_offered_first_next_time(console):
+    data = b"Who,Mail,Profile\nAnn,ann@x.io,https://linkedin.com/in/ann\n"
+    at = upload(start_wizard(), "odd.csv", data)
+    at.multiselect[0].set_value(["Who"]).run()
+    boxes = [s for s in at.selectbox if s.options and s.options[0] == "— not mapped —"]
+    boxes[0].set_value("Mail").run()
+    boxes = [s for s in at.selectbox if s.options and s.options[0] == "— not mapped —"]
+    boxes[1].set_value("Profile").run()
+    click(at, "Next: review")
+    again = upload(start_wizard(), "odd-2.csv", data)
+    assert "mapped the way you confirmed last time" in again.info[0].value
+    assert again.multiselect[0].value == ["Who"]

@@ -1,10 +1,10 @@
 import pandas as pd
 
-from core.export import safe_csv
+from core.exporting import to_export_csv
 from core.fields import ROW
 from core.mapping import apply_mapping, suggest_mapping
 from core.reading import read_contacts
-from core.review import apply_edits, invalid_rows, row_statuses
+from core.review import apply_edits, changed_rows, invalid_rows, row_statuses
 from core.validation import validate
 from tests.helpers import csv_bytes, person
 
@@ -39,10 +39,18 @@ def test_row_statuses_say_what_happens_to_every_row():
 
 def test_exports_neutralise_spreadsheet_formulas_in_values_and_headers():
     frame = pd.DataFrame({"=bad": ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "ok", 3]})
-    lines = safe_csv(frame).decode("utf-8-sig").split("\r\n")
+    lines = to_export_csv(frame).decode("utf-8-sig").split("\r\n")
     assert lines[:9] == ["'=bad", "'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\tx", "\"'\rx\"", "ok", "3"]
 
 
 def test_row_statuses_of_a_clean_file_are_all_ok():
     mapped = mapped_rows(person(1), person(2))
     assert row_statuses(mapped, validate(mapped))["status"].tolist() == ["ok", "ok"]
+
+
+def test_changed_rows_are_the_rows_the_user_edited():
+    mapped = mapped_rows(person(1, email="bad"), person(2, email="worse"))
+    shown = invalid_rows(mapped, validate(mapped))
+    edited = shown.copy()
+    edited.loc[1, "email"] = "fixed@example.com"
+    assert changed_rows(shown, edited) == {3}
