@@ -6,6 +6,11 @@ import streamlit as st
 from core.exporting import to_export_csv
 from core.imports import (attach_to_campaign, create_campaign, get_import, import_contacts, import_errors,
                           list_campaigns, list_imports, recent_sources)
+from core.errors import ImportConsoleError
+from core.pipeline import validate_source
+from core.reading import read_contacts
+from core.recovery import abandon_stale_imports, retry_import
+from core.saved_mappings import suggest_mapping_for
 from core.undo import undo_import
 from pages.common import engine, plural, show_error
 
@@ -50,6 +55,8 @@ def import_detail(import_id: str) -> None:
                f"{record['created_at']:%Y-%m-%d %H:%M}" + (f" · campaign {record['campaign']}" if record["campaign"] else ""))
     if record["error"]:
         st.error(f"This import failed and wrote nothing: {record['error']}")
+    if record["status"] == "failed":
+        retry_form(record)
     counts = st.columns(5)
     for column, key in zip(counts, ["total_rows", "inserted", "updated", "invalid", "duplicates"]):
         column.metric(key.replace("_", " ").capitalize(), f"{record[key]:,}")
@@ -68,6 +75,23 @@ def import_detail(import_id: str) -> None:
         attach_form(import_id)
     with undo_tab:
         undo_form(record)
+
+
+def retry_form(record: dict) -> None:
+    """A failed or abandoned import wrote nothing; committing it again with its file retries it."""
+    with st.form("retry_import"):
+        uploaded = st.file_uploader(f"Upload {record['file_name'] or 'the file'} again to retry this import",
+                                    type=["csv", "json", "txt", "tsv", "xlsx"])
+        if st.form_submit_button("Retry the import") and uploaded is not None:
+            try:
+                source = read_contacts(uploaded.getvalue(), uploaded.name)
+            except ImportConsoleError as error:
+                show_error(error)
+                return
+            mapping, _ = suggest_mapping_for(engine(), source.headers)
+            result = retry_import(engine(), record["id"], validate_source(source, mapping))
+            st.success(f"Import completed: {plural(result.inserted, 'contact')} inserted, "
+                       f"{result.updated:,} updated, {result.invalid:,} invalid rows skipped.")
 
 
 def undo_form(record: dict) -> None:
@@ -113,6 +137,7 @@ def attach_form(import_id: str) -> None:
 def main() -> None:
     st.title("Import history")
     try:
+        abandon_stale_imports(engine())
         imports = list_imports(engine(), **filters())
         if imports.empty:
             st.info("No import matches. Start one on the **New import** page.")

@@ -222,3 +222,20 @@ def test_a_confirmed_mapping_is_offered_first_next_time(console):
     again = upload(start_wizard(), "odd-2.csv", data)
     assert "mapped the way you confirmed last time" in again.info[0].value
     assert again.multiselect[0].value == ["Who"]
+
+
+def test_an_abandoned_import_is_shown_failed_and_can_be_retried_with_its_file(console):
+    import sqlalchemy as sa
+    from core.imports import create_import, get_import
+    stale = create_import(console, "csv", "seed.csv")
+    with console.begin() as conn:
+        conn.execute(sa.text("UPDATE imports SET created_at = now() - interval '2 hours' WHERE id = :i"), {"i": stale})
+    at = page("history")
+    assert at.dataframe[0].value["status"].tolist() == ["failed"]
+    at.selectbox[3].set_value(stale).run()
+    assert "abandoned" in at.error[0].value
+    at.get("file_uploader")[0].set_value(("seed.csv", (DATA / "seed.csv").read_bytes(), "text/csv"))
+    next(b for b in at.button if b.label == "Retry the import").click().run()
+    no_exceptions(at)
+    assert "2 contacts inserted" in at.success[0].value
+    assert get_import(console, stale)["status"] == "completed"
