@@ -80,6 +80,16 @@ def create_import(engine: Engine, source: str, file_name: str | None,
             {"s": source, "f": file_name, "u": created_by or current_user()}).scalar_one())
 
 
+def rename_import_file(engine: Engine, import_id: str, file_name: str) -> None:
+    """Another file was uploaded for an import not committed yet: it keeps one record, not two."""
+    with engine.begin() as conn:
+        renamed = conn.execute(sa.text(
+            "UPDATE imports SET file_name = :f WHERE id = :id AND status IN ('processing', 'failed')"),
+            {"f": file_name, "id": _uuid(import_id)}).rowcount
+    if not renamed:
+        raise ImportAlreadyCommitted(import_id, "completed or reverted")
+
+
 def commit_import(engine: Engine, import_id: str, report: ValidationReport,
                   on_progress: Progress | None = None) -> ImportResult:
     """Steps 2 and 3 of the seed's flow in ONE transaction: stage the valid rows with COPY, upsert
@@ -119,7 +129,9 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
         conn.execute(sa.text(
             "UPDATE imports SET status = 'completed', total_rows = :total_rows, inserted = :inserted, "
             "updated = :updated, invalid = :invalid, duplicates = :duplicates, error = NULL, "
-            "completed_at = now() WHERE id = :import_id"), result.as_dict())
+            # clock_timestamp, not now(): the time this commit got its locks, so completion order
+            # is the order in which imports changed shared contacts (undo relies on it).
+            "completed_at = clock_timestamp() WHERE id = :import_id"), result.as_dict())
     notify("done", total, total)
     return result
 

@@ -9,7 +9,7 @@ from core.errors import ImportConsoleError
 from core.exporting import to_export_csv
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW
 from core.imports import (attach_to_campaign, commit_import, create_campaign, create_import,
-                          list_campaigns, recent_sources)
+                          list_campaigns, recent_sources, rename_import_file)
 from core.mapping import apply_mapping, missing_required
 from core.pipeline import reading_errors, validate_mapped
 from core.preview import preview_commit
@@ -28,6 +28,10 @@ DETECTED = "detected"
 ENCODINGS = [DETECTED, "utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16", "mac-roman"]
 DELIMITERS = {DETECTED: None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
 PAGE_ROWS = 1000
+COMMIT_STAGES = {"staging": "Sending rows to the database: {done:,} of {total:,}",
+                 "upserting": "Inserting and updating {total:,} contacts in one transaction…",
+                 "finishing": "Linking contacts to the import and saving the error report…",
+                 "done": "Done: {total:,} contacts."}
 
 
 def wizard() -> dict:
@@ -97,7 +101,10 @@ def upload_step(w: dict) -> None:
         return
     w.update(data=uploaded.getvalue(), file_name=uploaded.name, read_options={})
     if read_file(w):
-        w["import_id"] = create_import(engine(), w["source"], uploaded.name, user_name())
+        if w.get("import_id"):  # back from a later step with another file: same import record
+            rename_import_file(engine(), w["import_id"], uploaded.name)
+        else:
+            w["import_id"] = create_import(engine(), w["source"], uploaded.name, user_name())
         go("map")
 
 
@@ -323,7 +330,8 @@ def run_commit(w: dict) -> None:
     bar = st.progress(0.0, text="Starting…")
 
     def on_progress(stage: str, done: int, total: int) -> None:
-        bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{stage.capitalize()}: {done:,} of {total:,}")
+        text = COMMIT_STAGES.get(stage, stage).format(done=done, total=total)
+        bar.progress(min(done / total, 1.0) if total else 1.0, text=text)
     try:
         w["result"] = commit_import(engine(), w["import_id"], w["report"], on_progress)
     except Exception as error:  # shown as one line; the import stays consistent (core rolled back)

@@ -239,3 +239,11 @@ def test_an_abandoned_import_is_shown_failed_and_can_be_retried_with_its_file(co
     no_exceptions(at)
     assert "2 contacts inserted" in at.success[0].value
     assert get_import(console, stale)["status"] == "completed"
+
+
+def test_going_back_and_uploading_another_file_keeps_one_import_record(console):
+    at = upload(start_wizard(), "first.csv", csv_bytes(person(1)))
+    at = click(at, "Back")
+    at = upload(at, "second.csv", csv_bytes(person(2)))
+    imports = list_imports(console)
+    assert imports["file_name"].tolist() == ["second.csv"]
