@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from bench.generate import write_csv
 
@@ -41,38 +40,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per size; the table shows medians")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
-    from core.database import make_engine, sqlalchemy_url
+    from core.database import scratch_database
 
-    server = make_url(sqlalchemy_url(os.environ.get("DATABASE_URL") or DEFAULT_URL))
-    name = f"contact_import_bench_{os.getpid()}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        engine = make_engine(url)
-        results = []
-        for size in args.sizes:
-            path = write_csv(OUT / f"contacts_{size}_{args.seed}.csv", size, args.seed)
-            runs = []
-            for run in range(args.runs):
-                _truncate(engine)
-                baseline = _spawn("baseline", path, url)
-                _truncate(engine)
-                new = _spawn("pipeline", path, url)
-                update = _spawn("pipeline", path, url)
-                runs.append((baseline, new, update))
-                print(f"# {size} rows, run {run + 1}: baseline {baseline['commit']:.1f}s, "
-                      f"all-new {new}, all-update {update}", file=sys.stderr, flush=True)
-            results.append((size, runs))
-        engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    server_url = os.environ.get("DATABASE_URL") or DEFAULT_URL
+    with scratch_database(server_url, f"contact_import_bench_{os.getpid()}") as url:
+        results = _measure(url, args)
     _print_table(results, args.runs)
     return 0
+
+
+def _measure(url: str, args) -> list:
+    """For each size: `runs` times the baseline, an all-new import and an all-update re-import."""
+    from core.database import make_engine
+
+    engine = make_engine(url)
+    results = []
+    for size in args.sizes:
+        path = write_csv(OUT / f"contacts_{size}_{args.seed}.csv", size, args.seed)
+        runs = []
+        for run in range(args.runs):
+            _truncate(engine)
+            baseline = _spawn("baseline", path, url)
+            _truncate(engine)
+            new = _spawn("pipeline", path, url)
+            update = _spawn("pipeline", path, url)
+            runs.append((baseline, new, update))
+            print(f"# {size} rows, run {run + 1}: baseline {baseline['commit']:.1f}s, "
+                  f"all-new {new}, all-update {update}", file=sys.stderr, flush=True)
+        results.append((size, runs))
+    engine.dispose()
+    return results
 
 
 def _truncate(engine) -> None:

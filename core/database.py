@@ -8,10 +8,12 @@ at once do not both apply them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from core.embedded import PROJECT_ROOT, start_embedded_server
 
@@ -55,3 +57,20 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
             conn.execute(sa.text("INSERT INTO schema_migrations (version) VALUES (:v)"), {"v": path.name})
             applied_now.append(path.name)
     return applied_now
+
+
+@contextmanager
+def scratch_database(server_url: str, name: str) -> Iterator[str]:
+    """A new empty database `name` on the server of server_url, dropped on exit; yields its URL.
+    Tests and the benchmark work in one so they never touch anybody's tables (needs CREATEDB)."""
+    server = make_url(sqlalchemy_url(server_url))
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

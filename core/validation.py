@@ -6,7 +6,6 @@ silently (pandera's drop_invalid_rows is deliberately not used).
 from __future__ import annotations
 
 import json
-import re
 import zoneinfo
 from dataclasses import dataclass
 from functools import lru_cache

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from core.database import make_engine, sqlalchemy_url
+from core.database import make_engine, scratch_database
 from core.embedded import PROJECT_ROOT, start_embedded_server
 
 DATA = Path(__file__).parent / "data"
@@ -26,17 +25,8 @@ def _server_url() -> str:
 
 @pytest.fixture(scope="session")
 def database_url():
-    server = make_url(sqlalchemy_url(_server_url()))
-    name = f"contact_import_test_{os.getpid()}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database(_server_url(), f"contact_import_test_{os.getpid()}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

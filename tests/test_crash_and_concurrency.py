@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.embedded import PROJECT_ROOT
-from core.imports import commit_import, create_import, get_import
+from core.imports import create_import, get_import
 from core.pipeline import import_file, prepare
 from core.recovery import abandon_stale_imports, retry_import
 from tests.helpers import contacts, count, csv_bytes, links, person

@@ -5,23 +5,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from core.database import SQL_DIR, migrate, sqlalchemy_url
+from core.database import SQL_DIR, migrate, scratch_database, sqlalchemy_url
 
 
 @pytest.fixture
 def empty_database(database_url):
-    server = make_url(database_url)
-    name = server.database + "_migrations"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = sa.create_engine(server.set(database=name))
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database(database_url, make_url(database_url).database + "_migrations") as url:
+        engine = sa.create_engine(sqlalchemy_url(url))
+        yield engine
+        engine.dispose()
 
 
 def test_every_sql_file_is_applied_once_and_recorded(empty_database):
