@@ -15,10 +15,11 @@ class UnreadableFile(ImportConsoleError):
 
 
 class MappingIncomplete(ImportConsoleError):
-    def __init__(self, missing: list[str]):
+    def __init__(self, missing: list[str], file_name: str | None = None):
         self.missing = missing
         fields = ", ".join(missing)
-        super().__init__(f"No column is mapped to the required field(s): {fields}. "
+        where = f"{file_name}: " if file_name else ""
+        super().__init__(f"{where}No column is mapped to the required field(s): {fields}. "
                          "Pick the source column for each before going on.")
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from core.errors import MappingIncomplete
 from core.fields import ROW
 from core.imports import (ImportResult, Progress, attach_to_campaign, commit_import, create_campaign,
                           create_import)
@@ -28,7 +29,11 @@ def prepare(data: bytes, file_name: str, mapping: Mapping | None = None, **read_
     """
     source = read_contacts(data, file_name, **read_options)
     mapping = mapping or suggest_mapping(source.headers)
-    return Prepared(source=source, mapping=mapping, report=validate_source(source, mapping))
+    try:
+        report = validate_source(source, mapping)
+    except MappingIncomplete as incomplete:  # say which file, as every file-level message does
+        raise MappingIncomplete(incomplete.missing, file_name) from None
+    return Prepared(source=source, mapping=mapping, report=report)
 
 
 def validate_source(source: SourceFile, mapping: Mapping, frame: pd.DataFrame | None = None,

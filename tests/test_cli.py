@@ -67,3 +67,12 @@ def test_import_then_reimport_then_history(database_url, engine, tmp_path):
     assert (undone["deleted"], undone["restored"], undone["conflicts"]) == (0, 0, [])
     refused = cli("undo", again["import_id"], database_url=database_url, check=False)
     assert refused.returncode == 2 and "only a completed import can be undone" in refused.stderr
+
+
+def test_a_file_without_the_required_columns_is_named_in_the_message(tmp_path):
+    path = tmp_path / "phones.csv"
+    path.write_text("Phone,Street\n555,Main St\n")
+    done = cli("validate", path, check=False)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: phones.csv: No column is mapped to the required field(s): "
+                                  "full_name, email, linkedin_profile.")
