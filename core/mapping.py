@@ -65,10 +65,6 @@ FUZZY_CUTOFF = 80  # rapidfuzz ratio, 0..100, on header_key()
 _NOT_PERSONAL = re.compile(r"company|account|organi[sz]ation|status|label|type|domain")
 
 
-def normalize_header(header: str) -> str:
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", str(header).lower()).split())
-
-
 def header_key(header: str) -> str:
     """Letters and digits only, lower-case, without Salesforce's custom-field suffix __c."""
     text = str(header).strip().lower()
