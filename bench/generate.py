@@ -2,6 +2,10 @@
 
 About 5% of the rows repeat the email of an earlier row (in-file duplicates: the last one wins),
 about 1% are invalid (one broken field each). A 1,000,000-row file is about 177 MB.
+
+The "changed" variant holds the same people with one field changed in every row (company, time
+zone or the metadata's score, in turn): re-imported over the plain file, every contact updates
+exactly one field.
 """
 from __future__ import annotations
 
@@ -42,8 +46,8 @@ def _cell(value: str) -> str:
     return value
 
 
-def rows(n: int, seed: int = 42):
-    """Yield n dicts of field -> text."""
+def rows(n: int, seed: int = 42, changed: bool = False):
+    """Yield n dicts of field -> text; changed: the same rows, one field of each changed."""
     rng = np.random.default_rng(seed)
     first = rng.integers(0, len(FIRST), n)
     last = rng.integers(0, len(LAST), n)
@@ -72,14 +76,30 @@ def rows(n: int, seed: int = 42):
             "timezone": TIMEZONES[zone[i]],
             "metadata": f'{{"source": "{SOURCES[source[i]]}", "score": {score[i]}}}',
         }
+        if changed:
+            _change_one_field(row, i, company[i], zone[i], score[i])
         if DUPLICATE_SHARE <= k < DUPLICATE_SHARE + INVALID_SHARE:
             column, value = BROKEN[i % len(BROKEN)]
             row[column] = value
         yield row
 
 
-def write_csv(path: Path, n: int, seed: int = 42) -> Path:
-    """Write the file once; an existing file of the same size and seed is reused."""
+def _change_one_field(row: dict, i: int, company: int, zone: int, score: int) -> None:
+    which = i % 3
+    if which == 0:
+        row["company"] = COMPANIES[(company + 1) % len(COMPANIES)]
+    elif which == 1:  # never to "": an empty cell would keep the stored zone
+        row["timezone"] = ZONES_SET[(ZONES_SET.index(TIMEZONES[zone]) + 1) % len(ZONES_SET)] \
+            if TIMEZONES[zone] else ZONES_SET[0]
+    else:
+        row["metadata"] = row["metadata"].replace(f'"score": {score}}}', f'"score": {score + 1}}}')
+
+
+ZONES_SET = [zone for zone in TIMEZONES if zone]
+
+
+def write_csv(path: Path, n: int, seed: int = 42, changed: bool = False) -> Path:
+    """Write the file once; an existing file of the same size, seed and variant is reused."""
     path = Path(path)
     if path.exists():
         return path
@@ -88,7 +108,7 @@ def write_csv(path: Path, n: int, seed: int = 42) -> Path:
     with open(partial, "w", encoding="utf-8", newline="") as out:
         out.write(",".join(FIELDS) + "\n")
         buffer = []
-        for row in rows(n, seed):
+        for row in rows(n, seed, changed):
             buffer.append(",".join(_cell(row[f]) for f in FIELDS))
             if len(buffer) >= 50_000:
                 out.write("\n".join(buffer) + "\n")

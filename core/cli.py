@@ -1,7 +1,7 @@
 """python -m core: the scripting face of the same code the console runs.
 
     python -m core validate FILE [--json]
-    python -m core import FILE --source NAME [--campaign NAME] [--json]
+    python -m core import FILE --source NAME [--campaign NAME] [--dry-run] [--json]
     python -m core imports [--json]
     python -m core undo IMPORT_ID [--json]
 """
@@ -9,25 +9,37 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
+from core import importing
 from core.errors import ImportConsoleError
 from core.mapping import describe_mapping
-from core.pipeline import import_file, prepare
+
+log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # A failure is one line on stderr; its log record and traceback only with --verbose.
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.CRITICAL,
+                        format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.run(args)
     except ImportConsoleError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # a bug or a lost server: one line, not a traceback
+        log.debug("unexpected error", exc_info=True)
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        print(f"error: {type(error).__name__}{': ' + first_line if first_line else ''}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Contact Import Console CLI")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens, with tracebacks")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     check = commands.add_parser("validate", help="read, map and validate a file; writes nothing")
     check.add_argument("file", type=Path)
@@ -38,7 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=Path)
     load.add_argument("--source", required=True, help="where the contacts come from, e.g. HubSpot")
     load.add_argument("--campaign", help="attach the import to this campaign (created if new)")
+    load.add_argument("--dry-run", action="store_true",
+                      help="say what the import would insert, update and change; write nothing")
     load.add_argument("--json", action="store_true")
+    _read_options(load)
     load.set_defaults(run=_import)
     history = commands.add_parser("imports", help="list imports, newest first")
     history.add_argument("--json", action="store_true")
@@ -68,20 +83,13 @@ def _read_kwargs(args) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise ImportConsoleError(f"{path}: cannot be read ({error.strerror}).") from None
-
-
 def _validate(args) -> int:
-    prepared = prepare(_read(args.file), args.file.name, **_read_kwargs(args))
-    report = prepared.report
+    draft = importing.open_file(None, args.file, **_read_kwargs(args))
+    report = importing.validate_draft(draft)
     summary = {
         "file": str(args.file), "rows": report.rows, "valid": len(report.valid),
         "invalid": report.invalid, "duplicates": len(report.duplicates),
-        "mapping": describe_mapping(prepared.mapping),
+        "mapping": describe_mapping(draft.mapping),
         "errors": [{"row": int(e.row), "column": e.column, "reason": e.reason, "value": e.value}
                    for e in report.errors.itertuples(index=False)],
     }
@@ -100,7 +108,10 @@ def _validate(args) -> int:
 def _import(args) -> int:
     from core.database import make_engine
 
-    result = import_file(make_engine(), _read(args.file), args.file.name, args.source, args.campaign)
+    if args.dry_run:
+        return _dry_run(args, make_engine())
+    result = importing.import_file(make_engine(), args.file, None, args.source, args.campaign,
+                                   **_read_kwargs(args))
     if args.json:
         print(json.dumps(result.as_dict()))
     else:
@@ -110,9 +121,26 @@ def _import(args) -> int:
     return 0
 
 
+def _dry_run(args, engine) -> int:
+    draft, review = importing.dry_run(engine, args.file, **_read_kwargs(args))
+    report = draft.report
+    summary = {**review.as_dict(), "invalid": report.invalid, "duplicates": len(report.duplicates)}
+    summary = {k: summary[k] for k in ("would_insert", "would_update", "unchanged", "invalid",
+                                       "duplicates", "changes")}
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"dry run of {args.file.name}, nothing written: {summary['would_insert']} would be inserted, "
+          f"{summary['would_update']} updated, {summary['unchanged']} unchanged, "
+          f"{summary['invalid']} invalid, {summary['duplicates']} duplicates")
+    for field, contacts in summary["changes"].items():
+        print(f"  {field:<17} changes on {contacts} contacts")
+    return 0
+
+
 def _imports(args) -> int:
     from core.database import make_engine
-    from core.imports import list_imports
+    from core.history import list_imports
 
     history = list_imports(make_engine())
     if args.json:
@@ -128,9 +156,8 @@ def _imports(args) -> int:
 
 def _undo(args) -> int:
     from core.database import make_engine
-    from core.undo import undo_import
 
-    result = undo_import(make_engine(), args.import_id)
+    result = importing.undo(make_engine(), args.import_id)
     conflicts = result.conflicts.to_dict("records")
     if args.json:
         print(json.dumps({"import_id": result.import_id, "deleted": result.deleted,

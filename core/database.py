@@ -1,9 +1,10 @@
 """Engine creation and schema migrations.
 
 DATABASE_URL (postgresql://user:password@host:port/dbname) selects a server; without it the
-embedded server of core.embedded is started. The numbered files of sql/ are applied in order,
-once each, recorded in schema_migrations, under an advisory lock so that two processes starting
-at once do not both apply them.
+embedded server of core.embedded is started. The numbered files of sql/ (schema changes) are
+applied in order, once each, recorded in schema_migrations; then the files of sql/functions/ (the
+current body of every function, CREATE OR REPLACE) are applied again, so a function has one source.
+All of it under an advisory lock, so that two processes starting at once do not race.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Engine, make_url
 from core.embedded import PROJECT_ROOT, start_embedded_server
 
 SQL_DIR = PROJECT_ROOT / "sql"
+FUNCTIONS_DIR = SQL_DIR / "functions"
 MIGRATION_LOCK_KEY = 4_711_001  # any constant shared by every process of this app
 
 
@@ -41,7 +43,8 @@ def make_engine(url: str | None = None) -> Engine:
 
 
 def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
-    """Apply the sql/ files not applied yet; returns their names."""
+    """Apply the numbered sql/ files not applied yet, then every function file; returns the names
+    of the numbered files applied now."""
     applied_now = []
     with engine.begin() as conn:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
@@ -56,18 +59,24 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
             conn.connection.driver_connection.execute(path.read_text())
             conn.execute(sa.text("INSERT INTO schema_migrations (version) VALUES (:v)"), {"v": path.name})
             applied_now.append(path.name)
+        # Function bodies read the temp table import_stage, which exists only inside an import's
+        # transaction: check them when they run, not now (as pg_dump restores do).
+        conn.execute(sa.text("SET LOCAL check_function_bodies = off"))
+        for path in sorted((sql_dir / FUNCTIONS_DIR.name).glob("*.sql")):
+            conn.connection.driver_connection.execute(path.read_text())
     return applied_now
 
 
 @contextmanager
-def scratch_database(server_url: str, name: str) -> Iterator[str]:
+def scratch_database(server_url: str, name: str, options: str = "") -> Iterator[str]:
     """A new empty database `name` on the server of server_url, dropped on exit; yields its URL.
-    Tests and the benchmark work in one so they never touch anybody's tables (needs CREATEDB)."""
+    Tests and the benchmark work in one so they never touch anybody's tables (needs CREATEDB).
+    options: more of CREATE DATABASE, e.g. "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en'"."""
     server = make_url(sqlalchemy_url(server_url))
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" {options}'.strip()))
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:

@@ -33,10 +33,20 @@ class CampaignNotFound(ImportConsoleError):
         super().__init__(f"Campaign {campaign} does not exist.")
 
 
-class ImportAlreadyCommitted(ImportConsoleError):
-    def __init__(self, import_id, status: str):
-        super().__init__(f"Import {import_id} is already {status}; it cannot be committed again. "
-                         "Start a new import to load the file again.")
+class StatusChangeRefused(ImportConsoleError):
+    """A status change that the status machine (core.records.TRANSITIONS) does not allow."""
+
+    MESSAGES = {
+        "completed": "Import {id} is {current}; it cannot be committed again. "
+                     "Start a new import to load the file again.",
+        "reverted": "Import {id} is {current}; only a completed import can be undone.",
+        "failed": "Import {id} is {current}; it cannot be marked failed.",
+        "processing": "Import {id} is {current}; it cannot go back to processing.",
+    }
+
+    def __init__(self, import_id, current: str, wanted: str):
+        self.import_id, self.current, self.wanted = import_id, current, wanted
+        super().__init__(self.MESSAGES[wanted].format(id=import_id, current=current))
 
 
 class CommitFailed(ImportConsoleError):
@@ -44,3 +54,10 @@ class CommitFailed(ImportConsoleError):
         self.import_id = import_id
         self.reason = reason
         super().__init__(f"Import {import_id} failed and nothing of it was saved: {reason}")
+
+
+class UndoFailed(ImportConsoleError):
+    def __init__(self, import_id, reason: str):
+        self.import_id = import_id
+        self.reason = reason
+        super().__init__(f"Undo of import {import_id} failed and changed nothing: {reason}")

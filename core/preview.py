@@ -1,57 +1,61 @@
-"""What a commit would do, read from the database without writing: how many rows insert, how many
-update, and for updates which fields change (old -> new), following the same merge rules as
-sql/002_apply_import_stage.sql (empty never erases, metadata merges key by key)."""
+"""The review: what a commit of a report would do, computed by PostgreSQL with the merge's own SQL
+(review_import_stage and review_import_changes in sql/functions/merge.sql) in a transaction that is
+rolled back, so nothing is written: how many contacts would be inserted, updated or left unchanged,
+how many contacts each field changes on, and the first changes (old -> new) in row order."""
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.fields import FIELDS, ROW
+from core.fields import FIELDS
+from core.progress import Progress, ignore_progress
+from core.staging import stage_rows
 from core.validation import ValidationReport
 
+CHANGE_COLUMNS = ["row", "email", "field", "old", "new"]
 COMPARED = [f for f in FIELDS if f != "email"]
+# How many changes (one per changed field of a contact) the review returns to show; the counts
+# cover every row.
+SHOWN_CHANGES = 1000
 
 
-@dataclass
-class Preview:
+@dataclass(frozen=True)
+class Review:
     will_insert: int
-    will_update: int
-    changes: pd.DataFrame  # row, email, field, old, new
+    will_update: int                  # stored contacts of which at least one field changes
+    unchanged: int                    # stored contacts that already hold these values
+    changes_by_field: dict[str, int] = field(default_factory=dict)  # field -> contacts it changes on
+    changes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGE_COLUMNS))
+
+    @property
+    def total_changes(self) -> int:
+        return sum(self.changes_by_field.values())
+
+    def as_dict(self) -> dict:
+        """The dry run's summary, as `python -m core import --dry-run --json` prints it."""
+        return {"would_insert": self.will_insert, "would_update": self.will_update,
+                "unchanged": self.unchanged, "changes": dict(self.changes_by_field)}
 
 
-def preview_commit(engine: Engine, report: ValidationReport) -> Preview:
-    incoming = report.valid
-    emails = incoming["email"].tolist()
+def review_commit(engine: Engine, report: ValidationReport, shown: int = SHOWN_CHANGES,
+                  on_progress: Progress | None = None) -> Review:
+    """What commit_import would do with report now; writes nothing."""
+    if not report.valid_count:
+        return Review(will_insert=0, will_update=0, unchanged=0)
     with engine.connect() as conn:
-        stored = pd.DataFrame(conn.execute(sa.text(
-            f"SELECT email, {', '.join(COMPARED)} FROM contacts WHERE email = ANY(:emails)"),
-            {"emails": emails}).mappings().all(), columns=["email", *COMPARED])
-    merged = incoming.merge(stored, on="email", how="inner", suffixes=("", "_stored"))
-    changes = [change for record in merged.to_dict("records") for change in _changes(record)]
-    return Preview(will_insert=len(incoming) - len(merged), will_update=len(merged),
-                   changes=pd.DataFrame(changes, columns=["row", "email", "field", "old", "new"]))
-
-
-def _changes(record: dict) -> list[dict]:
-    found = []
-    for field in COMPARED:
-        old, new = record[f"{field}_stored"], record[field]
-        if new == "":
-            continue  # an empty cell never erases
-        if field == "metadata":
-            old_object = old or {}
-            merged = {**old_object, **json.loads(new)}
-            if merged != old_object:
-                found.append(_change(record, field, json.dumps(old_object), json.dumps(merged)))
-        elif new != old:
-            found.append(_change(record, field, old, new))
-    return found
-
-
-def _change(record: dict, field: str, old, new) -> dict:
-    return {"row": record[ROW], "email": record["email"], "field": field,
-            "old": "" if old is None else old, "new": new}
+        transaction = conn.begin()
+        try:
+            conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+            staged = stage_rows(conn, report, on_progress or ignore_progress, in_lock_order=False)
+            conn.execute(sa.text("ANALYZE import_stage"))  # a temp table has no statistics until then
+            counts = conn.execute(sa.text("SELECT * FROM review_import_stage()")).mappings().one()
+            changes = pd.DataFrame(conn.execute(sa.text("SELECT * FROM review_import_changes(:limit)"),
+                                                {"limit": shown}).all(), columns=CHANGE_COLUMNS)
+        finally:
+            transaction.rollback()  # the stage goes with it
+    return Review(will_insert=staged - counts["matched"], will_update=counts["changed"],
+                  unchanged=counts["matched"] - counts["changed"],
+                  changes_by_field={f: counts[f] for f in COMPARED if counts[f]}, changes=changes)

@@ -66,7 +66,7 @@ class SourceFile:
     """What was read: the rows (all strings, plus ROW) and what was detected on the way.
 
     frame keeps every data row, also those listed in row_errors (ragged rows are padded or cut to
-    the header's width) so that a person can see and fix them; core.pipeline leaves those rows out
+    the header's width) so that a person can see and fix them; core.importing leaves those rows out
     of the import and reports the errors with the validation errors.
     """
 

@@ -4,27 +4,34 @@ reported instead of overwritten. "Later" is by completion time; reverted imports
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
-from core.errors import ImportConsoleError, ImportNotFound
+from core.errors import ImportConsoleError, UndoFailed
 from core.fields import FIELDS
-from core.imports import _uuid
+from core.records import change_status, check_change, import_uuid, lock_import
+from core.staging import reason, retry_deadlocks
+
+log = logging.getLogger(__name__)
 
 RESTORABLE = [f for f in FIELDS if f != "email"]
 
-# The contacts this import touched, locked in email order (the commit's order: no deadlock).
+# The contacts this import touched, locked in the email's byte order (COLLATE "C"), the order in
+# which the commit locks them too, whatever the database's collation: no deadlock between them.
 LINKS = """
 CREATE TEMP TABLE undo_links ON COMMIT DROP AS
 SELECT l.contact_id, l.action, COALESCE(l.previous, '{}'::jsonb) AS previous, c.email
 FROM import_contacts l JOIN contacts c ON c.id = l.contact_id
 WHERE l.import_id = :id
-ORDER BY c.email
 """
-LOCK = "SELECT 1 FROM contacts WHERE id IN (SELECT contact_id FROM undo_links) ORDER BY email FOR UPDATE"
+LOCK = """
+SELECT 1 FROM contacts WHERE id IN (SELECT contact_id FROM undo_links)
+ORDER BY email COLLATE "C" FOR UPDATE
+"""
 # For each of those contacts: the fields later imports changed, and whether any later import linked it.
 LATER = """
 CREATE TEMP TABLE undo_later ON COMMIT DROP AS
@@ -76,25 +83,27 @@ class UndoResult:
 
 
 def undo_import(engine: Engine, import_id: str) -> UndoResult:
+    """Revert a completed import in one transaction (retried if it loses a deadlock). A refused
+    status change raises StatusChangeRefused; any other failure UndoFailed: nothing changed."""
+    try:
+        return retry_deadlocks(f"undoing import {import_id}", lambda: _undo_once(engine, import_id))
+    except ImportConsoleError:
+        raise
+    except Exception as error:
+        log.exception("undo of import %s failed", import_id)
+        raise UndoFailed(import_id, reason(error)) from error
+
+
+def _undo_once(engine: Engine, import_id: str) -> UndoResult:
     with engine.begin() as conn:
-        completed_at = _lock_completed(conn, import_id)
-        params = {"id": import_id, "completed_at": completed_at}
+        record = lock_import(conn, import_id)
+        check_change(import_id, record.status, "reverted")
+        params = {"id": import_uuid(import_id), "completed_at": record.completed_at}
         conn.execute(sa.text(LINKS), params)
         conn.execute(sa.text(LOCK))
         conn.execute(sa.text(LATER), params)
         conflicts = pd.DataFrame(conn.execute(sa.text(CONFLICTS)).all(), columns=["email", "field", "reason"])
         restored = conn.execute(sa.text(_restore_statement())).rowcount
         deleted = conn.execute(sa.text(DELETE_INSERTED)).rowcount
-        conn.execute(sa.text("UPDATE imports SET status = 'reverted', reverted_at = now() WHERE id = :id"),
-                     params)
+        change_status(conn, import_id, "reverted")
     return UndoResult(import_id=str(import_id), deleted=deleted, restored=restored, conflicts=conflicts)
-
-
-def _lock_completed(conn: Connection, import_id: str):
-    row = conn.execute(sa.text("SELECT status, completed_at FROM imports WHERE id = :id FOR UPDATE"),
-                       {"id": _uuid(import_id)}).first()
-    if row is None:
-        raise ImportNotFound(import_id)
-    if row.status != "completed":
-        raise ImportConsoleError(f"Import {import_id} is {row.status}; only a completed import can be undone.")
-    return row.completed_at

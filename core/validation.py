@@ -9,7 +9,6 @@ import json
 import zoneinfo
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 import langcodes
 import numpy as np
@@ -19,6 +18,8 @@ import pyarrow
 from pandera.typing import Series
 
 from core.fields import FIELDS, MAX_TEXT_LENGTH, ROW
+from core.progress import Progress, ignore_progress
+from core.reading import empty_row_errors
 
 # The HTML standard's "valid e-mail address" (WHATWG), written as a regex there too; a library
 # such as email-validator follows RFC 5321 instead, which accepts and rejects other addresses.
@@ -35,8 +36,6 @@ FLAT_JSON_OBJECT = rf"^\{{[ \t\n\r]*(?:{_JSON_MEMBER}(?:,[ \t\n\r]*{_JSON_MEMBER
 
 # Rows are validated in slices of this many, with progress reported after each.
 VALIDATE_CHUNK = 200_000
-# on_progress(stage, done, total), stage "validating"; as commit_import's on_progress.
-Progress = Callable[[str, int, int], None]
 
 REASONS = {
     "required": "is required but empty",
@@ -134,12 +133,24 @@ class ContactRow(pa.DataFrameModel):
 
 @dataclass
 class ValidationReport:
-    """valid: rows to commit (normalized, one per email); errors and duplicates: what is left out."""
+    """What validation found. The rows to commit are not copied out: `normalized` holds every row
+    (its unchanged columns shared with the file's frame) and `kept` the positions of the valid
+    ones, one per email; `valid` takes them when asked. errors and duplicates: what is left out."""
 
     rows: int
-    valid: pd.DataFrame
+    normalized: pd.DataFrame
+    kept: np.ndarray          # positions in normalized of the rows to commit, in file order
     errors: pd.DataFrame      # row, column, reason, value
     duplicates: pd.DataFrame  # row, email, kept_row
+
+    @property
+    def valid(self) -> pd.DataFrame:
+        """The rows to commit (a copy, made on each call)."""
+        return self.normalized.take(self.kept).reset_index(drop=True)
+
+    @property
+    def valid_count(self) -> int:
+        return len(self.kept)
 
     @property
     def invalid(self) -> int:
@@ -174,12 +185,15 @@ def normalize(mapped: pd.DataFrame) -> pd.DataFrame:
     return normalized
 
 
-def validate(mapped: pd.DataFrame, on_progress: Progress | None = None) -> ValidationReport:
+def validate(mapped: pd.DataFrame, on_progress: Progress | None = None,
+             problems: pd.DataFrame | None = None) -> ValidationReport:
     """Validate rows that apply_mapping produced; returns every failure, lazily collected.
 
+    problems: errors found before (reading problems: row, column, reason, value); their rows are
+    left out and reported with those errors instead of their validation errors.
     Rows are checked in slices of VALIDATE_CHUNK (the result does not depend on the size);
     on_progress("validating", done, total) is called after each."""
-    notify = on_progress or (lambda stage, done, total: None)
+    notify = on_progress or ignore_progress
     normalized = normalize(mapped).reset_index(drop=True)
     _release_memory()
     total = len(normalized)
@@ -192,43 +206,34 @@ def validate(mapped: pd.DataFrame, on_progress: Progress | None = None) -> Valid
             found.append(_errors_from(failures.failure_cases, normalized))
         _release_memory()
         notify("validating", min(start + VALIDATE_CHUNK, total), total)
+    if problems is not None and not problems.empty:
+        found = [f[~f["row"].isin(set(problems["row"]))] for f in found] + [problems]
     errors = (pd.concat(found, ignore_index=True).sort_values(["row", "column"], kind="stable")
-              .reset_index(drop=True) if found else _empty_errors())
+              .reset_index(drop=True) if found else empty_row_errors())
     bad_rows = set(errors["row"])
     is_valid = ~normalized[ROW].isin(bad_rows).to_numpy()
-    # Dedupe on integer codes of the emails (no Python string per row), then take the kept rows
-    # once: one copy of the rows.
+    # Dedupe on integer codes of the emails (no Python string per row); the kept rows stay where
+    # they are, named by position.
     positions = np.flatnonzero(is_valid)
     codes, _ = pd.factorize(normalized["email"].take(positions), use_na_sentinel=False)
     order = np.arange(len(positions))
     last = np.full(codes.max() + 1 if len(codes) else 0, -1, dtype=np.int64)
     np.maximum.at(last, codes, order)
     is_last = last[codes] == order
-    kept = normalized.take(positions[is_last]).reset_index(drop=True)
     earlier = positions[~is_last]
     rows = normalized[ROW].to_numpy()
     duplicates = pd.DataFrame({"row": rows[earlier],
                                "email": normalized["email"].take(earlier).to_numpy(),
                                "kept_row": rows[positions[last[codes[~is_last]]]]})
     _release_memory()
-    return ValidationReport(rows=total, valid=kept, errors=errors, duplicates=duplicates)
+    return ValidationReport(rows=total, normalized=normalized, kept=positions[is_last], errors=errors,
+                            duplicates=duplicates)
 
 
 def _release_memory() -> None:
     """Give the temporaries of large string operations back to the OS: pyarrow's allocator keeps
     freed blocks otherwise, which for a 1M-row file is hundreds of MB of peak RSS."""
     pyarrow.default_memory_pool().release_unused()
-
-
-def dedupe(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The last valid row of an email wins; the earlier ones are returned as duplicates."""
-    is_last = ~valid.duplicated("email", keep="last")
-    kept = valid[is_last]
-    earlier = valid[~is_last]
-    kept_row = earlier["email"].map(kept.set_index("email")[ROW])
-    duplicates = pd.DataFrame({"row": earlier[ROW].to_numpy(), "email": earlier["email"].to_numpy(),
-                               "kept_row": kept_row.to_numpy()})
-    return kept.reset_index(drop=True), duplicates
 
 
 def _errors_from(cases: pd.DataFrame, normalized: pd.DataFrame) -> pd.DataFrame:
@@ -241,8 +246,3 @@ def _errors_from(cases: pd.DataFrame, normalized: pd.DataFrame) -> pd.DataFrame:
         "value": [normalized.at[p, c] for p, c in zip(positions, cases["column"])],
     })
     return errors.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
-
-
-def _empty_errors() -> pd.DataFrame:
-    return pd.DataFrame({"row": pd.Series(dtype=int), "column": pd.Series(dtype=str),
-                         "reason": pd.Series(dtype=str), "value": pd.Series(dtype=str)})

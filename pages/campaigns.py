@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.imports import create_campaign, list_campaigns, list_imports
+from core.campaigns import create_campaign, list_campaigns
+from core.history import list_imports
 from pages.common import engine, show_error
 
 

@@ -1,5 +1,6 @@
-"""What every page shares: the engine (created once per server process), the current user, and
-turning domain errors into short messages. Not a page itself: app.py lists the pages."""
+"""What every page shares: the engine (created once per server process), the current user, the
+import wizard's state, and turning domain errors into short messages. Not a page itself: app.py
+lists the pages."""
 from __future__ import annotations
 
 import logging
@@ -8,9 +9,13 @@ import streamlit as st
 
 from core.database import make_engine
 from core.errors import ImportConsoleError
-from core.imports import current_user
+from core.importing import Draft
+from core.records import current_user
 
 log = logging.getLogger("console")
+# The import wizard's state in st.session_state: {"step", "source", "campaign", "draft"}.
+WIZARD = "import_wizard"
+NEW_IMPORT_PAGE = "pages/new_import.py"
 
 
 @st.cache_resource(show_spinner="Starting the database…")
@@ -46,3 +51,17 @@ def show_error(error: Exception) -> None:
         log.exception("unexpected error in the console")
         st.error(f"Something went wrong ({type(error).__name__}). Nothing was half-written; "
                  "try again, and tell the admins if it keeps happening.", icon=":material/error:")
+
+
+def discard_draft() -> None:
+    """Close the wizard's draft (its upload's temporary file goes now, not at the session's end)."""
+    draft = st.session_state.get(WIZARD, {}).get("draft")
+    if draft is not None:
+        draft.close()
+
+
+def continue_in_wizard(draft: Draft) -> None:
+    """Hand a draft (a failed import's retry) to the import wizard, at its mapping step."""
+    discard_draft()
+    st.session_state[WIZARD] = {"step": "map", "draft": draft}
+    st.switch_page(NEW_IMPORT_PAGE)

@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.exporting import to_export_csv
-from core.imports import (attach_to_campaign, create_campaign, get_import, import_contacts, import_errors,
-                          list_campaigns, list_imports, recent_sources)
+from core import importing
+from core.campaigns import list_campaigns
 from core.errors import ImportConsoleError
-from core.pipeline import validate_source
-from core.reading import read_contacts
-from core.recovery import abandon_stale_imports, retry_import
-from core.saved_mappings import suggest_mapping_for
-from core.undo import undo_import
-from pages.common import engine, plural, show_error
+from core.exporting import to_export_csv
+from core.history import get_import, import_contacts, import_errors, list_imports, recent_sources
+from core.records import STATUSES, abandon_stale_imports
+from pages.common import continue_in_wizard, engine, plural, show_error
 
 ANY = "Any"
 CONTACTS_PAGE = 100
@@ -24,7 +21,7 @@ def filters() -> dict:
     status, source, campaign, search = st.columns([1, 1, 1, 2])
     campaigns = list_campaigns(engine())
     chosen = {
-        "status": status.selectbox("Status", [ANY, "completed", "processing", "failed"]),
+        "status": status.selectbox("Status", [ANY, *STATUSES]),
         "source": source.selectbox("Source", [ANY, *recent_sources(engine(), limit=200)]),
         "campaign": campaign.selectbox("Campaign", [ANY, *campaigns["name"]]),
         "search": search.text_input("File name contains", placeholder="e.g. hubspot"),
@@ -78,20 +75,18 @@ def import_detail(import_id: str) -> None:
 
 
 def retry_form(record: dict) -> None:
-    """A failed or abandoned import wrote nothing; committing it again with its file retries it."""
+    """A failed or abandoned import wrote nothing; its file uploaded again goes through the same
+    mapping and review as a first attempt, in the import wizard, and commits into this import."""
     with st.form("retry_import"):
         uploaded = st.file_uploader(f"Upload {record['file_name'] or 'the file'} again to retry this import",
                                     type=["csv", "json", "txt", "tsv", "xlsx"])
         if st.form_submit_button("Retry the import") and uploaded is not None:
             try:
-                source = read_contacts(uploaded.getvalue(), uploaded.name)
+                draft = importing.open_retry(engine(), record["id"], uploaded.getvalue(), uploaded.name)
             except ImportConsoleError as error:
                 show_error(error)
                 return
-            mapping, _ = suggest_mapping_for(engine(), source.headers)
-            result = retry_import(engine(), record["id"], validate_source(source, mapping))
-            st.success(f"Import completed: {plural(result.inserted, 'contact')} inserted, "
-                       f"{result.updated:,} updated, {result.invalid:,} invalid rows skipped.")
+            continue_in_wizard(draft)
 
 
 def undo_form(record: dict) -> None:
@@ -102,7 +97,7 @@ def undo_form(record: dict) -> None:
              "previous values back. Whatever a later import changed is kept and listed.")
     sure = st.checkbox("I understand: undo this import")
     if st.button("Undo this import", type="primary", disabled=not sure):
-        result = undo_import(engine(), record["id"])
+        result = importing.undo(engine(), record["id"])
         st.success(f"Undone: {plural(result.deleted, 'contact')} deleted, "
                    f"{plural(result.restored, 'contact')} restored.")
         if not result.conflicts.empty:
@@ -130,7 +125,7 @@ def attach_form(import_id: str) -> None:
             if not name:
                 st.warning("Pick a campaign or type a new name.")
                 return
-            attach_to_campaign(engine(), import_id, create_campaign(engine(), name))
+            importing.attach_import(engine(), import_id, name)
             st.success(f"Attached to {name}.")
 
 

@@ -1,24 +1,21 @@
-"""New import: a step-by-step wizard. Its state lives in st.session_state[WIZARD] (non-widget keys),
-so it survives reruns and page switches."""
+"""New import: a step-by-step wizard over core.importing. Its state, st.session_state[WIZARD], is
+the step, the source and campaign typed in step 1, and the service's Draft: every result of the
+flow lives in the draft, and the page only renders it."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from core import importing
+from core.campaigns import list_campaigns
 from core.errors import ImportConsoleError
 from core.exporting import to_export_csv
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW
-from core.imports import (attach_to_campaign, commit_import, create_campaign, create_import,
-                          list_campaigns, recent_sources, rename_import_file)
-from core.mapping import apply_mapping, missing_required
-from core.pipeline import reading_errors, validate_mapped
-from core.preview import preview_commit
-from core.reading import read_contacts
-from core.review import PROBLEMS, apply_edits, changed_rows, error_report, invalid_rows, row_statuses
-from core.saved_mappings import remember_mapping, suggest_mapping_for
-from pages.common import engine, plural, show_error, user_name
+from core.history import recent_sources
+from core.mapping import missing_required
+from core.review import PROBLEMS, error_report, invalid_rows, row_statuses
+from pages.common import WIZARD, discard_draft, engine, plural, show_error, user_name
 
-WIZARD = "import_wizard"
 STEPS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
          "commit": "Commit", "done": "Campaign"}
 NEW_SOURCE = "+ New source…"
@@ -44,6 +41,7 @@ def go(step: str) -> None:
 
 
 def restart() -> None:
+    discard_draft()
     st.session_state[WIZARD] = {"step": "details"}
     st.rerun()
 
@@ -99,59 +97,48 @@ def upload_step(w: dict) -> None:
         go("details")
     if uploaded is None:
         return
-    w.update(data=uploaded.getvalue(), file_name=uploaded.name, read_options={})
-    if read_file(w):
-        if w.get("import_id"):  # back from a later step with another file: same import record
-            rename_import_file(engine(), w["import_id"], uploaded.name)
-        else:
-            w["import_id"] = create_import(engine(), w["source"], uploaded.name, user_name())
-        go("map")
-
-
-def read_file(w: dict) -> bool:
-    """Read the uploaded bytes with the user's overrides; on failure show why and keep the step."""
     try:
-        source_file = read_contacts(w["data"], w["file_name"], **w["read_options"])
-    except ImportConsoleError as error:
+        draft = importing.open_file(engine(), uploaded.getvalue(), uploaded.name, source=w["source"],
+                                    campaign=w.get("campaign"), created_by=user_name())
+    except ImportConsoleError as error:  # unreadable: say why and stay on this step
         show_error(error)
-        return False
-    mapping, remembered = suggest_mapping_for(engine(), source_file.headers)
-    w.update(file=source_file, mapping=mapping, remembered=remembered)
-    return True
+        return
+    discard_draft()
+    w["draft"] = draft
+    go("map")
 
 
 # --- 3. map --------------------------------------------------------------------------------------
 
 def map_step(w: dict) -> None:
-    source_file = w["file"]
+    draft = w["draft"]
+    source_file = draft.file
+    if draft.is_retry:
+        st.info(f"Retrying import {draft.import_id}: the same review as a first attempt, then a commit "
+                "into the same import.", icon=":material/replay:")
     st.subheader(f"Map the columns of {source_file.file_name}")
-    reading_summary(w)
-    if w.get("remembered"):
+    reading_summary(draft)
+    if draft.remembered:
         st.info("These columns were mapped the way you confirmed last time for this header.",
                 icon=":material/bookmark:")
-    headers = source_file.headers
-    mapping = {}
-    for field in FIELDS:
-        mapping[field] = mapping_row(field, headers, w["mapping"].get(field, []), source_file.frame)
+    mapping = {field: mapping_row(draft, field) for field in FIELDS}
     mapping = {f: cols for f, cols in mapping.items() if cols}
-    w["mapping"] = mapping
+    draft.mapping = mapping
     missing = missing_required(mapping)
     if missing:
         st.error(f"Map a column to each required field before going on: {', '.join(missing)}.")
     back, forward, _ = st.columns([1, 2, 4])
-    if back.button("Back"):
+    if back.button("Back", disabled=draft.is_retry):
         go("upload")
     if forward.button("Next: review", type="primary", disabled=bool(missing)):
-        remember_mapping(engine(), headers, mapping, user_name())
-        w["mapped"] = apply_mapping(source_file.frame, mapping)
-        w["problems"] = reading_errors(source_file, mapping)
-        revalidate(w)
+        importing.confirm_mapping(engine(), draft, mapping)
+        revalidate(draft)
         go("review")
 
 
-def reading_summary(w: dict) -> None:
+def reading_summary(draft: importing.Draft) -> None:
     """What was detected, in one line, with every detection overridable."""
-    source_file = w["file"]
+    source_file = draft.file
     facts = [plural(len(source_file.frame), "row"), source_file.format.upper()]
     if source_file.format == "xlsx":
         facts.append(f"sheet {source_file.sheet}")
@@ -166,11 +153,11 @@ def reading_summary(w: dict) -> None:
         st.caption(f":material/info: {note}")
     if source_file.format != "json":
         with st.expander("Not read right? Change how the file is read"):
-            reading_overrides(w)
+            reading_overrides(draft)
 
 
-def reading_overrides(w: dict) -> None:
-    source_file, options = w["file"], {}
+def reading_overrides(draft: importing.Draft) -> None:
+    source_file, options = draft.file, {}
     if source_file.format == "xlsx":
         options["sheet"] = st.selectbox("Sheet", source_file.sheet_names,
                                         index=source_file.sheet_names.index(source_file.sheet))
@@ -183,13 +170,17 @@ def reading_overrides(w: dict) -> None:
     if source_file.skipped_preamble or source_file.skipped_footer:
         st.caption("Skipped lines: " + " | ".join([*source_file.skipped_preamble, *source_file.skipped_footer])[:500])
     if st.button("Read the file again"):
-        w["read_options"] = {k: v for k, v in options.items() if v is not None}
-        if read_file(w):
-            st.rerun()
+        try:
+            importing.reread(engine(), draft, **{k: v for k, v in options.items() if v is not None})
+        except ImportConsoleError as error:
+            show_error(error)
+            return
+        st.rerun()
 
 
-def mapping_row(field: str, headers: list[str], chosen: list[str], frame: pd.DataFrame) -> list[str]:
-    label = field
+def mapping_row(draft: importing.Draft, field: str) -> list[str]:
+    label, headers = field, draft.file.headers
+    chosen = draft.mapping.get(field, [])
     name, pick, sample = st.columns([2, 3, 4], vertical_alignment="center")
     name.markdown(f"**{field}**" + (" :red[required]" if field in REQUIRED_FIELDS else ""))
     if field == "full_name":
@@ -201,83 +192,94 @@ def mapping_row(field: str, headers: list[str], chosen: list[str], frame: pd.Dat
         current = chosen[0] if chosen and chosen[0] in headers else UNMAPPED
         value = pick.selectbox(label, options, index=options.index(current), label_visibility="collapsed")
         columns = [] if value == UNMAPPED else [value]
-    sample.caption(sample_values(frame, columns))
+    sample.caption(sample_values(draft, columns))
     return columns
 
 
-def sample_values(frame: pd.DataFrame, columns: list[str]) -> str:
+def sample_values(draft: importing.Draft, columns: list[str]) -> str:
     if not columns:
         return ""
-    joined = frame[columns].astype(str).agg(" ".join, axis=1).str.strip()
-    values = joined[joined != ""].head(3).tolist()
+    values = importing.samples(draft, columns)
     return " · ".join(v if len(v) <= 40 else v[:39] + "…" for v in values) or "(empty)"
 
 
 # --- 4. review -----------------------------------------------------------------------------------
 
-def revalidate(w: dict) -> None:
+REVIEW_STAGES = {"validating": "Validating: {done:,} of {total:,} rows",
+                 "staging": "Comparing with the stored contacts: {done:,} of {total:,} rows"}
+
+
+def revalidate(draft: importing.Draft, edited: pd.DataFrame | None = None) -> None:
+    """Validate (with the user's fixes, when given) and review, showing progress."""
     bar = st.progress(0.0, text="Validating…")
 
     def on_progress(stage: str, done: int, total: int) -> None:
-        bar.progress(min(done / total, 1.0) if total else 1.0, text=f"Validating: {done:,} of {total:,} rows")
-    w["report"] = validate_mapped(w["mapped"], w["problems"], on_progress)
-    bar.progress(1.0, text="Comparing with the stored contacts…")
-    w["preview"] = preview_commit(engine(), w["report"])
+        text = REVIEW_STAGES.get(stage, "Comparing with the stored contacts…").format(done=done, total=total)
+        bar.progress(min(done / total, 1.0) if total else 1.0, text=text)
+    if edited is None:
+        importing.validate_draft(draft, on_progress)
+    else:
+        importing.apply_fixes(draft, edited, on_progress)
+    importing.review(engine(), draft, on_progress)
     bar.empty()
 
 
 def review_step(w: dict) -> None:
-    report, preview = w["report"], w["preview"]
+    draft = w["draft"]
+    report, preview = draft.report, draft.review
     st.subheader("Review before anything is written")
-    counts = st.columns(6)
+    counts = st.columns(7)
     for column, (label, value) in zip(counts, [
-            ("Rows", report.rows), ("Valid", len(report.valid) + len(report.duplicates)),
+            ("Rows", report.rows), ("Valid", report.valid_count + len(report.duplicates)),
             ("Invalid", report.invalid), ("Duplicates in file", len(report.duplicates)),
-            ("Will insert", preview.will_insert), ("Will update", preview.will_update)]):
+            ("Will insert", preview.will_insert), ("Will update", preview.will_update),
+            ("Unchanged", preview.unchanged)]):
         column.metric(label, f"{value:,}")
     if report.invalid:
         errors_tab, fix_tab, rows_tab = st.tabs(["Errors", "Fix invalid rows", "All rows"])
         with errors_tab:
-            errors_section(w)
+            errors_section(draft)
         with fix_tab:
-            fix_rows(w)
+            fix_rows(draft)
         with rows_tab:
-            all_rows(w)
+            all_rows(draft)
     else:
         st.success("Every row is valid.", icon=":material/check_circle:")
         with st.expander("All rows"):
-            all_rows(w)
+            all_rows(draft)
     if len(report.duplicates):
         with st.expander(f"{plural(len(report.duplicates), 'row')} repeat an email of a later row "
                          "(the later row wins)"):
             st.dataframe(report.duplicates.head(PAGE_ROWS), hide_index=True)
     if preview.will_update:
         with st.expander(f"{plural(preview.will_update, 'existing contact')} will be updated — what changes"):
-            changes = preview.changes
-            if changes.empty:
-                st.caption("Nothing changes: these contacts already hold these values.")
-            else:
-                st.dataframe(changes.head(PAGE_ROWS), hide_index=True)
+            st.caption(" · ".join(f"{field}: {plural(n, 'contact')}" for field, n in preview.changes_by_field.items()))
+            if preview.total_changes > len(preview.changes):
+                st.caption(f"The first {len(preview.changes):,} of {preview.total_changes:,} changes, in row order:")
+            st.dataframe(preview.changes, hide_index=True)
+    if preview.unchanged:
+        st.caption(f"{plural(preview.unchanged, 'existing contact')} already hold these values; "
+                   "they are linked to this import and not rewritten.")
     back, forward, _ = st.columns([1, 3, 3])
     if back.button("Back"):
         go("map")
-    label = f"Next: commit {plural(len(report.valid), 'contact')}"
+    label = f"Next: commit {plural(report.valid_count, 'contact')}"
     if report.invalid:
         label += f" (skip {plural(report.invalid, 'invalid row')})"
-    if forward.button(label, type="primary", disabled=report.valid.empty):
+    if forward.button(label, type="primary", disabled=not report.valid_count):
         go("commit")
-    if report.valid.empty:
+    if not report.valid_count:
         st.warning("No valid row to import: fix the rows above or upload another file.")
 
 
-def errors_section(w: dict) -> None:
-    report = w["report"]
+def errors_section(draft: importing.Draft) -> None:
+    report = draft.report
     rejected = error_report(report)
     st.markdown(f"#### {plural(report.invalid, 'invalid row')}")
     st.dataframe(page_of(report.errors, "errors_page"), hide_index=True,
                  column_config={"row": st.column_config.NumberColumn("row", format="%d")})
     st.download_button("Download the error report (CSV)", to_export_csv(rejected),
-                       file_name=f"{w['file'].file_name.rsplit('.', 1)[0]}-errors.csv", mime="text/csv")
+                       file_name=f"{draft.file_name.rsplit('.', 1)[0]}-errors.csv", mime="text/csv")
 
 
 def page_of(frame: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -289,82 +291,72 @@ def page_of(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     return frame.iloc[(page - 1) * PAGE_ROWS: page * PAGE_ROWS]
 
 
-def all_rows(w: dict) -> None:
+def all_rows(draft: importing.Draft) -> None:
     only_errors = st.toggle("Only rows with errors", value=False)
-    rows = row_statuses(w["mapped"], w["report"])
+    rows = row_statuses(draft.report)
     if only_errors:
         rows = rows[rows["status"].str.startswith("invalid")]
     st.dataframe(page_of(rows, "rows_page"), hide_index=True)
 
 
-def fix_rows(w: dict) -> None:
-    rows = invalid_rows(w["mapped"], w["report"]).head(PAGE_ROWS)
+def fix_rows(draft: importing.Draft) -> None:
+    rows = invalid_rows(draft.report).head(PAGE_ROWS)
     st.caption("Fix the values in place, then re-validate. Rows you leave invalid are skipped.")
     edited = st.data_editor(rows, hide_index=True, disabled=[ROW, PROBLEMS], key="fix_editor",
                             column_config={ROW: st.column_config.NumberColumn("row", format="%d")})
     if st.button("Re-validate with my fixes"):
-        fixed = changed_rows(rows, edited)
-        # A hand-edited row is judged on its new values, no longer on how it was read.
-        w["problems"] = w["problems"][~w["problems"]["row"].isin(fixed)]
-        w["mapped"] = apply_edits(w["mapped"], edited)
-        revalidate(w)
+        revalidate(draft, edited)
         st.rerun()
 
 
 # --- 5. commit -----------------------------------------------------------------------------------
 
 def commit_step(w: dict) -> None:
-    report = w["report"]
+    report = w["draft"].report
     st.subheader("Commit")
-    st.write(f"**{len(report.valid):,}** contacts will be written in one transaction; "
+    st.write(f"**{report.valid_count:,}** contacts will be written in one transaction; "
              f"{report.invalid:,} invalid and {len(report.duplicates):,} duplicate rows are kept in the "
              "import's error report. If anything fails, nothing is written.")
     back, forward, _ = st.columns([1, 2, 4])
     if back.button("Back"):
         go("review")
     if forward.button("Commit now", type="primary"):
-        run_commit(w)
+        run_commit(w["draft"])
 
 
-def run_commit(w: dict) -> None:
+def run_commit(draft: importing.Draft) -> None:
     bar = st.progress(0.0, text="Starting…")
 
     def on_progress(stage: str, done: int, total: int) -> None:
         text = COMMIT_STAGES.get(stage, stage).format(done=done, total=total)
         bar.progress(min(done / total, 1.0) if total else 1.0, text=text)
     try:
-        w["result"] = commit_import(engine(), w["import_id"], w["report"], on_progress)
+        importing.commit(engine(), draft, on_progress)
     except Exception as error:  # shown as one line; the import stays consistent (core rolled back)
         show_error(error)
         return
-    if w.get("campaign"):
-        attach(w, w["campaign"])
     go("done")
-
-
-def attach(w: dict, campaign_name: str) -> None:
-    attach_to_campaign(engine(), w["import_id"], create_campaign(engine(), campaign_name))
-    w["attached"] = campaign_name
 
 
 # --- 6. done -------------------------------------------------------------------------------------
 
 def done_step(w: dict) -> None:
-    result = w["result"]
+    draft = w["draft"]
+    result = draft.result
     st.success(f"Import {result.import_id} completed.", icon=":material/task_alt:")
     counts = st.columns(5)
     for column, (label, value) in zip(counts, [
             ("Inserted", result.inserted), ("Updated", result.updated), ("Skipped invalid", result.invalid),
             ("Duplicates", result.duplicates), ("Total rows", result.total_rows)]):
         column.metric(label, f"{value:,}")
-    if w.get("attached"):
-        st.info(f"Attached to campaign **{w['attached']}**.", icon=":material/campaign:")
+    if draft.attached:
+        st.info(f"Attached to campaign **{draft.attached}**.", icon=":material/campaign:")
     else:
         campaigns = list_campaigns(engine())["name"].tolist()
         campaign = pick_or_type("Attach to a campaign", campaigns, NEW_CAMPAIGN, None,
                                 placeholder="e.g. Q4 Outreach", none_option=NO_CAMPAIGN)
         if st.button("Attach", disabled=not campaign):
-            attach(w, campaign)
+            importing.attach(engine(), draft, campaign)
             st.rerun()
     if st.button("Start another import", type="primary"):
         restart()

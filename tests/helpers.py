@@ -44,3 +44,11 @@ def count(engine, table: str) -> int:
 
 def metadata(value: str) -> dict:
     return json.loads(value)
+
+
+def prepare(data: bytes, file_name: str, **read_options):
+    """A draft of the file, read, mapped as suggested and validated (no database)."""
+    from core import importing
+    draft = importing.open_file(None, data, file_name, **read_options)
+    importing.validate_draft(draft)
+    return draft

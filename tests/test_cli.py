@@ -6,7 +6,7 @@ import sys
 
 from core.embedded import PROJECT_ROOT
 from tests.conftest import DATA
-from tests.helpers import csv_bytes, person
+from tests.helpers import count, csv_bytes, person
 
 
 def cli(*args, database_url=None, check=True):
@@ -76,3 +76,36 @@ def test_a_file_without_the_required_columns_is_named_in_the_message(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith("error: phones.csv: No column is mapped to the required field(s): "
                                   "full_name, email, linkedin_profile.")
+
+
+def test_dry_run_says_what_would_change_and_writes_nothing(database_url, engine, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_bytes(csv_bytes(person(1, company="Old"), person(2)))
+    cli("import", path, "--source", "csv", database_url=database_url)
+    path.write_bytes(csv_bytes(person(1, company="New", locale="fr"), person(2), person(3),
+                               person(4, email="bad"), person(3, company="Dup")))
+    dry = json.loads(cli("import", path, "--source", "csv", "--dry-run", "--json",
+                         database_url=database_url).stdout)
+    assert dry == {"would_insert": 1, "would_update": 1, "unchanged": 1, "invalid": 1, "duplicates": 1,
+                   "changes": {"company": 1, "locale": 1}}
+    assert count(engine, "imports") == 1 and count(engine, "contacts") == 2
+    text = cli("import", path, "--source", "csv", "--dry-run", database_url=database_url).stdout
+    assert "nothing written: 1 would be inserted, 1 updated, 1 unchanged" in text
+
+
+def test_a_failing_undo_is_one_line_on_stderr(database_url, engine, tmp_path):
+    import sqlalchemy as sa
+    path = tmp_path / "people.csv"
+    path.write_bytes(csv_bytes(person(1)))
+    first = json.loads(cli("import", path, "--source", "csv", "--json", database_url=database_url).stdout)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                             "$$ BEGIN RAISE EXCEPTION 'delete refused by test'; END $$"))
+        conn.execute(sa.text("CREATE TRIGGER refuse BEFORE DELETE ON contacts FOR EACH ROW EXECUTE FUNCTION refuse()"))
+    try:
+        done = cli("undo", first["import_id"], database_url=database_url, check=False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER refuse ON contacts; DROP FUNCTION refuse()"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "failed and changed nothing: delete refused by test" in done.stderr

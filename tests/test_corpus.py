@@ -13,7 +13,7 @@ import pytest
 
 from core.embedded import PROJECT_ROOT
 from core.errors import ImportConsoleError
-from core.pipeline import prepare
+from tests.helpers import prepare
 from tests.conftest import DATA
 
 CORPUS = DATA / "corpus"

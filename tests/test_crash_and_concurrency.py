@@ -19,9 +19,11 @@ import pytest
 import sqlalchemy as sa
 
 from core.embedded import PROJECT_ROOT
-from core.imports import create_import, get_import
-from core.pipeline import import_file, prepare
-from core.recovery import abandon_stale_imports, retry_import
+from core.records import create_import
+from core.history import get_import
+from core.importing import import_file
+from core import importing
+from core.records import abandon_stale_imports
 from tests.helpers import contacts, count, csv_bytes, links, person
 
 WORKER = PROJECT_ROOT / "tests" / "crash_worker.py"
@@ -68,7 +70,8 @@ def test_a_process_killed_mid_commit_leaves_nothing_and_the_import_can_be_retrie
     stored = get_import(engine, import_id)
     assert stored["status"] == "failed" and stored["error"].startswith("abandoned")
 
-    result = retry_import(engine, import_id, prepare(data, "people.csv").report)
+    draft = importing.open_retry(engine, import_id, data, "people.csv")
+    result = importing.commit(engine, draft)
     assert (result.status, result.inserted, result.invalid) == ("completed", 2, 1)
     assert sorted(contacts(engine)) == ["person1@example.com", "person2@example.com"]
     assert abandon_stale_imports(engine, older_than=timedelta(0)) == []
@@ -132,3 +135,78 @@ def test_importing_the_same_file_twice_at_once_never_creates_duplicates(engine):
     assert count(engine, "contacts") == 40
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(DISTINCT email) FROM contacts")).scalar_one() == 40
+
+
+@pytest.fixture
+def icu_engine(database_url):
+    """A database whose default collation is ICU's: it orders '.' before '+', byte order the other
+    way round ('a.c@x.io' < 'a+z@x.io' under ICU, 'a+z@x.io' < 'a.c@x.io' in bytes)."""
+    from sqlalchemy.engine import make_url
+
+    from core.database import make_engine, scratch_database
+    name = make_url(database_url).database + "_icu"
+    try:
+        context = scratch_database(database_url, name,
+                                   "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+        url = context.__enter__()
+    except sa.exc.DBAPIError as error:
+        pytest.skip(f"this PostgreSQL server cannot create an ICU database: {error.orig}")
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        context.__exit__(None, None, None)
+
+
+def _waiting_backends(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted")).scalar_one()
+
+
+def _wait_for(condition, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.mark.timeout(120)
+def test_an_undo_and_an_import_over_the_same_contacts_at_once_never_deadlock(icu_engine, caplog):
+    """Defect 3 of issue 8: undo locked in the database's collation, the commit in byte order.
+
+    A third transaction holds 'a.c@x.io'; the undo starts and waits, then the import starts and
+    waits. Locking in one order, the undo holds 'a+z@x.io' (first in byte order) and the import
+    queues behind it. Locking in ICU order, the undo would hold nothing, the import would take
+    'a+z@x.io', and releasing 'a.c@x.io' would make a deadlock."""
+    with icu_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT 'a.c@x.io' < 'a+z@x.io'")).scalar_one()
+    people = [person(1, email="a+z@x.io"), person(2, email="a.c@x.io"), person(3)]
+    first = import_file(icu_engine, csv_bytes(*people), "first.csv", "icu")
+    later = csv_bytes(*[dict(p, company="Later") for p in people])
+    caplog.set_level("WARNING", logger="core.staging")
+    failures = []
+
+    def run(action) -> threading.Thread:
+        def guarded():
+            try:
+                action()
+            except Exception as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+        thread = threading.Thread(target=guarded)
+        thread.start()
+        return thread
+
+    with icu_engine.connect() as holder:
+        holder.execute(sa.text("SELECT 1 FROM contacts WHERE email = 'a.c@x.io' FOR UPDATE"))
+        undo = run(lambda: importing.undo(icu_engine, first.import_id))
+        _wait_for(lambda: _waiting_backends(icu_engine) == 1)
+        commit = run(lambda: import_file(icu_engine, later, "later.csv", "icu"))
+        _wait_for(lambda: _waiting_backends(icu_engine) == 2)
+        holder.rollback()
+    undo.join(timeout=60)
+    commit.join(timeout=60)
+    assert failures == []
+    assert not [r.getMessage() for r in caplog.records if "deadlock" in r.getMessage()]
+    assert get_import(icu_engine, first.import_id)["status"] == "reverted"
+    assert {c["company"] for c in contacts(icu_engine).values()} == {"Later"}

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from core.exporting import export_safe, neutralise, to_export_csv
-from core.imports import import_errors
-from core.pipeline import import_file
+from core.history import import_errors
+from core.importing import import_file
 from tests.conftest import DATA
 from tests.helpers import contacts, count
 

@@ -4,11 +4,14 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from core.errors import CommitFailed, ImportAlreadyCommitted, ImportNotFound
-from core.imports import (attach_to_campaign, commit_import, create_campaign, create_import,
-                          get_import, import_contacts, import_errors, list_campaigns, list_imports)
-from core.pipeline import import_file, prepare
-from core.preview import preview_commit
+from core.campaigns import attach_to_campaign, create_campaign, list_campaigns
+from core.commit import commit_import
+from core.errors import CommitFailed, ImportNotFound, StatusChangeRefused
+from core.history import get_import, import_contacts, import_errors, list_imports
+from core.importing import import_file
+from core.preview import review_commit
+from core.records import create_import
+from tests.helpers import prepare
 from tests.helpers import contacts, count, csv_bytes, links, person
 
 
@@ -141,7 +144,7 @@ def test_a_database_error_inside_the_commit_rolls_everything_back(engine):
 
 def test_a_completed_import_cannot_be_committed_again(engine, seed_csv):
     result = run_import(engine, seed_csv)
-    with pytest.raises(ImportAlreadyCommitted):
+    with pytest.raises(StatusChangeRefused, match="is completed; it cannot be committed again"):
         commit_import(engine, result.import_id, prepare(seed_csv, "seed.csv").report)
     assert get_import(engine, result.import_id)["status"] == "completed"
 
@@ -213,11 +216,12 @@ def test_import_contacts_are_paged_in_row_order(engine):
     assert page["row"].tolist() == [4, 5] and page["email"].tolist() == ["person2@example.com", "person3@example.com"]
 
 
-def test_preview_tells_inserts_updates_and_changed_fields_without_writing(engine):
+def test_review_tells_inserts_updates_and_changed_fields_without_writing(engine):
     run_import(engine, csv_bytes(person(1, company="Acme", metadata='{"a": 1}')))
     report = prepare(csv_bytes(person(1, company="Beta", metadata='{"b": 2}'), person(2)), "p.csv").report
-    preview = preview_commit(engine, report)
-    assert (preview.will_insert, preview.will_update) == (1, 1)
+    preview = review_commit(engine, report)
+    assert (preview.will_insert, preview.will_update, preview.unchanged) == (1, 1, 0)
+    assert preview.changes_by_field == {"company": 1, "metadata": 1}
     assert preview.changes.to_dict("records") == [
         {"row": 2, "email": "person1@example.com", "field": "company", "old": "Acme", "new": "Beta"},
         {"row": 2, "email": "person1@example.com", "field": "metadata", "old": '{"a": 1}', "new": '{"a": 1, "b": 2}'},

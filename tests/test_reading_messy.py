@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import UnreadableFile
 from core.fields import ROW
-from core.pipeline import prepare
+from tests.helpers import prepare
 from core.reading import MAX_CELL_CHARS, _fast_csv, _slow_csv, read_contacts
 from tests.workbooks import xlsx_bytes
 

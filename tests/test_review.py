@@ -16,7 +16,7 @@ def mapped_rows(*rows):
 
 def test_invalid_rows_carry_their_problems():
     mapped = mapped_rows(person(1), person(2, email="bad", timezone="Nowhere"))
-    rows = invalid_rows(mapped, validate(mapped))
+    rows = invalid_rows(validate(mapped))
     assert rows[ROW].tolist() == [3]
     assert rows.loc[0, "problems"] == ("email is not a valid email address; "
                                        "timezone is not an IANA time zone such as America/New_York")
@@ -24,7 +24,7 @@ def test_invalid_rows_carry_their_problems():
 
 def test_edits_replace_the_values_of_the_edited_rows_and_then_validate():
     mapped = mapped_rows(person(1), person(2, email="bad"))
-    edited = invalid_rows(mapped, validate(mapped)).assign(email="fixed@example.com")
+    edited = invalid_rows(validate(mapped)).assign(email="fixed@example.com")
     fixed = apply_edits(mapped, edited)
     assert fixed["email"].tolist() == ["person1@example.com", "fixed@example.com"]
     assert fixed[ROW].tolist() == [2, 3]
@@ -33,7 +33,7 @@ def test_edits_replace_the_values_of_the_edited_rows_and_then_validate():
 
 def test_row_statuses_say_what_happens_to_every_row():
     mapped = mapped_rows(person(1), person(2, email="bad"), person(1, company="Later"))
-    statuses = row_statuses(mapped, validate(mapped))["status"].tolist()
+    statuses = row_statuses(validate(mapped))["status"].tolist()
     assert statuses == ["duplicate of row 4", "invalid: email is not a valid email address", "ok"]
 
 
@@ -45,12 +45,12 @@ def test_exports_neutralise_spreadsheet_formulas_in_values_and_headers():
 
 def test_row_statuses_of_a_clean_file_are_all_ok():
     mapped = mapped_rows(person(1), person(2))
-    assert row_statuses(mapped, validate(mapped))["status"].tolist() == ["ok", "ok"]
+    assert row_statuses(validate(mapped))["status"].tolist() == ["ok", "ok"]
 
 
 def test_changed_rows_are_the_rows_the_user_edited():
     mapped = mapped_rows(person(1, email="bad"), person(2, email="worse"))
-    shown = invalid_rows(mapped, validate(mapped))
+    shown = invalid_rows(validate(mapped))
     edited = shown.copy()
     edited.loc[1, "email"] = "fixed@example.com"
     assert changed_rows(shown, edited) == {3}

@@ -1,0 +1,62 @@
+"""Campaigns, and attaching an import to one (step 4 of the seed's flow)."""
+from __future__ import annotations
+
+from uuid import UUID
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core.errors import CampaignNotFound, ImportConsoleError, ImportNotFound
+from core.records import import_uuid
+
+
+def campaign_uuid(value) -> UUID:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise CampaignNotFound(value) from None
+
+
+def create_campaign(engine: Engine, name: str) -> str:
+    """The campaign with this name (any case), created if it does not exist yet."""
+    name = (name or "").strip()
+    if not name or len(name) > 255:
+        raise ImportConsoleError("A campaign name must have 1 to 255 characters.")
+    with engine.begin() as conn:
+        found = conn.execute(sa.text("SELECT id FROM campaigns WHERE lower(name) = lower(:n)"),
+                             {"n": name}).scalar_one_or_none()
+        if found:
+            return str(found)
+        return str(conn.execute(sa.text(
+            "INSERT INTO campaigns (name) VALUES (:n) ON CONFLICT (lower(name)) DO UPDATE "
+            "SET name = campaigns.name RETURNING id"), {"n": name}).scalar_one())
+
+
+def attach_to_campaign(engine: Engine, import_id: str, campaign_id: str) -> None:
+    """Step 4 of the seed's flow; idempotent. Records campaign_imports and imports.campaign_id."""
+    with engine.begin() as conn:
+        if conn.execute(sa.text("SELECT 1 FROM imports WHERE id = :id FOR UPDATE"),
+                        {"id": import_uuid(import_id)}).first() is None:
+            raise ImportNotFound(import_id)
+        if conn.execute(sa.text("SELECT 1 FROM campaigns WHERE id = :id"),
+                        {"id": campaign_uuid(campaign_id)}).first() is None:
+            raise CampaignNotFound(campaign_id)
+        conn.execute(sa.text("INSERT INTO campaign_imports (campaign_id, import_id) VALUES (:c, :i) "
+                             "ON CONFLICT DO NOTHING"), {"c": campaign_id, "i": import_id})
+        conn.execute(sa.text("UPDATE imports SET campaign_id = :c WHERE id = :i"),
+                     {"c": campaign_id, "i": import_id})
+
+
+def list_campaigns(engine: Engine) -> pd.DataFrame:
+    """Campaigns with how many imports and distinct contacts they hold."""
+    query = """
+        SELECT c.id::text AS id, c.name, c.created_at,
+               count(DISTINCT ci.import_id) AS imports, count(DISTINCT ic.contact_id) AS contacts
+        FROM campaigns c
+        LEFT JOIN campaign_imports ci ON ci.campaign_id = c.id
+        LEFT JOIN import_contacts ic ON ic.import_id = ci.import_id
+        GROUP BY c.id ORDER BY c.created_at DESC, c.name"""
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(sa.text(query)).mappings().all(),
+                            columns=["id", "name", "created_at", "imports", "contacts"])

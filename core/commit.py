@@ -1,0 +1,91 @@
+"""The commit: the valid rows of a report written in ONE transaction (stage with COPY, merge with
+sql/functions/merge.sql, link each contact to the import, store the rejected rows, complete the
+import). On failure nothing of it is visible and the import is marked failed with the reason."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from core.errors import CommitFailed, ImportConsoleError
+from core.records import change_status, check_change, import_uuid, lock_import, mark_failed
+from core.progress import Progress, ignore_progress
+from core.staging import reason, retry_deadlocks, stage_rows, to_csv
+from core.validation import ValidationReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    import_id: str
+    status: str
+    inserted: int
+    updated: int
+    invalid: int
+    duplicates: int
+    total_rows: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def commit_import(engine: Engine, import_id: str, report: ValidationReport,
+                  on_progress: Progress | None = None) -> ImportResult:
+    """Steps 2 and 3 of the seed's flow in ONE transaction. A deadlock is retried (the merge locks
+    in one order, so it should not happen); a refused status change (the import is completed or
+    reverted) changes nothing; any other failure marks the import failed with its reason."""
+    notify = on_progress or ignore_progress
+    try:
+        return retry_deadlocks(f"committing import {import_id}",
+                               lambda: _commit_once(engine, import_id, report, notify))
+    except ImportConsoleError:
+        raise
+    except Exception as error:
+        log.exception("commit of import %s failed", import_id)
+        mark_failed(engine, import_id, reason(error))
+        raise CommitFailed(import_id, reason(error)) from error
+
+
+def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notify: Progress) -> ImportResult:
+    total = report.valid_count
+    with engine.begin() as conn:
+        check_change(import_id, lock_import(conn, import_id).status, "completed")
+        # The merge sorts and joins the whole stage; keep that in memory rather than on disk.
+        conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+        stage_rows(conn, report, notify)
+        notify("upserting", 0, total)
+        inserted, updated = conn.execute(
+            sa.text("SELECT inserted, updated FROM merge_import_stage(:id)"), {"id": import_uuid(import_id)}).one()
+        notify("finishing", total, total)
+        _store_rejections(conn, import_id, report.rejected_rows())
+        result = ImportResult(import_id=str(import_id), status="completed", inserted=inserted,
+                              updated=updated, invalid=report.invalid,
+                              duplicates=len(report.duplicates), total_rows=inserted + updated)
+        # completed_at is clock_timestamp(): the time this commit held its locks, so completion
+        # order is the order in which imports changed shared contacts (undo relies on it).
+        change_status(conn, import_id, "completed", total_rows=result.total_rows, inserted=inserted,
+                      updated=updated, invalid=result.invalid, duplicates=result.duplicates, error=None)
+    notify("done", total, total)
+    return result
+
+
+def _store_rejections(conn: Connection, import_id: str, rejected: pd.DataFrame) -> None:
+    if rejected.empty:
+        return
+    table = pa.table({
+        "import_id": pa.array([str(import_id)] * len(rejected), pa.large_string()),
+        "row_number": pa.array(rejected["row"].astype("int64").to_numpy()),
+        "column_name": pa.array(rejected["column"].astype(str).to_numpy(dtype=object), pa.large_string()),
+        "reason": pa.array(rejected["reason"].astype(str).to_numpy(dtype=object), pa.large_string()),
+        "value": pa.array(rejected["value"].astype(str).str.replace("\x00", "", regex=False)
+                          .to_numpy(dtype=object), pa.large_string()),
+    })
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy("COPY import_errors (import_id, row_number, column_name, reason, value) "
+                     "FROM STDIN (FORMAT csv)") as copy:
+        copy.write(to_csv(table))

@@ -1,0 +1,81 @@
+"""The import history: imports newest first with filters, one import's record, its rejected rows
+and its contacts. Read-only."""
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core.campaigns import campaign_uuid
+from core.errors import ImportNotFound
+from core.fields import FIELDS
+from core.records import import_uuid
+
+IMPORT_COLUMNS = ["id", "status", "source", "file_name", "created_by", "created_at", "completed_at",
+                  "total_rows", "inserted", "updated", "invalid", "duplicates", "campaign_id",
+                  "campaign", "error"]
+IMPORT_SELECT = """
+    SELECT i.id::text AS id, i.status, i.source, i.file_name, i.created_by, i.created_at,
+           i.completed_at, i.total_rows, i.inserted, i.updated, i.invalid, i.duplicates,
+           i.campaign_id::text AS campaign_id, c.name AS campaign, i.error
+    FROM imports i LEFT JOIN campaigns c ON c.id = i.campaign_id"""
+
+
+def list_imports(engine: Engine, status: str | None = None, source: str | None = None,
+                 campaign_id: str | None = None, search: str | None = None,
+                 limit: int = 1000) -> pd.DataFrame:
+    """Imports, newest first, filtered by status, source, campaign and file-name text."""
+    where, params = [], {"limit": limit}
+    if status:
+        where.append("i.status = :status")
+        params["status"] = status
+    if source:
+        where.append("i.source = :source")
+        params["source"] = source
+    if campaign_id:
+        where.append("i.id IN (SELECT import_id FROM campaign_imports WHERE campaign_id = :campaign)")
+        params["campaign"] = campaign_uuid(campaign_id)
+    if search:
+        where.append("i.file_name ILIKE :search")
+        params["search"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    query = IMPORT_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+    query += " ORDER BY i.created_at DESC, i.id LIMIT :limit"
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(sa.text(query), params).mappings().all(), columns=IMPORT_COLUMNS)
+
+
+def get_import(engine: Engine, import_id: str) -> dict:
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(IMPORT_SELECT + " WHERE i.id = :id"),
+                           {"id": import_uuid(import_id)}).mappings().first()
+    if row is None:
+        raise ImportNotFound(import_id)
+    return dict(row)
+
+
+def recent_sources(engine: Engine, limit: int = 20) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.text(
+            "SELECT source FROM imports GROUP BY source ORDER BY max(created_at) DESC LIMIT :l"),
+            {"l": limit}).scalars())
+
+
+def import_errors(engine: Engine, import_id: str) -> pd.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT row_number AS row, column_name AS column, reason, value FROM import_errors "
+            "WHERE import_id = :id ORDER BY row_number, column_name"), {"id": import_uuid(import_id)}).all()
+    return pd.DataFrame(rows, columns=["row", "column", "reason", "value"])
+
+
+def import_contacts(engine: Engine, import_id: str, limit: int = 100, offset: int = 0) -> pd.DataFrame:
+    """The contacts linked to an import, in source row order, one page at a time."""
+    columns = ["row", "action", "id", *FIELDS, "previous"]
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT l.row_number AS row, l.action, c.id::text AS id, c.full_name, c.email, "
+            "c.linkedin_profile, c.company, c.locale, c.timezone, c.metadata, l.previous "
+            "FROM import_contacts l JOIN contacts c ON c.id = l.contact_id WHERE l.import_id = :id "
+            "ORDER BY l.row_number LIMIT :limit OFFSET :offset"),
+            {"id": import_uuid(import_id), "limit": limit, "offset": offset}).all()
+    return pd.DataFrame(rows, columns=columns)

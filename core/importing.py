@@ -1,0 +1,279 @@
+"""The import service: the only way to import. Every entry point (the console's pages, the CLI,
+history's retry, the benchmark, the HTTP API) calls these verbs and renders what they return.
+
+    open_file -> (reread) -> confirm_mapping -> validate -> (apply_fixes) -> review -> commit -> attach
+    open_retry: the same flow for a failed import, with its file uploaded again
+    import_file / dry_run: the whole flow at once, for scripts
+    undo: revert a completed import
+
+A Draft carries the state between the steps: the upload (held once, in a temporary file), what
+was read, the mapping, the user's fixes, the validation report, the review and the result.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from core.campaigns import attach_to_campaign, create_campaign
+from core.commit import ImportResult, commit_import
+from core.errors import ImportConsoleError, MappingIncomplete
+from core.fields import FIELDS, ROW
+from core.mapping import Mapping, apply_mapping, suggest_mapping
+from core.preview import Review, review_commit
+from core.progress import Progress
+from core.reading import WHOLE_ROW, SourceFile, read_contacts
+from core.records import check_change, create_import, lock_import, rename_import_file
+from core.review import apply_edits, changed_rows, rows_of
+from core.saved_mappings import remember_mapping, suggest_mapping_for
+from core.undo import UndoResult, undo_import
+from core.validation import ValidationReport, validate
+
+# Sample values shown beside each field come from the first rows that have one.
+SAMPLE_ROWS = 200
+
+
+class Upload:
+    """The uploaded bytes, held once: in a temporary file that is deleted when the upload is closed
+    or garbage-collected (a browser session's state goes when the session ends), or the caller's
+    own file, which is only read."""
+
+    def __init__(self, data: bytes | None = None, path: Path | None = None):
+        self._spool = None
+        if path is None:
+            self._spool = tempfile.NamedTemporaryFile(prefix="contact-import-", suffix=".upload")
+            self._spool.write(data or b"")
+            self._spool.flush()
+            path = Path(self._spool.name)
+        self.path = path
+
+    def read(self) -> bytes:
+        try:
+            return self.path.read_bytes()
+        except OSError as error:
+            raise ImportConsoleError(f"{self.path.name}: cannot be read ({error.strerror}).") from None
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+
+@dataclass
+class Draft:
+    """One import on its way, from the file to the commit."""
+
+    file: SourceFile
+    upload: Upload
+    mapping: Mapping
+    remembered: bool = False                 # the mapping is the one confirmed last time
+    read_options: dict = field(default_factory=dict)
+    source: str | None = None                # where the contacts come from (the import's source)
+    campaign: str | None = None              # attached after the commit, when given
+    created_by: str | None = None
+    import_id: str | None = None             # created by the commit, or the failed import retried
+    edits: pd.DataFrame | None = None        # rows fixed by hand: ROW and every field
+    report: ValidationReport | None = None
+    review: Review | None = None
+    result: ImportResult | None = None
+    attached: str | None = None              # the campaign it was attached to
+
+    @property
+    def file_name(self) -> str:
+        return self.file.file_name
+
+    @property
+    def is_retry(self) -> bool:
+        return self.import_id is not None and self.result is None
+
+    def close(self) -> None:
+        self.upload.close()
+
+
+# --- open, map ---------------------------------------------------------------------------------
+
+def open_file(engine: Engine | None, data: bytes | Path, file_name: str | None = None, *,
+              source: str | None = None, campaign: str | None = None, created_by: str | None = None,
+              **read_options) -> Draft:
+    """Read bytes (an upload) or a path into a draft with a suggested mapping: the one confirmed
+    last time for these headers when engine is given, else from the headers alone. read_options
+    override detection (encoding, delimiter, header_row, sheet, max_bytes, max_rows)."""
+    upload = Upload(path=data) if isinstance(data, Path) else Upload(data=data)
+    name = file_name or (data.name if isinstance(data, Path) else "upload")
+    try:
+        draft = Draft(file=read_contacts(upload.read(), name, **read_options), upload=upload, mapping={},
+                      read_options=read_options, source=source, campaign=campaign, created_by=created_by)
+    except BaseException:
+        upload.close()
+        raise
+    _suggest(engine, draft)
+    return draft
+
+
+def open_retry(engine: Engine, import_id: str, data: bytes | Path, file_name: str | None = None,
+               **read_options) -> Draft:
+    """A failed import's file uploaded again: the same review as a first attempt, then a commit
+    into the same import record."""
+    with engine.connect() as conn:
+        record = lock_import(conn, import_id)
+        check_change(import_id, record.status, "completed")
+    draft = open_file(engine, data, file_name, **read_options)
+    draft.import_id = str(import_id)
+    return draft
+
+
+def reread(engine: Engine | None, draft: Draft, **read_options) -> Draft:
+    """Read the same upload again with other options; the mapping is suggested anew."""
+    draft.file = read_contacts(draft.upload.read(), draft.file_name, **read_options)
+    draft.read_options = read_options
+    draft.edits = draft.report = draft.review = None
+    _suggest(engine, draft)
+    return draft
+
+
+def _suggest(engine: Engine | None, draft: Draft) -> None:
+    if engine is None:
+        draft.mapping, draft.remembered = suggest_mapping(draft.file.headers), False
+    else:
+        draft.mapping, draft.remembered = suggest_mapping_for(engine, draft.file.headers)
+
+
+def confirm_mapping(engine: Engine | None, draft: Draft, mapping: Mapping) -> None:
+    """The user's mapping, remembered for the next file with these headers (when engine is given)."""
+    draft.mapping = {f: list(columns) for f, columns in mapping.items() if columns}
+    draft.report = draft.review = None
+    if engine is not None:
+        remember_mapping(engine, draft.file.headers, draft.mapping, draft.created_by)
+
+
+def samples(draft: Draft, columns: list[str], count: int = 3) -> list[str]:
+    """Up to count non-empty values of these columns joined, from the first SAMPLE_ROWS rows (the
+    first filled rows further down when those are empty), so a rerun never joins every row."""
+    if not columns:
+        return []
+    frame = draft.file.frame[columns]
+    found = _joined_values(frame.head(SAMPLE_ROWS), count)
+    if len(found) < count and len(frame) > SAMPLE_ROWS:
+        rest = frame.iloc[SAMPLE_ROWS:]
+        filled = np.zeros(len(rest), dtype=bool)
+        for column in rest.columns:
+            filled |= (rest[column].astype(str).str.strip() != "").to_numpy(dtype=bool)
+        found += _joined_values(rest[filled].head(count), count - len(found))
+    return found
+
+
+def _joined_values(frame: pd.DataFrame, count: int) -> list[str]:
+    if frame.empty:
+        return []
+    joined = frame.astype(str).agg(" ".join, axis=1).str.strip()
+    return joined[joined != ""].head(count).tolist()
+
+
+# --- validate, fix -----------------------------------------------------------------------------
+
+def validate_draft(draft: Draft, on_progress: Progress | None = None) -> ValidationReport:
+    """Map and validate the rows, with the user's fixes. A row with a reading problem in a mapped
+    column (or a ragged row) is left out and reported, unless the user fixed it by hand: a fixed
+    row is judged on its new values only."""
+    try:
+        mapped = apply_mapping(draft.file.frame, draft.mapping)
+    except MappingIncomplete as incomplete:  # say which file, as every file-level message does
+        raise MappingIncomplete(incomplete.missing, draft.file_name) from None
+    problems = reading_problems(draft.file, draft.mapping)
+    if draft.edits is not None:
+        mapped = apply_edits(mapped, draft.edits)
+        problems = problems[~problems["row"].isin(draft.edits[ROW])]
+    draft.report = validate(mapped, on_progress, problems=problems.reset_index(drop=True))
+    draft.review = None
+    return draft.report
+
+
+def apply_fixes(draft: Draft, edited: pd.DataFrame, on_progress: Progress | None = None) -> ValidationReport:
+    """Fold the rows the user changed (edited: ROW and the fields, as invalid_rows gave them) into
+    the draft and validate again. Rows shown but left as they were stay as they were read."""
+    report = draft.report or validate_draft(draft)
+    edited = edited[[ROW, *FIELDS]].fillna("").astype({f: str for f in FIELDS})
+    edited = edited[edited[ROW].isin(changed_rows(rows_of(report, edited[ROW]), edited))]
+    earlier = draft.edits if draft.edits is not None else edited.iloc[0:0]
+    merged = pd.concat([earlier[~earlier[ROW].isin(edited[ROW])], edited], ignore_index=True)
+    draft.edits = merged.sort_values(ROW, kind="stable").reset_index(drop=True)
+    return validate_draft(draft, on_progress)
+
+
+def reading_problems(file: SourceFile, mapping: Mapping) -> pd.DataFrame:
+    """The reading problems that matter under this mapping (ragged rows always do)."""
+    used = {column for columns in mapping.values() for column in columns} | {WHOLE_ROW}
+    errors = file.row_errors
+    return errors[errors["column"].isin(used)].astype({"row": int}).reset_index(drop=True)
+
+
+# --- review, commit, attach, undo --------------------------------------------------------------
+
+def review(engine: Engine, draft: Draft, on_progress: Progress | None = None) -> Review:
+    """What the commit would do now (inserts, updates with their changes, unchanged); writes nothing."""
+    report = draft.report or validate_draft(draft, on_progress)
+    draft.review = review_commit(engine, report, on_progress=on_progress)
+    return draft.review
+
+
+def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None) -> ImportResult:
+    """Commit the draft's valid rows in one transaction, into a new import record (or the failed
+    import being retried), then attach it to the draft's campaign if it names one."""
+    report = draft.report or validate_draft(draft, on_progress)
+    if draft.import_id is None:
+        draft.import_id = create_import(engine, draft.source, draft.file_name, draft.created_by)
+    else:
+        rename_import_file(engine, draft.import_id, draft.file_name)
+    draft.result = commit_import(engine, draft.import_id, report, on_progress)
+    if draft.campaign:
+        attach(engine, draft, draft.campaign)
+    return draft.result
+
+
+def attach(engine: Engine, draft: Draft, campaign_name: str) -> None:
+    """Attach the draft's committed import to the campaign of this name (created if new)."""
+    attach_import(engine, draft.import_id, campaign_name)
+    draft.attached = campaign_name
+
+
+def attach_import(engine: Engine, import_id: str, campaign_name: str) -> str:
+    """Attach an import to the campaign of this name (created if new); returns the campaign's id."""
+    campaign_id = create_campaign(engine, campaign_name)
+    attach_to_campaign(engine, import_id, campaign_id)
+    return campaign_id
+
+
+def undo(engine: Engine, import_id: str) -> UndoResult:
+    return undo_import(engine, import_id)
+
+
+# --- the whole flow at once ------------------------------------------------------------------
+
+def import_file(engine: Engine, data: bytes | Path, file_name: str | None, source: str,
+                campaign: str | None = None, created_by: str | None = None,
+                mapping: Mapping | None = None, on_progress: Progress | None = None,
+                **read_options) -> ImportResult:
+    """The seed's four steps for one file: create the import, commit the contacts, complete, attach."""
+    draft = open_file(None, data, file_name, source=source, campaign=campaign, created_by=created_by,
+                      **read_options)
+    try:
+        if mapping is not None:
+            confirm_mapping(None, draft, mapping)
+        validate_draft(draft, on_progress)
+        return commit(engine, draft, on_progress)
+    finally:
+        draft.close()
+
+
+def dry_run(engine: Engine, data: bytes | Path, file_name: str | None = None,
+            **read_options) -> tuple[Draft, Review]:
+    """Validate and review a file without writing anything (no import record either)."""
+    draft = open_file(None, data, file_name, **read_options)
+    try:
+        validate_draft(draft)
+        return draft, review(engine, draft)
+    finally:
+        draft.close()

@@ -1,0 +1,130 @@
+"""The import record and its status machine: creating an import, and every change of its status.
+
+An import is `processing` from its creation until its commit ends: `completed`, or `failed` with
+the reason (nothing of it was written). A failed import can be committed again (a retry). A
+completed import can be undone once: `reverted` is final. Nothing else is allowed: every status
+change goes through change_status, which refuses the others with a message and changes nothing
+(abandon_stale_imports, the one set-based change, only turns `processing` into `failed`).
+"""
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import timedelta
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from core.errors import ImportConsoleError, ImportNotFound, StatusChangeRefused
+
+STATUSES = ("processing", "completed", "failed", "reverted")
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "processing": frozenset({"completed", "failed"}),
+    "failed": frozenset({"completed", "failed"}),   # a retry, which may fail again
+    "completed": frozenset({"reverted"}),
+    "reverted": frozenset(),
+}
+# An import that stayed `processing` this long with no commit holding it was abandoned.
+ABANDONED_AFTER = timedelta(minutes=30)
+ABANDONED_REASON = ("abandoned: the import stayed in 'processing' for more than {minutes} minutes "
+                    "with no commit running (the session or server stopped); nothing of it was saved. "
+                    "Commit it again to retry.")
+
+
+def can_change(current: str, wanted: str) -> bool:
+    """Whether the status machine allows current -> wanted.
+
+    >>> can_change("failed", "completed"), can_change("reverted", "completed")
+    (True, False)
+    """
+    return wanted in TRANSITIONS.get(current, frozenset())
+
+
+def current_user() -> str:
+    """Who runs the import when no identity provider says: CONTACT_IMPORT_USER, else the OS user."""
+    return os.environ.get("CONTACT_IMPORT_USER") or getpass.getuser()
+
+
+def import_uuid(value) -> UUID:
+    """An import id as a UUID; anything else is an import that does not exist."""
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise ImportNotFound(value) from None
+
+
+def create_import(engine: Engine, source: str, file_name: str | None,
+                  created_by: str | None = None) -> str:
+    """Step 1 of the seed's flow: an import in status `processing`."""
+    source = (source or "").strip()
+    if not source:
+        raise ImportConsoleError("Say where the contacts come from (the import's source), e.g. 'HubSpot'.")
+    with engine.begin() as conn:
+        return str(conn.execute(sa.text(
+            "INSERT INTO imports (source, file_name, created_by) VALUES (:s, :f, :u) RETURNING id"),
+            {"s": source, "f": file_name, "u": created_by or current_user()}).scalar_one())
+
+
+def lock_import(conn: Connection, import_id: str) -> sa.Row:
+    """The import's row (status, completed_at, file_name), locked until the transaction ends."""
+    row = conn.execute(sa.text("SELECT status, completed_at, file_name FROM imports WHERE id = :id FOR UPDATE"),
+                       {"id": import_uuid(import_id)}).first()
+    if row is None:
+        raise ImportNotFound(import_id)
+    return row
+
+
+def check_change(import_id: str, current: str, wanted: str) -> None:
+    if not can_change(current, wanted):
+        raise StatusChangeRefused(import_id, current, wanted)
+
+
+def change_status(conn: Connection, import_id: str, wanted: str, **columns) -> str:
+    """Lock the import, check the change against TRANSITIONS, and make it with the given columns
+    (counts, error, …); returns the former status. A refused change raises StatusChangeRefused."""
+    current = lock_import(conn, import_id).status
+    check_change(import_id, current, wanted)
+    assignments = "".join(f", {name} = :{name}" for name in columns)
+    stamp = {"completed": ", completed_at = clock_timestamp()", "failed": ", completed_at = now()",
+             "reverted": ", reverted_at = now()"}[wanted]
+    conn.execute(sa.text(f"UPDATE imports SET status = :wanted{assignments}{stamp} WHERE id = :id"),
+                 {"wanted": wanted, "id": import_uuid(import_id), **columns})
+    return current
+
+
+def mark_failed(engine: Engine, import_id: str, reason: str) -> bool:
+    """Record a failed commit's reason, if the status machine allows it (a commit refused because
+    the import is completed or reverted leaves it as it is); returns whether it was marked."""
+    with engine.begin() as conn:
+        try:
+            change_status(conn, import_id, "failed", error=reason)
+        except (StatusChangeRefused, ImportNotFound):
+            return False
+    return True
+
+
+def rename_import_file(engine: Engine, import_id: str, file_name: str) -> None:
+    """Another file was chosen for an import not committed yet: it keeps one record, not two."""
+    with engine.begin() as conn:
+        current = lock_import(conn, import_id).status
+        check_change(import_id, current, "completed")
+        conn.execute(sa.text("UPDATE imports SET file_name = :f WHERE id = :id"),
+                     {"f": file_name, "id": import_uuid(import_id)})
+
+
+def abandon_stale_imports(engine: Engine, older_than: timedelta = ABANDONED_AFTER) -> list[str]:
+    """Mark as failed every `processing` import older than older_than that no commit holds (a
+    commit locks its import's row for its whole transaction, so an unlocked one is not being
+    committed: its process died or its user walked away); returns their ids. Safe to call from
+    every history page view and from several processes at once."""
+    minutes = max(0, round(older_than.total_seconds() / 60))
+    with engine.begin() as conn:
+        return [str(i) for i in conn.execute(sa.text(
+            "UPDATE imports SET status = 'failed', error = :reason, completed_at = now() "
+            "WHERE id IN (SELECT id FROM imports WHERE status = 'processing' "
+            "             AND created_at < now() - make_interval(secs => :seconds) "
+            "             FOR UPDATE SKIP LOCKED) "
+            "RETURNING id"),
+            {"reason": ABANDONED_REASON.format(minutes=minutes),
+             "seconds": older_than.total_seconds()}).scalars()]

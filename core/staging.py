@@ -1,0 +1,105 @@
+"""The temp table import_stage that the commit and the review both fill with COPY, and the
+deadlock retry that every writer shares.
+
+The valid rows go to PostgreSQL as CSV that pyarrow formats STAGE_CHUNK rows at a time (no Python
+loop over rows). sql/functions/merge.sql reads the stage: merge_import_stage to commit it,
+review_import_stage to say what the commit would do.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from core.fields import FIELDS, ROW
+from core.progress import Progress, ignore_progress
+from core.validation import ValidationReport
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEADLOCK = "40P01"
+ATTEMPTS = 3
+# Rows per COPY chunk: each chunk is formatted as CSV by pyarrow in one call.
+STAGE_CHUNK = 50_000
+STAGE_COLUMNS = ("pos", "row_number", "email", "full_name", "linkedin_profile", "company", "locale",
+                 "timezone", "metadata")
+# One row per email (validation dedupes). pos: for a commit, the rank of the email in byte order,
+# the order in which the merge locks and inserts. No index: the merge reads the stage whole.
+STAGE_TABLE = """
+CREATE TEMP TABLE import_stage (
+    pos integer NOT NULL, row_number integer NOT NULL, email text NOT NULL, full_name text,
+    linkedin_profile text, company text, locale text, timezone text, metadata jsonb
+) ON COMMIT DROP
+"""
+CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+
+
+def stage_rows(conn: Connection, report: ValidationReport, notify: Progress = ignore_progress,
+               *, in_lock_order: bool = True) -> int:
+    """COPY the report's valid rows into import_stage, STAGE_CHUNK rows at a time; returns how many.
+
+    in_lock_order: rows go in email byte order and pos is that rank (what the merge needs); the
+    review, which locks nothing, keeps the file's order and saves the sort."""
+    fields = ["email", *[f for f in FIELDS if f != "email"]]
+    table = pa.Table.from_pandas(report.normalized[[ROW, *fields]], preserve_index=False).take(report.kept)
+    total = table.num_rows
+    order = pc.sort_indices(table["email"]) if in_lock_order else None  # UTF-8 byte order = code point order
+    cursor = conn.connection.driver_connection.cursor()
+    cursor.execute(STAGE_TABLE)
+    with cursor.copy(f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
+        for start in range(0, total, STAGE_CHUNK):
+            chunk = (table.take(order[start:start + STAGE_CHUNK]) if order is not None
+                     else table.slice(start, STAGE_CHUNK))
+            columns = [pa.array(np.arange(start, start + chunk.num_rows, dtype=np.int32)),
+                       chunk[ROW].cast(pa.int64()),
+                       # An empty cell becomes NULL: the merge then keeps the stored value.
+                       *[empty_as_null(chunk[field]) for field in fields]]
+            copy.write(to_csv(pa.table(columns, names=list(STAGE_COLUMNS))))
+            notify("staging", start + chunk.num_rows, total)
+    notify("staging", total, total)
+    return total
+
+
+def empty_as_null(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    column = column.cast(pa.large_string())
+    return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.large_string()), column)
+
+
+def to_csv(table: pa.Table) -> bytes:
+    """CSV that COPY reads back exactly: NULL as an unquoted empty field, text always quoted."""
+    out = pa.BufferOutputStream()
+    pa_csv.write_csv(table, out, CSV_OPTIONS)
+    return out.getvalue().to_pybytes()
+
+
+def retry_deadlocks(what: str, attempt: Callable[[], T]) -> T:
+    """attempt() again, up to ATTEMPTS times, when PostgreSQL chose its transaction as a deadlock
+    victim (rolled back whole, so a new attempt starts clean). Every writer locks contacts in one
+    order, so this is a safety net, not the way concurrency works; each retry is logged."""
+    for number in range(1, ATTEMPTS + 1):
+        try:
+            return attempt()
+        except sa.exc.OperationalError as error:
+            if sqlstate(error) != DEADLOCK or number == ATTEMPTS:
+                raise
+            log.warning("deadlock %s, retrying (attempt %d)", what, number)
+    raise AssertionError("unreachable")
+
+
+def sqlstate(error: sa.exc.DBAPIError) -> str | None:
+    return getattr(error.orig, "sqlstate", None)
+
+
+def reason(error: Exception) -> str:
+    """The first line of an error, for the import's `error` column and the user's message."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip().splitlines()
+    return (text[0] if text else type(original).__name__)[:500]

@@ -1,0 +1,210 @@
+-- The merge rule of an import, in one place (ARCHITECTURE.md "Import rules"). This file holds the
+-- current body of every function; core.database re-applies it on every start, after the numbered
+-- migrations, so a change here reaches every database without a new migration.
+--
+--   * a new email inserts, a known email updates;
+--   * an empty (NULL) incoming value never erases a stored one;
+--   * metadata merges key by key, incoming keys win;
+--   * an update keeps in `previous` the stored values of exactly the fields it changes (undo data).
+--
+-- The commit (merge_import_stage) and the review (review_import_stage) both read the temp table
+-- import_stage that core.staging fills, and both compute new values and `previous` with the
+-- three functions below, so what the review shows is what the commit does.
+
+-- The value a stored text field takes under an incoming one.
+CREATE OR REPLACE FUNCTION merged_text(stored text, incoming text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN COALESCE(incoming, stored);
+
+-- The stored metadata object with the incoming keys laid over it.
+CREATE OR REPLACE FUNCTION merged_metadata(stored jsonb, incoming jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN stored || COALESCE(incoming, '{}'::jsonb);
+
+-- Whether the incoming value changes the stored one.
+CREATE OR REPLACE FUNCTION text_changes(stored text, incoming text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN merged_text(stored, incoming) IS DISTINCT FROM stored;
+
+CREATE OR REPLACE FUNCTION metadata_changes(stored jsonb, incoming jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN merged_metadata(stored, incoming) IS DISTINCT FROM stored;
+
+-- `previous` of a stored contact under an incoming row (each stored value followed by the incoming
+-- one): the stored values of the fields that change, '{}' when none does. One expression, so
+-- PostgreSQL inlines it with the functions above (no function call per row).
+CREATE OR REPLACE FUNCTION changed_fields(
+    full_name text, in_full_name text, linkedin_profile text, in_linkedin_profile text,
+    company text, in_company text, locale text, in_locale text,
+    timezone text, in_timezone text, metadata jsonb, in_metadata jsonb) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN CASE
+    WHEN NOT (text_changes(full_name, in_full_name) OR text_changes(linkedin_profile, in_linkedin_profile)
+              OR text_changes(company, in_company) OR text_changes(locale, in_locale)
+              OR text_changes(timezone, in_timezone) OR metadata_changes(metadata, in_metadata))
+    THEN '{}'::jsonb
+    ELSE jsonb_build_object('full_name', full_name, 'linkedin_profile', linkedin_profile,
+                            'company', company, 'locale', locale, 'timezone', timezone,
+                            'metadata', metadata)
+         - array_remove(ARRAY[
+             CASE WHEN NOT text_changes(full_name, in_full_name) THEN 'full_name' END,
+             CASE WHEN NOT text_changes(linkedin_profile, in_linkedin_profile) THEN 'linkedin_profile' END,
+             CASE WHEN NOT text_changes(company, in_company) THEN 'company' END,
+             CASE WHEN NOT text_changes(locale, in_locale) THEN 'locale' END,
+             CASE WHEN NOT text_changes(timezone, in_timezone) THEN 'timezone' END,
+             CASE WHEN NOT metadata_changes(metadata, in_metadata) THEN 'metadata' END
+           ], NULL)
+END;
+
+-- Time-ordered ids for new contacts (UUID version 7 layout: 48-bit millisecond time, random bits,
+-- then pos), so the primary key and the import_contacts keys grow at the right-most index pages.
+CREATE OR REPLACE FUNCTION import_contact_id(p_prefix text, p_pos integer) RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (p_prefix || lpad(to_hex(p_pos), 8, '0'))::uuid;
+
+-- The commit: upsert the staged rows (import_stage: one row per email, `pos` the rank of the email
+-- in byte order) and link each to the import. Rows are locked and inserted in `pos` order, the one
+-- order every writer uses (undo too: ORDER BY email COLLATE "C"), so writers wait, never deadlock.
+-- Contacts whose values do not change are locked and linked with previous = '{}', not rewritten.
+CREATE OR REPLACE FUNCTION merge_import_stage(p_import uuid, OUT inserted integer, OUT updated integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_random text := replace(gen_random_uuid()::text, '-', '');
+    -- 12 hex digits of time, version 7, then random bits (the v4 variant digit is reused).
+    v_prefix text := lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
+                     || '7' || substr(v_random, 1, 3) || substr(v_random, 17, 8);
+    v_staged integer;
+    v_matched integer;
+BEGIN
+    ANALYZE import_stage;  -- temp tables have no statistics until analyzed; the joins need them
+    CREATE TEMP TABLE import_matched (
+        id uuid, pos integer, src_row integer,
+        new_full_name text, new_linkedin_profile text, new_company text, new_locale text,
+        new_timezone text, new_metadata jsonb, previous jsonb
+    ) ON COMMIT DROP;
+
+    -- 1. Lock the stored contacts of the staged emails in pos order and keep their values.
+    PERFORM _merge_import_lock(NULL);
+    ANALYZE import_matched;
+
+    -- 2. Insert the new emails in pos order and link them.
+    WITH ins AS (
+        INSERT INTO contacts (id, email, full_name, linkedin_profile, company, locale, timezone, metadata)
+        SELECT import_contact_id(v_prefix, s.pos), s.email, s.full_name, s.linkedin_profile,
+               s.company, s.locale, s.timezone, COALESCE(s.metadata, '{}'::jsonb)
+        FROM import_stage s
+        WHERE NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
+        ORDER BY s.pos
+        ON CONFLICT (email) DO NOTHING
+        RETURNING id, email
+    )
+    INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
+    SELECT p_import, ins.id, 'inserted', s.row_number, NULL
+    FROM ins JOIN import_stage s ON s.email = ins.email
+    ORDER BY ins.id;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+
+    -- 3. Emails that a concurrent import inserted after step 1 (ON CONFLICT skipped them):
+    --    lock them now, before their values are read.
+    SELECT count(*) INTO v_staged FROM import_stage;
+    SELECT count(*) INTO v_matched FROM import_matched;
+    IF inserted + v_matched < v_staged THEN
+        PERFORM _merge_import_lock(v_prefix);
+    END IF;
+
+    -- 4. Update what changes, link every matched contact.
+    UPDATE contacts c SET
+        full_name = m.new_full_name,
+        linkedin_profile = m.new_linkedin_profile,
+        company = m.new_company,
+        locale = m.new_locale,
+        timezone = m.new_timezone,
+        metadata = m.new_metadata,
+        updated_at = now()
+    FROM import_matched m
+    WHERE c.id = m.id AND m.previous <> '{}'::jsonb;
+
+    INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
+    SELECT p_import, id, 'updated', src_row, previous FROM import_matched ORDER BY id;
+    GET DIAGNOSTICS updated = ROW_COUNT;
+    DROP TABLE import_matched;
+END;
+$$;
+
+-- Steps 1 and 3 of merge_import_stage: lock in pos order the stored contacts of the staged emails
+-- and record their new values and `previous` (from the locked, current row). With p_prefix (step
+-- 3) only the emails neither recorded yet nor inserted by this import (whose ids carry p_prefix).
+CREATE OR REPLACE FUNCTION _merge_import_lock(p_prefix text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO import_matched
+    SELECT c.id, s.pos, s.row_number,
+           merged_text(c.full_name, s.full_name),
+           merged_text(c.linkedin_profile, s.linkedin_profile),
+           merged_text(c.company, s.company),
+           merged_text(c.locale, s.locale),
+           merged_text(c.timezone, s.timezone),
+           merged_metadata(c.metadata, s.metadata),
+           changed_fields(c.full_name, s.full_name, c.linkedin_profile, s.linkedin_profile,
+                          c.company, s.company, c.locale, s.locale, c.timezone, s.timezone,
+                          c.metadata, s.metadata)
+    FROM import_stage s JOIN contacts c ON c.email = s.email
+    WHERE p_prefix IS NULL
+       OR (c.id <> import_contact_id(p_prefix, s.pos)
+           AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos))
+    ORDER BY s.pos
+    FOR UPDATE OF c;
+END;
+$$;
+
+-- The review: what merge_import_stage would do with the staged rows, computed with the same
+-- functions, locking and writing nothing (the commit reads the stored values again under its
+-- locks). One pass counts the stored contacts matched, those that change, and each field's changes.
+CREATE OR REPLACE FUNCTION review_import_stage(
+    OUT matched bigint, OUT changed bigint, OUT full_name bigint, OUT linkedin_profile bigint,
+    OUT company bigint, OUT locale bigint, OUT timezone bigint, OUT metadata bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT count(*), count(*) FILTER (WHERE fn OR lp OR co OR lo OR tz OR md),
+           count(*) FILTER (WHERE fn), count(*) FILTER (WHERE lp), count(*) FILTER (WHERE co),
+           count(*) FILTER (WHERE lo), count(*) FILTER (WHERE tz), count(*) FILTER (WHERE md)
+    FROM (SELECT text_changes(c.full_name, s.full_name) AS fn,
+                 text_changes(c.linkedin_profile, s.linkedin_profile) AS lp,
+                 text_changes(c.company, s.company) AS co,
+                 text_changes(c.locale, s.locale) AS lo,
+                 text_changes(c.timezone, s.timezone) AS tz,
+                 metadata_changes(c.metadata, s.metadata) AS md
+          FROM import_stage s JOIN contacts c ON c.email = s.email
+          OFFSET 0) AS compared  -- OFFSET 0: each comparison made once per row, not once per use
+$$;
+
+-- The review's first p_limit changes, in row order: one row per changed field, old -> new as text
+-- (metadata as JSON). Only the first rows that change anything are compared field by field.
+CREATE OR REPLACE FUNCTION review_import_changes(p_limit integer)
+RETURNS TABLE (row_number integer, email text, field text, old text, new text)
+LANGUAGE sql STABLE AS $$
+    SELECT m.row_number, m.email, f.field, COALESCE(f.old, ''), COALESCE(f.new, '')
+    FROM (SELECT s.*, c.full_name AS c_full_name, c.linkedin_profile AS c_linkedin_profile,
+                 c.company AS c_company, c.locale AS c_locale, c.timezone AS c_timezone,
+                 c.metadata AS c_metadata
+          FROM import_stage s JOIN contacts c ON c.email = s.email
+          WHERE text_changes(c.full_name, s.full_name) OR text_changes(c.linkedin_profile, s.linkedin_profile)
+             OR text_changes(c.company, s.company) OR text_changes(c.locale, s.locale)
+             OR text_changes(c.timezone, s.timezone) OR metadata_changes(c.metadata, s.metadata)
+          ORDER BY s.row_number
+          LIMIT p_limit) AS m
+    CROSS JOIN LATERAL (VALUES
+        (1, 'full_name', m.c_full_name, merged_text(m.c_full_name, m.full_name),
+            text_changes(m.c_full_name, m.full_name)),
+        (2, 'linkedin_profile', m.c_linkedin_profile, merged_text(m.c_linkedin_profile, m.linkedin_profile),
+            text_changes(m.c_linkedin_profile, m.linkedin_profile)),
+        (3, 'company', m.c_company, merged_text(m.c_company, m.company), text_changes(m.c_company, m.company)),
+        (4, 'locale', m.c_locale, merged_text(m.c_locale, m.locale), text_changes(m.c_locale, m.locale)),
+        (5, 'timezone', m.c_timezone, merged_text(m.c_timezone, m.timezone),
+            text_changes(m.c_timezone, m.timezone)),
+        (6, 'metadata', m.c_metadata::text, merged_metadata(m.c_metadata, m.metadata)::text,
+            metadata_changes(m.c_metadata, m.metadata))
+    ) AS f(position, field, old, new, changes)
+    WHERE f.changes
+    ORDER BY m.row_number, f.position
+    LIMIT p_limit
+$$;

@@ -1,0 +1,155 @@
+"""The import service (core.importing): its verbs, and a review that says exactly what the commit
+then does."""
+import gc
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from core import importing
+from core.errors import StatusChangeRefused
+from core.fields import ROW
+from core.history import get_import, list_imports
+from core.records import create_import
+from core.review import invalid_rows
+from tests.helpers import contacts, count, csv_bytes, links, person
+from tests.test_large_path import FIRST, SECOND
+
+
+def shown(value) -> str:
+    """A value as the review shows it: text as it is, JSON (metadata) as JSON, nothing as ''."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def test_the_review_shows_exactly_what_the_commit_then_does(engine):
+    importing.import_file(engine, FIRST, "1-first.csv", "test")
+    draft = importing.open_file(engine, SECOND, "2-second.csv", source="test")
+    importing.validate_draft(draft)
+    review = importing.review(engine, draft)
+    assert count(engine, "imports") == 1  # the review wrote nothing, not even an import record
+    result = importing.commit(engine, draft)
+
+    written = links(engine, result.import_id)
+    stored = contacts(engine)
+    happened = {(l["row_number"], l["email"], field, shown(old), shown(stored[l["email"]][field]))
+                for l in written if l["previous"] for field, old in l["previous"].items()}
+    promised = set(review.changes.itertuples(index=False, name=None))
+    assert promised == happened and len(review.changes) == len(happened) > 0
+    assert review.will_insert == result.inserted
+    assert review.will_update == sum(1 for l in written if l["previous"])
+    assert review.unchanged == sum(1 for l in written if l["previous"] == {})
+    assert review.will_update + review.unchanged == result.updated
+    assert review.changes_by_field == {"full_name": 1, "company": 20, "metadata": 1}
+
+
+def test_the_review_counts_everything_but_returns_only_the_first_changes(engine):
+    importing.import_file(engine, csv_bytes(*[person(n) for n in range(30)]), "a.csv", "test")
+    draft = importing.open_file(None, csv_bytes(*[person(n, company="New", locale="fr") for n in range(30)]), "b.csv")
+    importing.validate_draft(draft)
+    review = importing.review_commit(engine, draft.report, shown=5)
+    assert (review.will_update, review.changes_by_field) == (30, {"company": 30, "locale": 30})
+    assert review.changes["row"].tolist() == [2, 2, 3, 3, 4]
+    assert review.changes["field"].tolist() == ["company", "locale"] * 2 + ["company"]
+
+
+def test_a_dry_run_writes_nothing(engine):
+    importing.import_file(engine, csv_bytes(person(1, company="Old"), person(2)), "a.csv", "test")
+    before = count(engine, "imports")
+    draft, review = importing.dry_run(engine, csv_bytes(person(1, company="New"), person(2), person(3),
+                                                         person(4, email="bad")), "b.csv")
+    assert review.as_dict() == {"would_insert": 1, "would_update": 1, "unchanged": 1,
+                                "changes": {"company": 1}}
+    assert (draft.report.invalid, count(engine, "imports")) == (1, before)
+
+
+def test_nothing_is_recorded_until_the_commit(engine):
+    draft = importing.open_file(engine, csv_bytes(person(1)), "a.csv", source="HubSpot", created_by="kim")
+    importing.validate_draft(draft)
+    importing.review(engine, draft)
+    assert count(engine, "imports") == 0
+    result = importing.commit(engine, draft)
+    stored = get_import(engine, result.import_id)
+    assert (stored["source"], stored["created_by"], stored["file_name"]) == ("HubSpot", "kim", "a.csv")
+
+
+def test_a_draft_cannot_be_committed_twice(engine):
+    draft = importing.open_file(None, csv_bytes(person(1)), "a.csv", source="test")
+    importing.commit(engine, draft)
+    with pytest.raises(StatusChangeRefused, match="it cannot be committed again"):
+        importing.commit(engine, draft)
+    assert count(engine, "imports") == 1
+
+
+def test_a_retry_goes_through_the_same_review_into_the_same_import(engine):
+    failed = create_import(engine, "test", "people.csv")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE imports SET status = 'failed', error = 'x' WHERE id = :i"), {"i": failed})
+    draft = importing.open_retry(engine, failed, csv_bytes(person(1), person(2, email="bad")), "people.csv")
+    assert draft.is_retry
+    report = importing.validate_draft(draft)
+    assert (report.valid_count, report.invalid) == (1, 1)
+    assert importing.review(engine, draft).will_insert == 1
+    result = importing.commit(engine, draft)
+    assert (result.import_id, result.inserted) == (failed, 1)
+    assert list_imports(engine)["status"].tolist() == ["completed"]
+
+
+def test_a_completed_import_cannot_be_retried(engine):
+    result = importing.import_file(engine, csv_bytes(person(1)), "a.csv", "test")
+    with pytest.raises(StatusChangeRefused):
+        importing.open_retry(engine, result.import_id, csv_bytes(person(1)), "a.csv")
+
+
+def test_fixes_revalidate_and_untouched_rows_keep_their_reading_problem():
+    data = (b"full_name,email,linkedin_profile\n"
+            b"Ann Lee,bad-email,https://linkedin.com/in/ann\n"
+            b"Bob Ray,bob@x.io,https://linkedin.com/in/bob,surplus\n")
+    draft = importing.open_file(None, data, "f.csv")
+    report = importing.validate_draft(draft)
+    assert report.errors["row"].tolist() == [2, 3]
+    grid = invalid_rows(report)
+    grid.loc[grid[ROW] == 2, "email"] = "ann@x.io"
+    report = importing.apply_fixes(draft, grid)
+    assert report.errors["row"].tolist() == [3]  # row 3 was shown but not edited: still left out
+    assert report.valid["email"].tolist() == ["ann@x.io"]
+    grid = invalid_rows(report)
+    report = importing.apply_fixes(draft, grid.assign(full_name="Bob Ray"))  # unchanged: no effect
+    assert report.errors["row"].tolist() == [3]
+    report = importing.apply_fixes(draft, grid.assign(company="Fixed"))
+    assert report.errors.empty and report.valid["email"].tolist() == ["ann@x.io", "bob@x.io"]
+
+
+def test_the_upload_is_held_once_in_a_temporary_file_that_goes_with_the_draft():
+    draft = importing.open_file(None, csv_bytes(person(1)), "a.csv")
+    spooled = draft.upload.path
+    assert spooled.exists() and spooled.read_bytes() == csv_bytes(person(1))
+    importing.reread(None, draft, delimiter=",")
+    del draft
+    gc.collect()
+    assert not spooled.exists()
+
+
+def test_samples_are_the_first_filled_values():
+    data = csv_bytes(*[person(n, company="" if n < 3 else f"C{n}", locale="fr" if n == 390 else "")
+                       for n in range(1, 400)])
+    draft = importing.open_file(None, data, "a.csv")
+    assert importing.samples(draft, ["company"]) == ["C3", "C4", "C5"]
+    assert importing.samples(draft, ["full_name", "company"])[:2] == ["Person 1", "Person 2"]
+    assert importing.samples(draft, ["locale"]) == ["fr"]  # past the first rows when they are empty
+    assert importing.samples(draft, ["timezone"]) == [] and importing.samples(draft, []) == []
+
+
+def test_the_merge_expressions_are_inlined_not_called_per_row(engine):
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TEMP TABLE import_stage (LIKE contacts) ON COMMIT DROP"))
+        plan = "\n".join(conn.execute(sa.text(
+            "EXPLAIN VERBOSE SELECT changed_fields(c.full_name, s.full_name, "
+            "c.linkedin_profile, s.linkedin_profile, c.company, s.company, c.locale, s.locale, "
+            "c.timezone, s.timezone, c.metadata, s.metadata) "
+            "FROM import_stage s JOIN contacts c USING (email)")).scalars())
+    assert "COALESCE(s.full_name, c.full_name)" in plan
+    assert not any(f"{name}(" in plan for name in ("changed_fields", "text_changes", "metadata_changes",
+                                                  "merged_text", "merged_metadata"))
