@@ -5,7 +5,8 @@ same people with one field changed in every row. Then, per run:
   baseline    COPY of the same valid rows into the same tables (contacts + import_contacts,
               same indexes and foreign keys), one transaction, ids time-ordered like the commit's;
   all-new     the import service on empty tables: open, validate, review, commit;
-  re-import   the changed file over it: every contact updates one field.
+  all-update  the same file again: every contact is matched, none changes;
+  re-import   the changed file: every contact updates one field.
 Each measurement runs in a fresh subprocess, so peak RSS (ru_maxrss) is that of the import alone.
 It works in its own throw-away database on DATABASE_URL's server (default
 postgresql://postgres@127.0.0.1:5432/postgres), created and dropped like the tests' database.
@@ -64,11 +65,10 @@ def _measure(url: str, args) -> list:
             _truncate(engine)
             baseline = _spawn("baseline", path, url)
             _truncate(engine)
-            new = _spawn("service", path, url)
-            update = _spawn("service", changed, url)
-            runs.append((baseline, new, update))
+            scenarios = [_spawn("service", file, url) for file in (path, path, changed)]
+            runs.append((baseline, *scenarios))
             print(f"# {size} rows, run {run + 1}: baseline {baseline['commit']:.1f}s, "
-                  f"all-new {new}, re-import {update}", file=sys.stderr, flush=True)
+                  f"all-new / all-update / re-import {scenarios}", file=sys.stderr, flush=True)
         results.append((size, runs))
     engine.dispose()
     return results
@@ -160,8 +160,8 @@ def _print_table(results, runs: int) -> None:
               "baseline s", "review/baseline", "commit/baseline")
     lines = [header]
     for size, measured in results:
-        baseline = statistics.median(b["commit"] for b, _, _ in measured)
-        for scenario, index in (("all-new", 1), ("re-import", 2)):
+        baseline = statistics.median(run[0]["commit"] for run in measured)
+        for scenario, index in (("all-new", 1), ("all-update", 2), ("re-import", 3)):
             med = {k: statistics.median(r[index][k] for r in measured)
                    for k in ("read", "validate", "review", "commit", "peak_rss_mb")}
             lines.append((f"{size:,}", scenario, f"{med['read']:.2f}", f"{med['validate']:.2f}",

@@ -23,11 +23,12 @@ from core.campaigns import attach_to_campaign, create_campaign
 from core.commit import ImportResult, commit_import
 from core.errors import ImportConsoleError, MappingIncomplete
 from core.fields import FIELDS, ROW
+from core.history import get_import
 from core.mapping import Mapping, apply_mapping, suggest_mapping
 from core.preview import Review, review_commit
 from core.progress import Progress
 from core.reading import WHOLE_ROW, SourceFile, read_contacts
-from core.records import check_change, create_import, lock_import, rename_import_file
+from core.records import check_change, create_import, rename_import_file
 from core.review import apply_edits, changed_rows, rows_of
 from core.saved_mappings import remember_mapping, suggest_mapping_for
 from core.undo import UndoResult, undo_import
@@ -90,7 +91,14 @@ class Draft:
         return self.import_id is not None and self.result is None
 
     def close(self) -> None:
+        """Delete the upload's temporary file (the rows read stay)."""
         self.upload.close()
+
+    def release(self) -> None:
+        """Let go of everything large: the upload and the rows (the draft cannot go on after this)."""
+        self.close()
+        self.file.frame = self.file.frame.iloc[0:0]
+        self.edits = self.report = self.review = None
 
 
 # --- open, map ---------------------------------------------------------------------------------
@@ -117,9 +125,7 @@ def open_retry(engine: Engine, import_id: str, data: bytes | Path, file_name: st
                **read_options) -> Draft:
     """A failed import's file uploaded again: the same review as a first attempt, then a commit
     into the same import record."""
-    with engine.connect() as conn:
-        record = lock_import(conn, import_id)
-        check_change(import_id, record.status, "completed")
+    check_change(import_id, get_import(engine, import_id)["status"], "completed")
     draft = open_file(engine, data, file_name, **read_options)
     draft.import_id = str(import_id)
     return draft

@@ -89,10 +89,6 @@ class SourceFile:
     def headers(self) -> list[str]:
         return [c for c in self.frame.columns if c != ROW]
 
-    @property
-    def bad_rows(self) -> set[int]:
-        return set(self.row_errors["row"].astype(int))
-
 
 def read_contacts(data: bytes, file_name: str, *, encoding: str | None = None,
                   delimiter: str | None = None, header_row: int | None = None,

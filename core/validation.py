@@ -14,10 +14,10 @@ import langcodes
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-import pyarrow
 from pandera.typing import Series
 
 from core.fields import FIELDS, MAX_TEXT_LENGTH, ROW
+from core.memory import release_memory
 from core.progress import Progress, ignore_progress
 from core.reading import empty_row_errors
 
@@ -195,7 +195,7 @@ def validate(mapped: pd.DataFrame, on_progress: Progress | None = None,
     on_progress("validating", done, total) is called after each."""
     notify = on_progress or ignore_progress
     normalized = normalize(mapped).reset_index(drop=True)
-    _release_memory()
+    release_memory()
     total = len(normalized)
     found = []
     for start in range(0, max(total, 1), VALIDATE_CHUNK):
@@ -204,7 +204,7 @@ def validate(mapped: pd.DataFrame, on_progress: Progress | None = None,
             ContactRow.validate(chunk, lazy=True)
         except pa.errors.SchemaErrors as failures:
             found.append(_errors_from(failures.failure_cases, normalized))
-        _release_memory()
+        release_memory()
         notify("validating", min(start + VALIDATE_CHUNK, total), total)
     if problems is not None and not problems.empty:
         found = [f[~f["row"].isin(set(problems["row"]))] for f in found] + [problems]
@@ -225,15 +225,9 @@ def validate(mapped: pd.DataFrame, on_progress: Progress | None = None,
     duplicates = pd.DataFrame({"row": rows[earlier],
                                "email": normalized["email"].take(earlier).to_numpy(),
                                "kept_row": rows[positions[last[codes[~is_last]]]]})
-    _release_memory()
+    release_memory()
     return ValidationReport(rows=total, normalized=normalized, kept=positions[is_last], errors=errors,
                             duplicates=duplicates)
-
-
-def _release_memory() -> None:
-    """Give the temporaries of large string operations back to the OS: pyarrow's allocator keeps
-    freed blocks otherwise, which for a 1M-row file is hundreds of MB of peak RSS."""
-    pyarrow.default_memory_pool().release_unused()
 
 
 def _errors_from(cases: pd.DataFrame, normalized: pd.DataFrame) -> pd.DataFrame:

@@ -3,19 +3,33 @@ import wizard's state, and turning domain errors into short messages. Not a page
 lists the pages."""
 from __future__ import annotations
 
+import gc
 import logging
+import threading
+import time
 
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.database import make_engine
 from core.errors import ImportConsoleError
 from core.importing import Draft
+from core.memory import release_memory
 from core.records import current_user
 
 log = logging.getLogger("console")
 # The import wizard's state in st.session_state: {"step", "source", "campaign", "draft"}.
 WIZARD = "import_wizard"
 NEW_IMPORT_PAGE = "pages/new_import.py"
+# A closed tab's session is kept by Streamlit for two minutes, for a reconnect, then dropped the
+# next time Streamlit happens to look. Its draft (the upload's rows) is released here once the
+# session has been gone longer than that, checked every SWEEP_EVERY seconds.
+RELEASE_AFTER = 150
+SWEEP_EVERY = 15
+_drafts: dict[str, Draft] = {}          # browser session id -> its wizard's draft, server-wide
+_gone_since: dict[str, float] = {}
+_drafts_lock = threading.Lock()
 
 
 @st.cache_resource(show_spinner="Starting the database…")
@@ -53,15 +67,71 @@ def show_error(error: Exception) -> None:
                  "try again, and tell the admins if it keeps happening.", icon=":material/error:")
 
 
+def keep_draft(draft: Draft) -> None:
+    """Make draft the wizard's draft, releasing the one it replaces."""
+    discard_draft()
+    st.session_state.setdefault(WIZARD, {"step": "details"})["draft"] = draft
+    session_id = _session_id()
+    if session_id is not None:
+        _start_draft_sweeper()
+        with _drafts_lock:
+            _drafts[session_id] = draft
+
+
 def discard_draft() -> None:
-    """Close the wizard's draft (its upload's temporary file goes now, not at the session's end)."""
-    draft = st.session_state.get(WIZARD, {}).get("draft")
+    """Release the wizard's draft now (its upload's file and rows), not at the session's end."""
+    draft = st.session_state.get(WIZARD, {}).pop("draft", None)
     if draft is not None:
-        draft.close()
+        draft.release()
+        with _drafts_lock:
+            for session_id in [s for s, kept in _drafts.items() if kept is draft]:
+                del _drafts[session_id]
 
 
 def continue_in_wizard(draft: Draft) -> None:
     """Hand a draft (a failed import's retry) to the import wizard, at its mapping step."""
-    discard_draft()
-    st.session_state[WIZARD] = {"step": "map", "draft": draft}
+    keep_draft(draft)
+    st.session_state[WIZARD]["step"] = "map"
     st.switch_page(NEW_IMPORT_PAGE)
+
+
+def release_drafts_of_gone_sessions(now: float | None = None) -> int:
+    """Release the drafts of sessions that have not been active for RELEASE_AFTER seconds;
+    returns how many were released."""
+    if not runtime.exists():
+        return 0
+    now = time.monotonic() if now is None else now
+    active = runtime.get_instance().is_active_session
+    released = 0
+    with _drafts_lock:
+        for session_id in list(_drafts):
+            if active(session_id):
+                _gone_since.pop(session_id, None)
+                continue
+            if now - _gone_since.setdefault(session_id, now) >= RELEASE_AFTER:
+                _drafts.pop(session_id).release()
+                del _gone_since[session_id]
+                released += 1
+    if released:
+        gc.collect()
+        release_memory(trim_heap=True)
+    return released
+
+
+@st.cache_resource
+def _start_draft_sweeper() -> threading.Thread:
+    def sweep() -> None:
+        while True:
+            time.sleep(SWEEP_EVERY)
+            try:
+                release_drafts_of_gone_sessions()
+            except Exception:  # the sweeper must outlive one bad pass
+                log.exception("releasing the drafts of closed sessions failed")
+    thread = threading.Thread(target=sweep, name="draft-sweeper", daemon=True)
+    thread.start()
+    return thread
+
+
+def _session_id() -> str | None:
+    context = get_script_run_ctx()
+    return context.session_id if context is not None else None

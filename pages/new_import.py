@@ -14,7 +14,7 @@ from core.fields import FIELDS, REQUIRED_FIELDS, ROW
 from core.history import recent_sources
 from core.mapping import missing_required
 from core.review import PROBLEMS, error_report, invalid_rows, row_statuses
-from pages.common import WIZARD, discard_draft, engine, plural, show_error, user_name
+from pages.common import WIZARD, discard_draft, engine, keep_draft, plural, show_error, user_name
 
 STEPS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
          "commit": "Commit", "done": "Campaign"}
@@ -103,8 +103,7 @@ def upload_step(w: dict) -> None:
     except ImportConsoleError as error:  # unreadable: say why and stay on this step
         show_error(error)
         return
-    discard_draft()
-    w["draft"] = draft
+    keep_draft(draft)
     go("map")
 
 
@@ -335,6 +334,7 @@ def run_commit(draft: importing.Draft) -> None:
     except Exception as error:  # shown as one line; the import stays consistent (core rolled back)
         show_error(error)
         return
+    draft.release()  # the done step needs the result only, not the rows
     go("done")
 
 

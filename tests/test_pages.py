@@ -261,3 +261,25 @@ def test_going_back_and_uploading_another_file_makes_one_import_record(console):
     assert list_imports(console).empty
     click(click(click(at, "Next: review"), "Next: commit"), "Commit now")
     assert list_imports(console)["file_name"].tolist() == ["second.csv"]
+
+
+def test_the_draft_of_a_closed_session_is_released_after_the_reconnect_window(monkeypatch):
+    import pages.common as common
+    from core import importing
+
+    class Runtime:  # the one question the sweeper asks Streamlit's runtime
+        active = {"open-tab"}
+
+        def is_active_session(self, session_id):
+            return session_id in self.active
+    monkeypatch.setattr(common.runtime, "exists", lambda: True)
+    monkeypatch.setattr(common.runtime, "get_instance", lambda: Runtime())
+    drafts = {sid: importing.open_file(None, csv_bytes(person(1)), "a.csv") for sid in ("open-tab", "closed-tab")}
+    monkeypatch.setattr(common, "_drafts", dict(drafts))
+    monkeypatch.setattr(common, "_gone_since", {})
+    spooled = drafts["closed-tab"].upload.path
+    assert common.release_drafts_of_gone_sessions(now=1000.0) == 0  # gone from now on
+    assert common.release_drafts_of_gone_sessions(now=1000.0 + common.RELEASE_AFTER - 1) == 0
+    assert common.release_drafts_of_gone_sessions(now=1000.0 + common.RELEASE_AFTER) == 1
+    assert not spooled.exists() and drafts["closed-tab"].file.frame.empty
+    assert list(common._drafts) == ["open-tab"] and not drafts["open-tab"].file.frame.empty
