@@ -52,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.console_memory", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--draft-ttl", type=float,
+                        help="seconds a closed session's draft is kept (CONTACT_IMPORT_DRAFT_TTL; default the console's)")
     args = parser.parse_args(argv)
+    if args.draft_ttl is not None:
+        os.environ["CONTACT_IMPORT_DRAFT_TTL"] = str(args.draft_ttl)
     from core.database import make_engine, scratch_database
     from pages.common import RELEASE_AFTER, SWEEP_EVERY
     from tests.console_server import console_server

@@ -59,8 +59,8 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         stage_rows(conn, report, notify)
         notify("upserting", 0, total)
-        inserted, updated = conn.execute(
-            sa.text("SELECT inserted, updated FROM merge_import_stage(:id)"), {"id": import_uuid(import_id)}).one()
+        inserted, updated = conn.execute(sa.text("SELECT inserted, updated FROM merge_import_stage(:id)"),
+                                         {"id": import_uuid(import_id)}).one()
         notify("finishing", total, total)
         _store_rejections(conn, import_id, report.rejected_rows())
         result = ImportResult(import_id=str(import_id), status="completed", inserted=inserted,

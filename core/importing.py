@@ -24,12 +24,14 @@ from core.commit import ImportResult, commit_import
 from core.errors import ImportConsoleError, MappingIncomplete
 from core.fields import FIELDS, ROW
 from core.history import get_import
-from core.mapping import Mapping, apply_mapping, suggest_mapping
+from core.mapping import Mapping, apply_mapping, missing_required, suggest_mapping
+from core.memory import release_memory
 from core.preview import Review, review_commit
 from core.progress import Progress
 from core.reading import WHOLE_ROW, SourceFile, read_contacts
 from core.records import check_change, create_import, rename_import_file
-from core.review import apply_edits, changed_rows, rows_of
+from core.review import (PROBLEMS, apply_edits, changed_rows, error_report, invalid_rows, row_statuses,
+                         rows_of)
 from core.saved_mappings import remember_mapping, suggest_mapping_for
 from core.undo import UndoResult, undo_import
 from core.validation import ValidationReport, validate
@@ -95,10 +97,14 @@ class Draft:
         self.upload.close()
 
     def release(self) -> None:
-        """Let go of everything large: the upload and the rows (the draft cannot go on after this)."""
+        """Let go of everything large, and give the memory back: the upload and the rows (the
+        draft cannot go on after this; its result and import id stay)."""
         self.close()
-        self.file.frame = self.file.frame.iloc[0:0]
+        # Empty frames of the same columns: a zero-row slice would keep the buffers alive.
+        self.file.frame = pd.DataFrame(columns=self.file.frame.columns)
+        self.file.row_errors = pd.DataFrame(columns=self.file.row_errors.columns)
         self.edits = self.report = self.review = None
+        release_memory(trim_heap=True)
 
 
 # --- open, map ---------------------------------------------------------------------------------
@@ -155,6 +161,11 @@ def confirm_mapping(engine: Engine | None, draft: Draft, mapping: Mapping) -> No
         remember_mapping(engine, draft.file.headers, draft.mapping, draft.created_by)
 
 
+def missing_fields(mapping: Mapping) -> list[str]:
+    """The required fields that no column is mapped to."""
+    return missing_required(mapping)
+
+
 def samples(draft: Draft, columns: list[str], count: int = 3) -> list[str]:
     """Up to count non-empty values of these columns joined, from the first SAMPLE_ROWS rows (the
     first filled rows further down when those are empty), so a rerun never joins every row."""
@@ -207,6 +218,28 @@ def apply_fixes(draft: Draft, edited: pd.DataFrame, on_progress: Progress | None
     merged = pd.concat([earlier[~earlier[ROW].isin(edited[ROW])], edited], ignore_index=True)
     draft.edits = merged.sort_values(ROW, kind="stable").reset_index(drop=True)
     return validate_draft(draft, on_progress)
+
+
+def rows_to_fix(draft: Draft) -> pd.DataFrame:
+    """The invalid rows with their problems, as the user edits them for apply_fixes."""
+    return invalid_rows(draft.report)
+
+
+def row_fates(draft: Draft, start: int = 0, count: int = 1000,
+              only_invalid: bool = False) -> tuple[pd.DataFrame, int]:
+    """count rows from start, each with what the commit will do to it ("ok", "invalid: …",
+    "duplicate of row N"), and how many rows there are; only_invalid: among the invalid rows."""
+    report = draft.report
+    if only_invalid:
+        candidates = np.flatnonzero(report.normalized[ROW].isin(report.errors["row"]).to_numpy())
+    else:
+        candidates = np.arange(len(report.normalized))
+    return row_statuses(report, candidates[start:start + count]), len(candidates)
+
+
+def rejected_rows(draft: Draft) -> pd.DataFrame:
+    """Every row left out (invalid or superseded duplicate): the error report."""
+    return error_report(draft.report)
 
 
 def reading_problems(file: SourceFile, mapping: Mapping) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 folding the user's edits back in. Rows are those of a ValidationReport (normalized values)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from core.fields import FIELDS, ROW
@@ -46,9 +47,10 @@ def error_report(report: ValidationReport) -> pd.DataFrame:
     return report.rejected_rows().reset_index(drop=True)
 
 
-def row_statuses(report: ValidationReport) -> pd.DataFrame:
-    """Every row with what the commit will do to it: "ok", "invalid: …" or "duplicate of row N"."""
-    rows = report.normalized
+def row_statuses(report: ValidationReport, positions: np.ndarray | None = None) -> pd.DataFrame:
+    """Every row (or the rows at these positions) with what the commit will do to it: "ok",
+    "invalid: …" or "duplicate of row N"."""
+    rows = report.normalized if positions is None else report.normalized.take(positions)
     status = pd.Series("ok", index=rows.index, dtype=object)
     problems = _problems_by_row(report)
     numbers = rows[ROW]
@@ -57,7 +59,7 @@ def row_statuses(report: ValidationReport) -> pd.DataFrame:
     superseded = report.duplicates.set_index("row")["kept_row"]
     duplicate = numbers.isin(superseded.index)
     status[duplicate] = "duplicate of row " + numbers[duplicate].map(superseded).astype(str)
-    return rows.assign(status=status)[[ROW, "status", *FIELDS]]
+    return rows.assign(status=status)[[ROW, "status", *FIELDS]].reset_index(drop=True)
 
 
 def _problems_by_row(report: ValidationReport) -> pd.Series:

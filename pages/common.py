@@ -3,8 +3,8 @@ import wizard's state, and turning domain errors into short messages. Not a page
 lists the pages."""
 from __future__ import annotations
 
-import gc
 import logging
+import os
 import threading
 import time
 
@@ -15,7 +15,6 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from core.database import make_engine
 from core.errors import ImportConsoleError
 from core.importing import Draft
-from core.memory import release_memory
 from core.records import current_user
 
 log = logging.getLogger("console")
@@ -24,9 +23,10 @@ WIZARD = "import_wizard"
 NEW_IMPORT_PAGE = "pages/new_import.py"
 # A closed tab's session is kept by Streamlit for two minutes, for a reconnect, then dropped the
 # next time Streamlit happens to look. Its draft (the upload's rows) is released here once the
-# session has been gone longer than that, checked every SWEEP_EVERY seconds.
-RELEASE_AFTER = 150
-SWEEP_EVERY = 15
+# session has been gone longer than that (CONTACT_IMPORT_DRAFT_TTL seconds), checked every
+# SWEEP_EVERY seconds.
+RELEASE_AFTER = float(os.environ.get("CONTACT_IMPORT_DRAFT_TTL", 150))
+SWEEP_EVERY = max(1.0, min(15.0, RELEASE_AFTER / 10))
 _drafts: dict[str, Draft] = {}          # browser session id -> its wizard's draft, server-wide
 _gone_since: dict[str, float] = {}
 _drafts_lock = threading.Lock()
@@ -65,6 +65,15 @@ def show_error(error: Exception) -> None:
         log.exception("unexpected error in the console")
         st.error(f"Something went wrong ({type(error).__name__}). Nothing was half-written; "
                  "try again, and tell the admins if it keeps happening.", icon=":material/error:")
+
+
+def drop_streamlit_upload(uploaded) -> None:
+    """Delete Streamlit's own copy of an uploaded file once the draft holds it: Streamlit keeps
+    uploads in memory until the browser removes them or the session shuts down, and a closed
+    tab's session may never be shut down (it is only dropped from the reconnect store)."""
+    context = get_script_run_ctx()
+    if context is not None and getattr(uploaded, "file_id", None):
+        context.uploaded_file_mgr.remove_file(session_id=context.session_id, file_id=uploaded.file_id)
 
 
 def keep_draft(draft: Draft) -> None:
@@ -112,9 +121,7 @@ def release_drafts_of_gone_sessions(now: float | None = None) -> int:
                 _drafts.pop(session_id).release()
                 del _gone_since[session_id]
                 released += 1
-    if released:
-        gc.collect()
-        release_memory(trim_heap=True)
+                log.info("released the import draft of closed session %s", session_id)
     return released
 
 

@@ -9,7 +9,7 @@ from core.errors import ImportConsoleError
 from core.exporting import to_export_csv
 from core.history import get_import, import_contacts, import_errors, list_imports, recent_sources
 from core.records import STATUSES, abandon_stale_imports
-from pages.common import continue_in_wizard, engine, plural, show_error
+from pages.common import continue_in_wizard, drop_streamlit_upload, engine, plural, show_error
 
 ANY = "Any"
 CONTACTS_PAGE = 100
@@ -86,6 +86,7 @@ def retry_form(record: dict) -> None:
             except ImportConsoleError as error:
                 show_error(error)
                 return
+            drop_streamlit_upload(uploaded)
             continue_in_wizard(draft)
 
 

@@ -12,9 +12,8 @@ from core.errors import ImportConsoleError
 from core.exporting import to_export_csv
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW
 from core.history import recent_sources
-from core.mapping import missing_required
-from core.review import PROBLEMS, error_report, invalid_rows, row_statuses
-from pages.common import WIZARD, discard_draft, engine, keep_draft, plural, show_error, user_name
+from pages.common import (WIZARD, discard_draft, drop_streamlit_upload, engine, keep_draft, plural,
+                          show_error, user_name)
 
 STEPS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
          "commit": "Commit", "done": "Campaign"}
@@ -103,6 +102,7 @@ def upload_step(w: dict) -> None:
     except ImportConsoleError as error:  # unreadable: say why and stay on this step
         show_error(error)
         return
+    drop_streamlit_upload(uploaded)
     keep_draft(draft)
     go("map")
 
@@ -123,7 +123,7 @@ def map_step(w: dict) -> None:
     mapping = {field: mapping_row(draft, field) for field in FIELDS}
     mapping = {f: cols for f, cols in mapping.items() if cols}
     draft.mapping = mapping
-    missing = missing_required(mapping)
+    missing = importing.missing_fields(mapping)
     if missing:
         st.error(f"Map a column to each required field before going on: {', '.join(missing)}.")
     back, forward, _ = st.columns([1, 2, 4])
@@ -249,7 +249,7 @@ def review_step(w: dict) -> None:
     if len(report.duplicates):
         with st.expander(f"{plural(len(report.duplicates), 'row')} repeat an email of a later row "
                          "(the later row wins)"):
-            st.dataframe(report.duplicates.head(PAGE_ROWS), hide_index=True)
+            st.dataframe(report.duplicates.head(PAGE_ROWS).copy(), hide_index=True)
     if preview.will_update:
         with st.expander(f"{plural(preview.will_update, 'existing contact')} will be updated — what changes"):
             st.caption(" · ".join(f"{field}: {plural(n, 'contact')}" for field, n in preview.changes_by_field.items()))
@@ -273,35 +273,37 @@ def review_step(w: dict) -> None:
 
 def errors_section(draft: importing.Draft) -> None:
     report = draft.report
-    rejected = error_report(report)
+    rejected = importing.rejected_rows(draft)
     st.markdown(f"#### {plural(report.invalid, 'invalid row')}")
-    st.dataframe(page_of(report.errors, "errors_page"), hide_index=True,
+    start, stop = page_picker(len(report.errors), "errors_page")
+    st.dataframe(report.errors.iloc[start:stop].copy(), hide_index=True,
                  column_config={"row": st.column_config.NumberColumn("row", format="%d")})
     st.download_button("Download the error report (CSV)", to_export_csv(rejected),
                        file_name=f"{draft.file_name.rsplit('.', 1)[0]}-errors.csv", mime="text/csv")
 
 
-def page_of(frame: pd.DataFrame, key: str) -> pd.DataFrame:
-    """One page of PAGE_ROWS rows, with a page picker when there are more (keeps 1M-row files responsive)."""
-    pages = max((len(frame) - 1) // PAGE_ROWS + 1, 1)
-    if pages == 1:
-        return frame
-    page = st.number_input(f"Page (of {pages:,}, {PAGE_ROWS:,} rows each)", 1, pages, 1, key=key)
-    return frame.iloc[(page - 1) * PAGE_ROWS: page * PAGE_ROWS]
+def page_picker(total: int, key: str) -> tuple[int, int]:
+    """(start, stop) of one page of PAGE_ROWS rows, with a page picker when there are more (keeps
+    1M-row files responsive). Tables get a copy of their page: a slice would keep the whole frame
+    alive in Streamlit's table store for as long as the session is."""
+    pages = max((total - 1) // PAGE_ROWS + 1, 1)
+    page = 1 if pages == 1 else st.number_input(
+        f"Page (of {pages:,}, {PAGE_ROWS:,} rows each)", 1, pages, 1, key=key)
+    return (page - 1) * PAGE_ROWS, page * PAGE_ROWS
 
 
 def all_rows(draft: importing.Draft) -> None:
     only_errors = st.toggle("Only rows with errors", value=False)
-    rows = row_statuses(draft.report)
-    if only_errors:
-        rows = rows[rows["status"].str.startswith("invalid")]
-    st.dataframe(page_of(rows, "rows_page"), hide_index=True)
+    _, total = importing.row_fates(draft, count=0, only_invalid=only_errors)
+    start, _ = page_picker(total, "rows_page")
+    rows, _ = importing.row_fates(draft, start, PAGE_ROWS, only_invalid=only_errors)
+    st.dataframe(rows, hide_index=True)
 
 
 def fix_rows(draft: importing.Draft) -> None:
-    rows = invalid_rows(draft.report).head(PAGE_ROWS)
+    rows = importing.rows_to_fix(draft).head(PAGE_ROWS).copy()
     st.caption("Fix the values in place, then re-validate. Rows you leave invalid are skipped.")
-    edited = st.data_editor(rows, hide_index=True, disabled=[ROW, PROBLEMS], key="fix_editor",
+    edited = st.data_editor(rows, hide_index=True, disabled=[ROW, importing.PROBLEMS], key="fix_editor",
                             column_config={ROW: st.column_config.NumberColumn("row", format="%d")})
     if st.button("Re-validate with my fixes"):
         revalidate(draft, edited)

@@ -210,3 +210,33 @@ def test_an_undo_and_an_import_over_the_same_contacts_at_once_never_deadlock(icu
     assert not [r.getMessage() for r in caplog.records if "deadlock" in r.getMessage()]
     assert get_import(icu_engine, first.import_id)["status"] == "reverted"
     assert {c["company"] for c in contacts(icu_engine).values()} == {"Later"}
+
+
+@pytest.mark.timeout(60)
+def test_an_email_a_concurrent_import_inserts_meanwhile_is_updated_and_linked(engine):
+    """The merge's step 3: the other transaction's row is not visible when the merge locks, so the
+    insert meets it (and waits for it); the merge then links and updates it instead."""
+    results, failures = [], []
+    data = csv_bytes(person(1), person(2, company="Mine"), person(3))
+    with engine.connect() as other:
+        other.execute(sa.text("INSERT INTO contacts (email, full_name, linkedin_profile, company) "
+                              "VALUES ('person2@example.com', 'Other', 'https://linkedin.com/in/o', 'Other')"))
+        worker = threading.Thread(target=lambda: _collect(results, failures, import_file, engine, data, "f.csv", "t"))
+        worker.start()
+        _wait_for(lambda: _waiting_backends(engine) == 1)
+        other.commit()
+    worker.join(timeout=30)
+    assert failures == [] and (results[0].inserted, results[0].updated) == (2, 1)
+    assert [(l["email"], l["action"], l["previous"]) for l in links(engine, results[0].import_id)] == [
+        ("person1@example.com", "inserted", None),
+        ("person2@example.com", "updated", {"company": "Other", "full_name": "Other",
+                                            "linkedin_profile": "https://linkedin.com/in/o"}),
+        ("person3@example.com", "inserted", None)]
+    assert contacts(engine)["person2@example.com"]["company"] == "Mine"
+
+
+def _collect(results: list, failures: list, action, *args) -> None:
+    try:
+        results.append(action(*args))
+    except Exception as error:  # noqa: BLE001 - the test reports it
+        failures.append(error)

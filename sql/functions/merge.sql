@@ -87,28 +87,31 @@ BEGIN
     PERFORM _merge_import_lock(NULL);
     ANALYZE import_matched;
 
-    -- 2. Insert the new emails in pos order and link them.
-    WITH ins AS (
-        INSERT INTO contacts (id, email, full_name, linkedin_profile, company, locale, timezone, metadata)
-        SELECT import_contact_id(v_prefix, s.pos), s.email, s.full_name, s.linkedin_profile,
-               s.company, s.locale, s.timezone, COALESCE(s.metadata, '{}'::jsonb)
-        FROM import_stage s
-        WHERE NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
-        ORDER BY s.pos
-        ON CONFLICT (email) DO NOTHING
-        RETURNING id, email
-    )
-    INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
-    SELECT p_import, ins.id, 'inserted', s.row_number, NULL
-    FROM ins JOIN import_stage s ON s.email = ins.email
-    ORDER BY ins.id;
+    -- 2. Insert the new emails in pos order, then link them. The ids are computed from pos, so
+    --    the links need no join when every new email was inserted by this import (the usual case).
+    INSERT INTO contacts (id, email, full_name, linkedin_profile, company, locale, timezone, metadata)
+    SELECT import_contact_id(v_prefix, s.pos), s.email, s.full_name, s.linkedin_profile,
+           s.company, s.locale, s.timezone, COALESCE(s.metadata, '{}'::jsonb)
+    FROM import_stage s
+    WHERE NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
+    ORDER BY s.pos
+    ON CONFLICT (email) DO NOTHING;
     GET DIAGNOSTICS inserted = ROW_COUNT;
-
-    -- 3. Emails that a concurrent import inserted after step 1 (ON CONFLICT skipped them):
-    --    lock them now, before their values are read.
     SELECT count(*) INTO v_staged FROM import_stage;
     SELECT count(*) INTO v_matched FROM import_matched;
-    IF inserted + v_matched < v_staged THEN
+    IF inserted = v_staged - v_matched THEN
+        INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
+        SELECT p_import, import_contact_id(v_prefix, s.pos), 'inserted', s.row_number, NULL
+        FROM import_stage s
+        WHERE NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
+        ORDER BY s.pos;
+    ELSE
+        -- 3. A concurrent import inserted some of these emails after step 1 (ON CONFLICT skipped
+        --    them): link what this import inserted, then lock those others before reading them.
+        INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
+        SELECT p_import, c.id, 'inserted', s.row_number, NULL
+        FROM import_stage s JOIN contacts c ON c.id = import_contact_id(v_prefix, s.pos)
+        ORDER BY s.pos;
         PERFORM _merge_import_lock(v_prefix);
     END IF;
 
