@@ -110,14 +110,17 @@ def _import(args) -> int:
 
     if args.dry_run:
         return _dry_run(args, make_engine())
+    warnings: list[str] = []
     result = importing.import_file(make_engine(), args.file, None, args.source, args.campaign,
-                                   **_read_kwargs(args))
+                                   warnings=warnings, **_read_kwargs(args))
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.as_dict()))
     else:
         print(f"import {result.import_id} {result.status}: {result.inserted} inserted, "
-              f"{result.updated} updated, {result.invalid} invalid, {result.duplicates} duplicates, "
-              f"total_rows {result.total_rows}")
+              f"{result.updated} updated ({result.unchanged} of them unchanged), {result.invalid} invalid, "
+              f"{result.duplicates} duplicates, total_rows {result.total_rows}")
     return 0
 
 

@@ -20,56 +20,71 @@ from core.validation import ValidationReport
 log = logging.getLogger(__name__)
 
 
+INTERRUPTED = "interrupted: the commit was stopped before it finished; nothing of it was saved"
+
+
 @dataclass(frozen=True)
 class ImportResult:
     import_id: str
     status: str
     inserted: int
-    updated: int
+    updated: int      # stored contacts linked (the seed's meaning), changed or not
     invalid: int
     duplicates: int
-    total_rows: int
+    total_rows: int   # inserted + updated: the contacts linked to the import
+    unchanged: int = 0  # of the updated, those that already held these values
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def commit_import(engine: Engine, import_id: str, report: ValidationReport,
-                  on_progress: Progress | None = None) -> ImportResult:
-    """Steps 2 and 3 of the seed's flow in ONE transaction. A deadlock is retried (the merge locks
-    in one order, so it should not happen); a refused status change (the import is completed or
-    reverted) changes nothing; any other failure marks the import failed with its reason."""
+                  on_progress: Progress | None = None, file_name: str | None = None) -> ImportResult:
+    """Steps 2 and 3 of the seed's flow in ONE transaction (file_name: the file being committed,
+    when it differs from the one the import was created with, as on a retry). A deadlock is
+    retried (the merge locks in one order, so it should not happen); a refused status change (the
+    import is completed or reverted) changes nothing; any other failure, or an interruption (the
+    page rerun by its user, Ctrl-C), marks the import failed with its reason."""
     notify = on_progress or ignore_progress
     try:
         return retry_deadlocks(f"committing import {import_id}",
-                               lambda: _commit_once(engine, import_id, report, notify))
+                               lambda: _commit_once(engine, import_id, report, notify, file_name))
     except ImportConsoleError:
         raise
     except Exception as error:
         log.exception("commit of import %s failed", import_id)
         mark_failed(engine, import_id, reason(error))
         raise CommitFailed(import_id, reason(error)) from error
+    except BaseException:
+        mark_failed(engine, import_id, INTERRUPTED)
+        raise
 
 
-def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notify: Progress) -> ImportResult:
+def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notify: Progress,
+                 file_name: str | None) -> ImportResult:
     total = report.valid_count
     with engine.begin() as conn:
         check_change(import_id, lock_import(conn, import_id).status, "completed")
+        if file_name is not None:
+            conn.execute(sa.text("UPDATE imports SET file_name = :f WHERE id = :id"),
+                         {"f": file_name, "id": import_uuid(import_id)})
         # The merge sorts and joins the whole stage; keep that in memory rather than on disk.
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         stage_rows(conn, report, notify)
         notify("upserting", 0, total)
-        inserted, updated = conn.execute(sa.text("SELECT inserted, updated FROM merge_import_stage(:id)"),
-                                         {"id": import_uuid(import_id)}).one()
+        inserted, updated, unchanged = conn.execute(
+            sa.text("SELECT inserted, updated, unchanged FROM merge_import_stage(:id)"),
+            {"id": import_uuid(import_id)}).one()
         notify("finishing", total, total)
         _store_rejections(conn, import_id, report.rejected_rows())
         result = ImportResult(import_id=str(import_id), status="completed", inserted=inserted,
-                              updated=updated, invalid=report.invalid,
-                              duplicates=len(report.duplicates), total_rows=inserted + updated)
+                              updated=updated, invalid=report.invalid, duplicates=len(report.duplicates),
+                              total_rows=inserted + updated, unchanged=unchanged)
         # completed_at is clock_timestamp(): the time this commit held its locks, so completion
         # order is the order in which imports changed shared contacts (undo relies on it).
         change_status(conn, import_id, "completed", total_rows=result.total_rows, inserted=inserted,
-                      updated=updated, invalid=result.invalid, duplicates=result.duplicates, error=None)
+                      updated=updated, unchanged=unchanged, invalid=result.invalid,
+                      duplicates=result.duplicates, error=None)
     notify("done", total, total)
     return result
 

@@ -3,11 +3,13 @@
 DATABASE_URL (postgresql://user:password@host:port/dbname) selects a server; without it the
 embedded server of core.embedded is started. The numbered files of sql/ (schema changes) are
 applied in order, once each, recorded in schema_migrations; then the files of sql/functions/ (the
-current body of every function, CREATE OR REPLACE) are applied again, so a function has one source.
-All of it under an advisory lock, so that two processes starting at once do not race.
+current body of every function, CREATE OR REPLACE), each again whenever its text changed (its
+hash is recorded too), so a function has one source. All of it under an advisory lock, so that two
+processes starting at once do not race.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,7 +65,11 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
         # transaction: check them when they run, not now (as pg_dump restores do).
         conn.execute(sa.text("SET LOCAL check_function_bodies = off"))
         for path in sorted((sql_dir / FUNCTIONS_DIR.name).glob("*.sql")):
-            conn.connection.driver_connection.execute(path.read_text())
+            text = path.read_text()
+            version = f"{FUNCTIONS_DIR.name}/{path.name}@{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+            if version not in done:
+                conn.connection.driver_connection.execute(text)
+                conn.execute(sa.text("INSERT INTO schema_migrations (version) VALUES (:v)"), {"v": version})
     return applied_now
 
 

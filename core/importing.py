@@ -1,5 +1,6 @@
 """The import service: the only way to import. Every entry point (the console's pages, the CLI,
-history's retry, the benchmark, the HTTP API) calls these verbs and renders what they return.
+history's retry, the benchmark; the HTTP API to come) calls these verbs and renders what they
+return.
 
     open_file -> (reread) -> confirm_mapping -> validate -> (apply_fixes) -> review -> commit -> attach
     open_retry: the same flow for a failed import, with its file uploaded again
@@ -29,7 +30,7 @@ from core.memory import release_memory
 from core.preview import Review, review_commit
 from core.progress import Progress
 from core.reading import WHOLE_ROW, SourceFile, read_contacts
-from core.records import check_change, create_import, rename_import_file
+from core.records import check_change, create_import
 from core.review import (PROBLEMS, apply_edits, changed_rows, error_report, invalid_rows, row_statuses,
                          rows_of)
 from core.saved_mappings import remember_mapping, suggest_mapping_for
@@ -83,6 +84,8 @@ class Draft:
     review: Review | None = None
     result: ImportResult | None = None
     attached: str | None = None              # the campaign it was attached to
+    warnings: list[str] = field(default_factory=list)  # after a commit: what went wrong but not it
+    released: bool = False                   # its rows were let go (see release)
 
     @property
     def file_name(self) -> str:
@@ -104,6 +107,7 @@ class Draft:
         self.file.frame = pd.DataFrame(columns=self.file.frame.columns)
         self.file.row_errors = pd.DataFrame(columns=self.file.row_errors.columns)
         self.edits = self.report = self.review = None
+        self.released = True
         release_memory(trim_heap=True)
 
 
@@ -118,7 +122,8 @@ def open_file(engine: Engine | None, data: bytes | Path, file_name: str | None =
     upload = Upload(path=data) if isinstance(data, Path) else Upload(data=data)
     name = file_name or (data.name if isinstance(data, Path) else "upload")
     try:
-        draft = Draft(file=read_contacts(upload.read(), name, **read_options), upload=upload, mapping={},
+        content = upload.read() if isinstance(data, Path) else data  # the bytes in hand: no 2nd copy
+        draft = Draft(file=read_contacts(content, name, **read_options), upload=upload, mapping={},
                       read_options=read_options, source=source, campaign=campaign, created_by=created_by)
     except BaseException:
         upload.close()
@@ -154,8 +159,12 @@ def _suggest(engine: Engine | None, draft: Draft) -> None:
 
 
 def confirm_mapping(engine: Engine | None, draft: Draft, mapping: Mapping) -> None:
-    """The user's mapping, remembered for the next file with these headers (when engine is given)."""
-    draft.mapping = {f: list(columns) for f, columns in mapping.items() if columns}
+    """The user's mapping, remembered for the next file with these headers (when engine is given).
+    Fixes made under another mapping are dropped: they hold every field of their rows."""
+    mapping = {f: list(columns) for f, columns in mapping.items() if columns}
+    if mapping != draft.mapping:
+        draft.edits = None
+    draft.mapping = mapping
     draft.report = draft.review = None
     if engine is not None:
         remember_mapping(engine, draft.file.headers, draft.mapping, draft.created_by)
@@ -260,15 +269,20 @@ def review(engine: Engine, draft: Draft, on_progress: Progress | None = None) ->
 
 def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None) -> ImportResult:
     """Commit the draft's valid rows in one transaction, into a new import record (or the failed
-    import being retried), then attach it to the draft's campaign if it names one."""
+    import being retried), then attach it to the draft's campaign if it names one. The import is
+    committed whatever the attach does: an attach that fails is a warning on the draft."""
     report = draft.report or validate_draft(draft, on_progress)
     if draft.import_id is None:
         draft.import_id = create_import(engine, draft.source, draft.file_name, draft.created_by)
+        file_name = None
     else:
-        rename_import_file(engine, draft.import_id, draft.file_name)
-    draft.result = commit_import(engine, draft.import_id, report, on_progress)
+        file_name = draft.file_name  # a retry may come with a renamed file
+    draft.result = commit_import(engine, draft.import_id, report, on_progress, file_name=file_name)
     if draft.campaign:
-        attach(engine, draft, draft.campaign)
+        try:
+            attach(engine, draft, draft.campaign)
+        except ImportConsoleError as error:
+            draft.warnings.append(f"The import was committed but not attached to the campaign: {error}")
     return draft.result
 
 
@@ -294,15 +308,19 @@ def undo(engine: Engine, import_id: str) -> UndoResult:
 def import_file(engine: Engine, data: bytes | Path, file_name: str | None, source: str,
                 campaign: str | None = None, created_by: str | None = None,
                 mapping: Mapping | None = None, on_progress: Progress | None = None,
-                **read_options) -> ImportResult:
-    """The seed's four steps for one file: create the import, commit the contacts, complete, attach."""
+                warnings: list[str] | None = None, **read_options) -> ImportResult:
+    """The seed's four steps for one file: create the import, commit the contacts, complete, attach.
+    warnings, when given, receives what went wrong after the commit (a failed attach)."""
     draft = open_file(None, data, file_name, source=source, campaign=campaign, created_by=created_by,
                       **read_options)
     try:
         if mapping is not None:
             confirm_mapping(None, draft, mapping)
         validate_draft(draft, on_progress)
-        return commit(engine, draft, on_progress)
+        result = commit(engine, draft, on_progress)
+        if warnings is not None:
+            warnings.extend(draft.warnings)
+        return result
     finally:
         draft.close()
 

@@ -104,15 +104,6 @@ def mark_failed(engine: Engine, import_id: str, reason: str) -> bool:
     return True
 
 
-def rename_import_file(engine: Engine, import_id: str, file_name: str) -> None:
-    """Another file was chosen for an import not committed yet: it keeps one record, not two."""
-    with engine.begin() as conn:
-        current = lock_import(conn, import_id).status
-        check_change(import_id, current, "completed")
-        conn.execute(sa.text("UPDATE imports SET file_name = :f WHERE id = :id"),
-                     {"f": file_name, "id": import_uuid(import_id)})
-
-
 def abandon_stale_imports(engine: Engine, older_than: timedelta = ABANDONED_AFTER) -> list[str]:
     """Mark as failed every `processing` import older than older_than that no commit holds (a
     commit locks its import's row for its whole transaction, so an unlocked one is not being

@@ -71,7 +71,10 @@ def _restore_statement() -> str:
                 f"later.fields, '{{}}'))) THEN {value} ELSE c.{field} END")
     return (f"UPDATE contacts c SET {', '.join(restore(f) for f in RESTORABLE)}, updated_at = now() "
             "FROM undo_links u LEFT JOIN undo_later later USING (contact_id) "
-            "WHERE c.id = u.contact_id AND u.action = 'updated' AND u.previous <> '{}'::jsonb")
+            "WHERE c.id = u.contact_id AND u.action = 'updated' "
+            # only contacts with a field to give back: one that no later import changed
+            "AND EXISTS (SELECT 1 FROM jsonb_object_keys(u.previous) AS k(key) "
+            "            WHERE NOT (k.key = ANY(COALESCE(later.fields, '{}'))))")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pages.common import continue_in_wizard, drop_streamlit_upload, engine, plur
 ANY = "Any"
 CONTACTS_PAGE = 100
 TABLE_COLUMNS = ["created_at", "status", "source", "file_name", "created_by", "total_rows", "inserted",
-                 "updated", "invalid", "duplicates", "campaign", "id"]
+                 "updated", "unchanged", "invalid", "duplicates", "campaign", "id"]
 
 
 def filters() -> dict:
@@ -54,8 +54,8 @@ def import_detail(import_id: str) -> None:
         st.error(f"This import failed and wrote nothing: {record['error']}")
     if record["status"] == "failed":
         retry_form(record)
-    counts = st.columns(5)
-    for column, key in zip(counts, ["total_rows", "inserted", "updated", "invalid", "duplicates"]):
+    counts = st.columns(6)
+    for column, key in zip(counts, ["total_rows", "inserted", "updated", "unchanged", "invalid", "duplicates"]):
         column.metric(key.replace("_", " ").capitalize(), f"{record[key]:,}")
     errors_tab, contacts_tab, campaign_tab, undo_tab = st.tabs(["Errors", "Contacts", "Campaign", "Undo"])
     with errors_tab:

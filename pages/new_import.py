@@ -78,7 +78,7 @@ def pick_or_type(label: str, known: list[str], new_label: str, current: str | No
     choice = st.selectbox(label, options, index=default)
     if choice == new_label:
         typed = st.text_input(f"New {label.split(' (')[0].lower()}", value=current if current and current not in known else "",
-                              placeholder=placeholder).strip()
+                              placeholder=placeholder, max_chars=255).strip()
         return typed or None
     return None if choice == none_option else choice
 
@@ -346,11 +346,14 @@ def done_step(w: dict) -> None:
     draft = w["draft"]
     result = draft.result
     st.success(f"Import {result.import_id} completed.", icon=":material/task_alt:")
-    counts = st.columns(5)
+    counts = st.columns(6)
     for column, (label, value) in zip(counts, [
-            ("Inserted", result.inserted), ("Updated", result.updated), ("Skipped invalid", result.invalid),
+            ("Inserted", result.inserted), ("Updated", result.updated - result.unchanged),
+            ("Unchanged", result.unchanged), ("Skipped invalid", result.invalid),
             ("Duplicates", result.duplicates), ("Total rows", result.total_rows)]):
         column.metric(label, f"{value:,}")
+    for warning in draft.warnings:
+        st.warning(warning, icon=":material/warning:")
     if draft.attached:
         st.info(f"Attached to campaign **{draft.attached}**.", icon=":material/campaign:")
     else:
@@ -371,6 +374,12 @@ STEP_VIEWS = {"details": details_step, "upload": upload_step, "map": map_step, "
 def main() -> None:
     st.title("New import")
     w = wizard()
+    draft = w.get("draft")
+    if draft is not None and draft.released and w["step"] in ("map", "review", "commit"):
+        # The tab was away longer than a closed session's draft is kept: its rows were let go.
+        discard_draft()
+        w["step"] = "upload" if w.get("source") else "details"
+        st.info("This import's file was let go while the page was away; upload it again.")
     progress_header(w["step"])
     try:
         STEP_VIEWS[w["step"]](w)

@@ -54,11 +54,12 @@ def test_import_then_reimport_then_history(database_url, engine, tmp_path):
     path.write_bytes(csv_bytes(person(1), person(2), person(3, email="bad")))
     first = json.loads(cli("import", path, "--source", "csv", "--campaign", "Q4", "--json",
                            database_url=database_url).stdout)
-    assert set(first) == {"import_id", "status", "inserted", "updated", "invalid", "duplicates", "total_rows"}
+    assert set(first) == {"import_id", "status", "inserted", "updated", "unchanged", "invalid", "duplicates",
+                          "total_rows"}
     assert (first["status"], first["inserted"], first["updated"], first["invalid"], first["total_rows"]) == (
         "completed", 2, 0, 1, 2)
     again = json.loads(cli("import", path, "--source", "csv", "--json", database_url=database_url).stdout)
-    assert (again["inserted"], again["updated"]) == (0, 2)
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 2, 2)
     history = json.loads(cli("imports", "--json", database_url=database_url).stdout)
     assert [h["id"] for h in history] == [again["import_id"], first["import_id"]]
     assert history[1]["campaign"] == "Q4"

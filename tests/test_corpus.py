@@ -1,5 +1,5 @@
 """The bad-input corpus (issue 5): one small file per case, its outcome in expected.csv, checked
-through core.pipeline.prepare and through the CLI (`python -m core validate FILE --json`)."""
+through the import service (open_file, validate_draft) and through the CLI (`python -m core validate FILE --json`)."""
 from __future__ import annotations
 
 import csv

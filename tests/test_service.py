@@ -87,14 +87,14 @@ def test_a_retry_goes_through_the_same_review_into_the_same_import(engine):
     failed = create_import(engine, "test", "people.csv")
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE imports SET status = 'failed', error = 'x' WHERE id = :i"), {"i": failed})
-    draft = importing.open_retry(engine, failed, csv_bytes(person(1), person(2, email="bad")), "people.csv")
+    draft = importing.open_retry(engine, failed, csv_bytes(person(1), person(2, email="bad")), "people (2).csv")
     assert draft.is_retry
     report = importing.validate_draft(draft)
     assert (report.valid_count, report.invalid) == (1, 1)
     assert importing.review(engine, draft).will_insert == 1
     result = importing.commit(engine, draft)
     assert (result.import_id, result.inserted) == (failed, 1)
-    assert list_imports(engine)["status"].tolist() == ["completed"]
+    assert list_imports(engine)[["status", "file_name"]].values.tolist() == [["completed", "people (2).csv"]]
 
 
 def test_a_completed_import_cannot_be_retried(engine):
@@ -153,3 +153,47 @@ def test_the_merge_expressions_are_inlined_not_called_per_row(engine):
     assert "COALESCE(s.full_name, c.full_name)" in plan
     assert not any(f"{name}(" in plan for name in ("changed_fields", "text_changes", "metadata_changes",
                                                   "merged_text", "merged_metadata"))
+
+
+def test_a_failed_attach_is_a_warning_and_the_import_stays_committed(engine):
+    warnings = []
+    result = importing.import_file(engine, csv_bytes(person(1)), "a.csv", "test", campaign="x" * 300,
+                                   warnings=warnings)
+    assert result.status == "completed" and count(engine, "contacts") == 1
+    assert warnings == ["The import was committed but not attached to the campaign: "
+                        "A campaign name must have 1 to 255 characters."]
+    assert get_import(engine, result.import_id)["campaign"] is None
+
+
+def test_an_interrupted_commit_marks_the_import_failed_and_writes_nothing(engine):
+    draft = importing.open_file(None, csv_bytes(person(1), person(2)), "a.csv", source="test")
+
+    def stop(stage, done, total):
+        if stage == "upserting":
+            raise KeyboardInterrupt  # as Streamlit's rerun does: not an Exception
+    with pytest.raises(KeyboardInterrupt):
+        importing.commit(engine, draft, stop)
+    stored = get_import(engine, draft.import_id)
+    assert stored["status"] == "failed" and stored["error"].startswith("interrupted")
+    assert count(engine, "contacts") == 0
+    result = importing.commit(engine, draft)  # the same draft retries into the same import
+    assert (result.import_id, result.inserted) == (draft.import_id, 2)
+
+
+def test_a_new_mapping_drops_the_fixes_made_under_the_old_one():
+    data = b"Name,Mail,Profile,Other\nAnn,bad,https://linkedin.com/in/ann,ann@x.io\n"
+    draft = importing.open_file(None, data, "f.csv")
+    report = importing.validate_draft(draft)
+    importing.apply_fixes(draft, invalid_rows(report).assign(email="fixed@x.io"))
+    assert draft.report.valid["email"].tolist() == ["fixed@x.io"]
+    importing.confirm_mapping(None, draft, dict(draft.mapping))  # the same mapping keeps them
+    assert importing.validate_draft(draft).valid["email"].tolist() == ["fixed@x.io"]
+    importing.confirm_mapping(None, draft, {**draft.mapping, "email": ["Other"]})
+    assert importing.validate_draft(draft).valid["email"].tolist() == ["ann@x.io"]
+
+
+def test_the_commit_counts_the_unchanged_contacts_apart(engine):
+    importing.import_file(engine, csv_bytes(person(1), person(2)), "a.csv", "test")
+    result = importing.import_file(engine, csv_bytes(person(1), person(2, company="New")), "b.csv", "test")
+    assert (result.updated, result.unchanged, result.total_rows) == (2, 1, 2)
+    assert get_import(engine, result.import_id)["unchanged"] == 1

@@ -73,3 +73,14 @@ def test_undo_is_atomic(engine):
     assert contacts(engine)["person1@example.com"]["company"] == "Beta"  # the restore was rolled back
     assert count(engine, "contacts") == 2
     assert get_import(engine, second.import_id)["status"] == "completed"
+
+
+def test_undo_counts_as_restored_only_contacts_it_gave_a_value_back(engine):
+    run(engine, person(1, company="Acme"), person(2, company="Acme"))
+    middle = run(engine, person(1, company="Beta"), person(2, company="Beta", locale="fr"), name="middle.csv")
+    run(engine, person(1, company="Gamma"), person(2, company="Gamma"), name="later.csv")
+    before = contacts(engine)["person1@example.com"]["updated_at"]
+    result = undo_import(engine, middle.import_id)
+    assert result.restored == 1  # person 2's locale; person 1's only change was overwritten later
+    stored = contacts(engine)
+    assert (stored["person1@example.com"]["updated_at"], stored["person2@example.com"]["locale"]) == (before, None)

@@ -7,9 +7,10 @@
 --   * metadata merges key by key, incoming keys win;
 --   * an update keeps in `previous` the stored values of exactly the fields it changes (undo data).
 --
--- The commit (merge_import_stage) and the review (review_import_stage) both read the temp table
--- import_stage that core.staging fills, and both compute new values and `previous` with the
--- three functions below, so what the review shows is what the commit does.
+-- The commit (merge_import_stage) and the review (review_import_stage, review_import_changes) both
+-- read the temp table import_stage that core.staging fills, and both decide what changes with the
+-- functions below (merged_text, merged_metadata, text_changes, metadata_changes; changed_fields
+-- builds the commit's `previous` from them), so what the review shows is what the commit does.
 
 -- The value a stored text field takes under an incoming one.
 CREATE OR REPLACE FUNCTION merged_text(stored text, incoming text) RETURNS text
@@ -66,7 +67,9 @@ RETURN (p_prefix || lpad(to_hex(p_pos), 8, '0'))::uuid;
 -- in byte order) and link each to the import. Rows are locked and inserted in `pos` order, the one
 -- order every writer uses (undo too: ORDER BY email COLLATE "C"), so writers wait, never deadlock.
 -- Contacts whose values do not change are locked and linked with previous = '{}', not rewritten.
-CREATE OR REPLACE FUNCTION merge_import_stage(p_import uuid, OUT inserted integer, OUT updated integer)
+DROP FUNCTION IF EXISTS merge_import_stage(uuid);  -- its OUT columns grew `unchanged`
+CREATE FUNCTION merge_import_stage(p_import uuid, OUT inserted integer, OUT updated integer,
+                                   OUT unchanged integer)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_random text := replace(gen_random_uuid()::text, '-', '');
@@ -130,6 +133,7 @@ BEGIN
     INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
     SELECT p_import, id, 'updated', src_row, previous FROM import_matched ORDER BY id;
     GET DIAGNOSTICS updated = ROW_COUNT;
+    SELECT count(*) INTO unchanged FROM import_matched WHERE previous = '{}'::jsonb;
     DROP TABLE import_matched;
 END;
 $$;
@@ -140,23 +144,36 @@ $$;
 CREATE OR REPLACE FUNCTION _merge_import_lock(p_prefix text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- The new values are kept only for contacts that change: most of a re-import usually does
+    -- not, and this table is written and read once per matched contact.
     INSERT INTO import_matched
-    SELECT c.id, s.pos, s.row_number,
-           merged_text(c.full_name, s.full_name),
-           merged_text(c.linkedin_profile, s.linkedin_profile),
-           merged_text(c.company, s.company),
-           merged_text(c.locale, s.locale),
-           merged_text(c.timezone, s.timezone),
-           merged_metadata(c.metadata, s.metadata),
-           changed_fields(c.full_name, s.full_name, c.linkedin_profile, s.linkedin_profile,
-                          c.company, s.company, c.locale, s.locale, c.timezone, s.timezone,
-                          c.metadata, s.metadata)
-    FROM import_stage s JOIN contacts c ON c.email = s.email
-    WHERE p_prefix IS NULL
-       OR (c.id <> import_contact_id(p_prefix, s.pos)
-           AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos))
-    ORDER BY s.pos
-    FOR UPDATE OF c;
+    SELECT id, pos, src_row,
+           CASE WHEN changes THEN merged_text(full_name, in_full_name) END,
+           CASE WHEN changes THEN merged_text(linkedin_profile, in_linkedin_profile) END,
+           CASE WHEN changes THEN merged_text(company, in_company) END,
+           CASE WHEN changes THEN merged_text(locale, in_locale) END,
+           CASE WHEN changes THEN merged_text(timezone, in_timezone) END,
+           CASE WHEN changes THEN merged_metadata(metadata, in_metadata) END,
+           previous
+    FROM (
+        SELECT *, previous <> '{}'::jsonb AS changes
+        FROM (
+            SELECT c.id, s.pos, s.row_number AS src_row,
+                   c.full_name, s.full_name AS in_full_name,
+                   c.linkedin_profile, s.linkedin_profile AS in_linkedin_profile,
+                   c.company, s.company AS in_company, c.locale, s.locale AS in_locale,
+                   c.timezone, s.timezone AS in_timezone, c.metadata, s.metadata AS in_metadata,
+                   changed_fields(c.full_name, s.full_name, c.linkedin_profile, s.linkedin_profile,
+                                  c.company, s.company, c.locale, s.locale, c.timezone, s.timezone,
+                                  c.metadata, s.metadata) AS previous
+            FROM import_stage s JOIN contacts c ON c.email = s.email
+            WHERE p_prefix IS NULL
+               OR (c.id <> import_contact_id(p_prefix, s.pos)
+                   AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos))
+            ORDER BY s.pos
+            FOR UPDATE OF c  -- not flattened into the outer query: `previous` is computed once
+        ) locked
+    ) compared;
 END;
 $$;
 
