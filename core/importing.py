@@ -80,6 +80,7 @@ class Draft:
     created_by: str | None = None
     import_id: str | None = None             # created by the commit, or the failed import retried
     edits: pd.DataFrame | None = None        # rows fixed by hand: ROW and every field
+    edits_mapping: Mapping | None = None     # the mapping the fixes were made under
     report: ValidationReport | None = None
     review: Review | None = None
     result: ImportResult | None = None
@@ -106,7 +107,7 @@ class Draft:
         # Empty frames of the same columns: a zero-row slice would keep the buffers alive.
         self.file.frame = pd.DataFrame(columns=self.file.frame.columns)
         self.file.row_errors = pd.DataFrame(columns=self.file.row_errors.columns)
-        self.edits = self.report = self.review = None
+        self.edits = self.edits_mapping = self.report = self.review = None
         self.released = True
         release_memory(trim_heap=True)
 
@@ -146,7 +147,7 @@ def reread(engine: Engine | None, draft: Draft, **read_options) -> Draft:
     """Read the same upload again with other options; the mapping is suggested anew."""
     draft.file = read_contacts(draft.upload.read(), draft.file_name, **read_options)
     draft.read_options = read_options
-    draft.edits = draft.report = draft.review = None
+    draft.edits = draft.edits_mapping = draft.report = draft.review = None
     _suggest(engine, draft)
     return draft
 
@@ -159,12 +160,8 @@ def _suggest(engine: Engine | None, draft: Draft) -> None:
 
 
 def confirm_mapping(engine: Engine | None, draft: Draft, mapping: Mapping) -> None:
-    """The user's mapping, remembered for the next file with these headers (when engine is given).
-    Fixes made under another mapping are dropped: they hold every field of their rows."""
-    mapping = {f: list(columns) for f, columns in mapping.items() if columns}
-    if mapping != draft.mapping:
-        draft.edits = None
-    draft.mapping = mapping
+    """The user's mapping, remembered for the next file with these headers (when engine is given)."""
+    draft.mapping = {f: list(columns) for f, columns in mapping.items() if columns}
     draft.report = draft.review = None
     if engine is not None:
         remember_mapping(engine, draft.file.headers, draft.mapping, draft.created_by)
@@ -203,7 +200,10 @@ def _joined_values(frame: pd.DataFrame, count: int) -> list[str]:
 def validate_draft(draft: Draft, on_progress: Progress | None = None) -> ValidationReport:
     """Map and validate the rows, with the user's fixes. A row with a reading problem in a mapped
     column (or a ragged row) is left out and reported, unless the user fixed it by hand: a fixed
-    row is judged on its new values only."""
+    row is judged on its new values only. Fixes made under another mapping are dropped: they hold
+    every field of their rows, as that mapping read them."""
+    if draft.edits is not None and draft.edits_mapping != draft.mapping:
+        draft.edits = draft.edits_mapping = None
     try:
         mapped = apply_mapping(draft.file.frame, draft.mapping)
     except MappingIncomplete as incomplete:  # say which file, as every file-level message does
@@ -226,6 +226,7 @@ def apply_fixes(draft: Draft, edited: pd.DataFrame, on_progress: Progress | None
     earlier = draft.edits if draft.edits is not None else edited.iloc[0:0]
     merged = pd.concat([earlier[~earlier[ROW].isin(edited[ROW])], edited], ignore_index=True)
     draft.edits = merged.sort_values(ROW, kind="stable").reset_index(drop=True)
+    draft.edits_mapping = {f: list(columns) for f, columns in draft.mapping.items()}
     return validate_draft(draft, on_progress)
 
 

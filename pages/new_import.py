@@ -257,8 +257,9 @@ def review_step(w: dict) -> None:
                 st.caption(f"The first {len(preview.changes):,} of {preview.total_changes:,} changes, in row order:")
             st.dataframe(preview.changes, hide_index=True)
     if preview.unchanged:
-        st.caption(f"{plural(preview.unchanged, 'existing contact')} already hold these values; "
-                   "they are linked to this import and not rewritten.")
+        verb = "holds" if preview.unchanged == 1 else "hold"
+        st.caption(f"{plural(preview.unchanged, 'existing contact')} already {verb} these values; "
+                   "linked to this import, not rewritten.")
     back, forward, _ = st.columns([1, 3, 3])
     if back.button("Back"):
         go("map")
