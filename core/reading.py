@@ -42,6 +42,9 @@ _SNIFF_BYTES = 64 * 1024
 _SNIFF_RECORDS = 200
 _SCAN_CHUNK = 1 << 20
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A lone UTF-16 surrogate, which a JSON "\ud800" escape decodes to: not text, and not storable.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _FOOTER_WORDS = re.compile(r"(?i)copyright|\(c\)|©|all rights reserved|confidential|generated|"
                            r"exported|grand total|total|records?\b|report")
 # Single-byte Latin code pages that charset-normalizer often proposes for short Windows-1252 text.
@@ -252,12 +255,30 @@ def _read_json(data: bytes, encoding: str, file_name: str, max_rows: int) -> Sou
             raise UnreadableFile(file_name, f"item {position} of the array is {_json_kind(item)}, "
                                  "not a contact object.", "Every item must look like {\"email\": ...}.")
     rows = [{str(key).strip(): _json_cell(value) for key, value in item.items()} for item in items]
+    surrogates = _spell_out_surrogates(rows) if _SURROGATE_ESCAPE.search(data) else empty_row_errors()
     frame = pd.DataFrame.from_records(rows).fillna("").astype(str)
     if frame.columns.empty:
         raise UnreadableFile(file_name, "the JSON objects hold no fields.")
     frame[ROW] = range(1, len(frame) + 1)
     return SourceFile(frame=frame, file_name=file_name, format="json", encoding=encoding,
-                      row_errors=_cell_problems(frame, None))
+                      row_errors=_merge_errors(_cell_problems(frame, None), surrogates))
+
+
+def _spell_out_surrogates(rows: list[dict]) -> pd.DataFrame:
+    """Lone surrogates (from \\ud800 escapes) in keys and values, spelled out as the escape they
+    came from, each value one error: the row is left out, shown as it was written."""
+    errors = []
+    for number, row in enumerate(rows, start=1):
+        for key in [k for k in row if _SURROGATE.search(k)]:
+            row[_visible(key)] = row.pop(key)
+        for key, text in row.items():
+            found = _SURROGATE.search(text)
+            if found:
+                row[key] = _visible(text)
+                errors.append((number, key, f"contains a lone surrogate U+{ord(found.group()):04X} (a \\u "
+                               "escape that is not a character), which is not allowed in contact data",
+                               _preview(row[key], 100)))
+    return pd.DataFrame(errors, columns=list(ROW_ERROR_COLUMNS)) if errors else empty_row_errors()
 
 
 def _json_kind(value) -> str:
@@ -605,7 +626,8 @@ def _has_control_bytes(data: bytes) -> bool:
 
 
 def _visible(value: str) -> str:
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    value = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
 
 
 def _merge_errors(*frames: pd.DataFrame) -> pd.DataFrame:

@@ -23,14 +23,17 @@ from core.reading import empty_row_errors
 
 # The HTML standard's "valid e-mail address" (WHATWG), written as a regex there too; a library
 # such as email-validator follows RFC 5321 instead, which accepts and rejects other addresses.
+# A contact's address needs a dotted domain ("jordan@northwind" is an intranet name, not an address).
 EMAIL_PATTERN = (r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-                 r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
+                 r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$")
 LINKEDIN_PATTERN = r"(?i)^https?://(?:[a-z0-9-]+\.)*linkedin\.com/in/[^/?#\s]+/?(?:[?#]\S*)?$"
 # A flat JSON object of strings without escapes, numbers, true, false and null: every text this
 # matches is one that _is_json_object accepts, so the common metadata cell is checked in one
 # vectorized pass and only the others (nested, escaped or invalid) go through the JSON parser.
 _JSON_STRING = r'"[^"\\\x00-\x1f]*"'
-_JSON_VALUE = _JSON_STRING + r"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null"
+# Numbers of bounded length only: longer ones go through the parser, which checks that PostgreSQL
+# can store them and Python read them back (MAX_NUMBER_CHARS).
+_JSON_VALUE = _JSON_STRING + r"|-?(?:0|[1-9][0-9]{0,99})(?:\.[0-9]{1,100})?(?:[eE][-+]?[0-9]{1,3})?|true|false|null"
 _JSON_MEMBER = rf"{_JSON_STRING}[ \t\n\r]*:[ \t\n\r]*(?:{_JSON_VALUE})[ \t\n\r]*"
 FLAT_JSON_OBJECT = rf"^\{{[ \t\n\r]*(?:{_JSON_MEMBER}(?:,[ \t\n\r]*{_JSON_MEMBER})*)?\}}$"
 
@@ -62,18 +65,36 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+# A number longer than this, or with a larger exponent, is refused: PostgreSQL's numeric stops at
+# an exponent of 131072, and Python will not read back an integer of more than 4300 digits.
+MAX_NUMBER_CHARS = 1000
+MAX_EXPONENT = 10_000
+
+
 def _reject_constant(name):
     raise ValueError(name)  # NaN and Infinity are not JSON and PostgreSQL refuses them
 
 
+def _bounded_number(text: str) -> float:
+    mantissa, _, exponent = text.lower().partition("e")
+    if len(text) > MAX_NUMBER_CHARS or (exponent and abs(int(exponent)) > MAX_EXPONENT):
+        raise ValueError(f"number too large: {text[:20]}")
+    return 0.0  # only the syntax matters here; the value is not kept
+
+
 # json.loads with a keyword argument builds a new decoder per call; one is enough.
-_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_bounded_number,
+                                 parse_int=_bounded_number)
 
 
 def _is_json_object(text: str) -> bool:
+    """A JSON object that PostgreSQL stores and Python reads back: no NUL, no lone surrogate
+    escape (\\ud800), no unbounded number, not nested beyond the parser's depth."""
     try:
         value = _JSON_DECODER.decode(text)
-    except ValueError:
+        if "\\u" in text:  # an escape may decode to a lone surrogate, which is not text
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError, UnicodeEncodeError):
         return False
     return isinstance(value, dict) and "\\u0000" not in text
 

@@ -11,7 +11,7 @@ from core.exporting import export_safe, neutralise, to_export_csv
 from core.history import import_errors
 from core.importing import import_file
 from tests.conftest import DATA
-from tests.helpers import contacts, count
+from tests.helpers import contacts, count, csv_bytes, person, prepare
 
 HOSTILE = DATA / "corpus" / "hostile_values.csv"
 
@@ -59,3 +59,46 @@ def test_row_errors_from_reading_are_stored_with_the_import(engine):
     errors = import_errors(engine, result.import_id)
     assert errors[["row", "column"]].values.tolist() == [[3, "(whole row)"], [4, "(whole row)"]]
     assert errors["reason"].str.contains("values but the header has 4 columns").all()
+
+
+def _metadata_file(*cells: str) -> bytes:
+    rows = [person(n, metadata=cell) for n, cell in enumerate(cells, start=1)]
+    return csv_bytes(*rows, person(99, metadata='{"ok": 1}'))
+
+
+def test_metadata_postgresql_or_python_cannot_hold_is_a_row_error_and_the_rest_imports(engine):
+    """Issue 9, points 3 and 4: these used to fail the whole import, or switch the check off for
+    every row of their slice."""
+    cells = ['{"a": "\\ud800"}', '{"n": 1e1000000}', '{"n": ' + "9" * 9000 + "}",
+             '{"a":' + "[" * 1100 + "]" * 1100 + "}", "not json at all"]
+    result = import_file(engine, _metadata_file(*cells), "meta.csv", "hostile")
+    assert (result.status, result.inserted, result.invalid) == ("completed", 1, 5)
+    errors = import_errors(engine, result.import_id)
+    assert errors[["row", "column"]].values.tolist() == [[n, "metadata"] for n in range(2, 7)]
+    assert list(contacts(engine)) == ["person99@example.com"]
+
+
+def test_a_surrogate_pair_escape_is_a_character_and_imports(engine):
+    result = import_file(engine, _metadata_file('{"rocket": "\\ud83d\\ude80"}'), "pair.csv", "hostile")
+    assert (result.inserted, result.invalid) == (2, 0)
+    assert contacts(engine)["person1@example.com"]["metadata"] == {"rocket": "🚀"}
+
+
+def test_a_lone_surrogate_in_a_json_file_is_a_row_error_not_a_crash(engine):
+    """Issue 9, point 6: the CLI used to die on UnicodeEncodeError."""
+    data = ('[{"full_name": "Ann\\ud800", "email": "ann@x.io", "linkedin_profile": "https://linkedin.com/in/ann"},'
+            ' {"full_name": "Bob", "email": "bob@x.io", "linkedin_profile": "https://linkedin.com/in/bob",'
+            '  "metadata": {"a": "\\udc00"}},'
+            ' {"full_name": "Cy", "email": "cy@x.io", "linkedin_profile": "https://linkedin.com/in/cy"}]').encode()
+    result = import_file(engine, data, "surrogates.json", "hostile")
+    assert (result.inserted, result.invalid) == (1, 2)
+    errors = import_errors(engine, result.import_id)
+    assert errors[["row", "column", "value"]].values.tolist() == [
+        [1, "full_name", "Ann\\ud800"], [2, "metadata", '{"a": "\\udc00"}']]
+    assert errors["reason"].str.startswith("contains a lone surrogate").all()
+
+
+def test_an_address_needs_a_dotted_domain():
+    """Issue 9, point 17."""
+    report = prepare(csv_bytes(person(1, email="jordan@northwind"), person(2, email="jo@north.wind")), "d.csv").report
+    assert report.errors[["row", "column"]].values.tolist() == [[2, "email"]]
