@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.campaigns import create_campaign, list_campaigns
 from core.history import list_imports
-from pages.common import engine, show_error
+from pages.common import engine, md, show_error
 
 
 def create_form() -> None:
@@ -13,7 +13,7 @@ def create_form() -> None:
         name = st.text_input("New campaign", placeholder="e.g. Q4 Outreach")
         if st.form_submit_button("Create campaign"):
             create_campaign(engine(), name)
-            st.success(f"Campaign {name.strip()} is ready.")
+            st.success(f"Campaign {md(name.strip())} is ready.")
 
 
 def campaign_list() -> None:
@@ -24,7 +24,7 @@ def campaign_list() -> None:
     st.dataframe(campaigns.drop(columns=["id"]), hide_index=True,
                  column_config={"created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm")})
     for campaign in campaigns.itertuples(index=False):
-        with st.expander(f"{campaign.name} — {campaign.imports} imports, {campaign.contacts:,} contacts"):
+        with st.expander(f"{md(campaign.name)} — {campaign.imports} imports, {campaign.contacts:,} contacts"):
             imports = list_imports(engine(), campaign_id=campaign.id)
             if imports.empty:
                 st.caption("No import attached yet.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 
@@ -52,6 +53,17 @@ def user_name() -> str:
     return configured or current_user()
 
 
+# Everything Streamlit's Markdown gives a meaning to, including its own :color[...] and
+# :material/...: directives and $ for LaTeX.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~:$<&])")
+
+
+def md(value) -> str:
+    """User data (file names, sources, campaigns, cell values, messages quoting them) made literal
+    for a Markdown element, so that ![x](https://…) shows as text instead of fetching an image."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
+
+
 def plural(count: int, word: str) -> str:
     """'1 contact', '2 contacts', '1,000 invalid rows'."""
     return f"{count:,} {word}{'' if count == 1 else 's'}"
@@ -60,7 +72,7 @@ def plural(count: int, word: str) -> str:
 def show_error(error: Exception) -> None:
     """Domain errors as they are; anything else logged, and one line on screen."""
     if isinstance(error, ImportConsoleError):
-        st.error(str(error), icon=":material/error:")
+        st.error(md(error), icon=":material/error:")
     else:
         log.exception("unexpected error in the console")
         st.error(f"Something went wrong ({type(error).__name__}). Nothing was half-written; "

@@ -9,7 +9,7 @@ from core.errors import ImportConsoleError
 from core.exporting import to_export_csv
 from core.history import get_import, import_contacts, import_errors, list_imports, recent_sources
 from core.records import STATUSES, abandon_stale_imports
-from pages.common import continue_in_wizard, drop_streamlit_upload, engine, plural, show_error
+from pages.common import continue_in_wizard, drop_streamlit_upload, engine, md, plural, show_error
 
 ANY = "Any"
 CONTACTS_PAGE = 100
@@ -47,11 +47,11 @@ def history_table(imports):
 def import_detail(import_id: str) -> None:
     record = get_import(engine(), import_id)
     st.divider()
-    st.subheader(f"{record['file_name'] or 'Import'} — {record['status']}")
-    st.caption(f"{record['id']} · source {record['source']} · by {record['created_by']} · "
-               f"{record['created_at']:%Y-%m-%d %H:%M}" + (f" · campaign {record['campaign']}" if record["campaign"] else ""))
+    st.subheader(f"{md(record['file_name'] or 'Import')} — {record['status']}")
+    st.caption(f"{record['id']} · source {md(record['source'])} · by {md(record['created_by'])} · "
+               f"{record['created_at']:%Y-%m-%d %H:%M}" + (f" · campaign {md(record['campaign'])}" if record["campaign"] else ""))
     if record["error"]:
-        st.error(f"This import failed and wrote nothing: {record['error']}")
+        st.error(f"This import failed and wrote nothing: {md(record['error'])}")
     if record["status"] == "failed":
         retry_form(record)
     counts = st.columns(6)
@@ -127,7 +127,7 @@ def attach_form(import_id: str) -> None:
                 st.warning("Pick a campaign or type a new name.")
                 return
             importing.attach_import(engine(), import_id, name)
-            st.success(f"Attached to {name}.")
+            st.success(f"Attached to {md(name)}.")
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from core.errors import ImportConsoleError
 from core.exporting import to_export_csv
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW
 from core.history import recent_sources
-from pages.common import (WIZARD, discard_draft, drop_streamlit_upload, engine, keep_draft, plural,
+from pages.common import (WIZARD, discard_draft, drop_streamlit_upload, engine, keep_draft, md, plural,
                           show_error, user_name)
 
 STEPS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
@@ -115,7 +115,7 @@ def map_step(w: dict) -> None:
     if draft.is_retry:
         st.info(f"Retrying import {draft.import_id}: the same review as a first attempt, then a commit "
                 "into the same import.", icon=":material/replay:")
-    st.subheader(f"Map the columns of {source_file.file_name}")
+    st.subheader(f"Map the columns of {md(source_file.file_name)}")
     reading_summary(draft)
     if draft.remembered:
         st.info("These columns were mapped the way you confirmed last time for this header.",
@@ -140,7 +140,7 @@ def reading_summary(draft: importing.Draft) -> None:
     source_file = draft.file
     facts = [plural(len(source_file.frame), "row"), source_file.format.upper()]
     if source_file.format == "xlsx":
-        facts.append(f"sheet {source_file.sheet}")
+        facts.append(f"sheet {md(source_file.sheet)}")
     elif source_file.format == "csv":
         facts += [f"encoding {source_file.encoding}", f"delimiter {source_file.delimiter!r}",
                   f"header on row {source_file.header_row}"]
@@ -149,7 +149,7 @@ def reading_summary(draft: importing.Draft) -> None:
         facts.append(f"{plural(skipped, 'line')} skipped")
     st.caption(" · ".join(facts))
     for note in source_file.notes:
-        st.caption(f":material/info: {note}")
+        st.caption(f":material/info: {md(note)}")
     if source_file.format != "json":
         with st.expander("Not read right? Change how the file is read"):
             reading_overrides(draft)
@@ -167,7 +167,7 @@ def reading_overrides(draft: importing.Draft) -> None:
     header_row = st.number_input("Header row", min_value=1, value=source_file.header_row or 1, step=1)
     options["header_row"] = int(header_row)
     if source_file.skipped_preamble or source_file.skipped_footer:
-        st.caption("Skipped lines: " + " | ".join([*source_file.skipped_preamble, *source_file.skipped_footer])[:500])
+        st.caption("Skipped lines: " + md(" | ".join([*source_file.skipped_preamble, *source_file.skipped_footer])[:500]))
     if st.button("Read the file again"):
         try:
             importing.reread(engine(), draft, **{k: v for k, v in options.items() if v is not None})
@@ -191,7 +191,7 @@ def mapping_row(draft: importing.Draft, field: str) -> list[str]:
         current = chosen[0] if chosen and chosen[0] in headers else UNMAPPED
         value = pick.selectbox(label, options, index=options.index(current), label_visibility="collapsed")
         columns = [] if value == UNMAPPED else [value]
-    sample.caption(sample_values(draft, columns))
+    sample.caption(md(sample_values(draft, columns)))
     return columns
 
 
@@ -356,7 +356,7 @@ def done_step(w: dict) -> None:
     for warning in draft.warnings:
         st.warning(warning, icon=":material/warning:")
     if draft.attached:
-        st.info(f"Attached to campaign **{draft.attached}**.", icon=":material/campaign:")
+        st.info(f"Attached to campaign **{md(draft.attached)}**.", icon=":material/campaign:")
     else:
         campaigns = list_campaigns(engine())["name"].tolist()
         campaign = pick_or_type("Attach to a campaign", campaigns, NEW_CAMPAIGN, None,

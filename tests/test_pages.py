@@ -1,4 +1,6 @@
 """Page logic through Streamlit's AppTest, on the test database."""
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -48,6 +50,11 @@ def upload(at: AppTest, name: str, data: bytes) -> AppTest:
     return at
 
 
+def shown(markdown: str) -> str:
+    """What a Markdown element shows: user data reaches it escaped (pages.common.md)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def metrics(at: AppTest) -> dict:
     return {m.label: m.value for m in at.metric}
 
@@ -63,7 +70,7 @@ def test_wizard_imports_the_seed_csv_and_history_shows_it(console):
     at = start_wizard(source="csv", campaign="Q4 Outreach")
     assert "up to 1,024 MB" in at.caption[0].value
     at = upload(at, "seed.csv", (DATA / "seed.csv").read_bytes())
-    assert "Map the columns of seed.csv" in at.subheader[0].value
+    assert "Map the columns of seed.csv" in shown(at.subheader[0].value)
     at = click(at, "Next: review")
     assert metrics(at) == {"Rows": "2", "Valid": "2", "Invalid": "0", "Duplicates in file": "0",
                            "Will insert": "2", "Will update": "0", "Unchanged": "0"}
@@ -122,7 +129,7 @@ def test_an_unreadable_file_shows_the_message_not_a_crash(console):
     at = start_wizard()
     at.file_uploader[0].set_value(("photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "text/csv")).run()
     no_exceptions(at)
-    assert "photo.csv: this is a binary file" in at.error[0].value
+    assert "photo.csv: this is a binary file" in shown(at.error[0].value)
     assert count(console, "imports") == 0
 
 
@@ -243,7 +250,7 @@ def test_an_abandoned_import_is_shown_failed_and_can_be_retried_with_its_file(co
     next(b for b in at.button if b.label == "Retry the import").click().run()
     no_exceptions(at)
     # The retry goes through the wizard's mapping and review, then commits into the same import.
-    assert "Retrying import" in at.info[0].value and "Map the columns of seed.csv" in at.subheader[0].value
+    assert "Retrying import" in at.info[0].value and "Map the columns of seed.csv" in shown(at.subheader[0].value)
     at.switch_page("pages/new_import.py")  # AppTest reruns the page it last chose, not the script's
     at = click(at, "Next: review")
     assert metrics(at)["Will insert"] == "2"
@@ -283,3 +290,15 @@ def test_the_draft_of_a_closed_session_is_released_after_the_reconnect_window(mo
     assert common.release_drafts_of_gone_sessions(now=1000.0 + common.RELEASE_AFTER) == 1
     assert not spooled.exists() and drafts["closed-tab"].file.frame.empty
     assert list(common._drafts) == ["open-tab"] and not drafts["open-tab"].file.frame.empty
+
+
+def test_user_data_is_never_rendered_as_markdown(console):
+    """Issue 9, point 7: a file name like this became an image the browser fetched."""
+    name = "![x](https://attacker.example/p.png) [click](javascript:alert(1)).csv"
+    at = upload(start_wizard(source="csv"), name, csv_bytes(person(1, company=":red[Big] $x$")))
+    title = at.subheader[0].value
+    assert "\\!\\[x\\]\\(https\\://attacker\\.example/p\\.png\\)" in title and "](" not in title
+    company = next(c.value for c in at.caption if "Big" in c.value)
+    assert company == "\\:red\\[Big\\] \\$x\\$"
+    at = upload(start_wizard(), "[a](b).csv", b"\x89PNG\r\n\x1a\n\x00")
+    assert at.error[0].value.startswith("\\[a\\]\\(b\\)\\.csv\\: this is a binary file")
