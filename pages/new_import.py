@@ -354,7 +354,7 @@ def done_step(w: dict) -> None:
             ("Duplicates", result.duplicates), ("Total rows", result.total_rows)]):
         column.metric(label, f"{value:,}")
     for warning in draft.warnings:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(md(warning), icon=":material/warning:")
     if draft.attached:
         st.info(f"Attached to campaign **{md(draft.attached)}**.", icon=":material/campaign:")
     else:
