@@ -2,7 +2,6 @@
 then does."""
 import gc
 import json
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
