@@ -31,8 +31,8 @@ from core.preview import Review, review_commit
 from core.progress import Progress
 from core.reading import WHOLE_ROW, SourceFile, read_contacts
 from core.records import check_change, create_import
-from core.review import (apply_edits, changed_rows, error_report, invalid_rows, row_statuses,
-                         rows_of)
+from core.review import PROBLEMS as PROBLEMS  # the fix grid's problems column, for the pages
+from core.review import apply_edits, changed_rows, error_report, invalid_rows, row_statuses, rows_of
 from core.saved_mappings import remember_mapping, suggest_mapping_for
 from core.undo import UndoResult, undo_import
 from core.validation import ValidationReport, validate
