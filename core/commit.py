@@ -42,9 +42,10 @@ def commit_import(engine: Engine, import_id: str, report: ValidationReport,
                   on_progress: Progress | None = None, file_name: str | None = None) -> ImportResult:
     """Steps 2 and 3 of the seed's flow in ONE transaction (file_name: the file being committed,
     when it differs from the one the import was created with, as on a retry). A deadlock is
-    retried (the merge locks in one order, so it should not happen); a refused status change (the
-    import is completed or reverted) changes nothing; any other failure, or an interruption (the
-    page rerun by its user, Ctrl-C), marks the import failed with its reason."""
+    retried (writers of contacts are serialized at the merge, so it should not happen); a
+    refused status change (the import is completed or reverted) changes nothing; any other
+    failure, or an interruption (the page rerun by its user, Ctrl-C), marks the import failed
+    with its reason."""
     notify = on_progress or ignore_progress
     try:
         return retry_deadlocks(f"committing import {import_id}",

@@ -82,8 +82,9 @@ def to_csv(table: pa.Table) -> bytes:
 
 def retry_deadlocks(what: str, attempt: Callable[[], T]) -> T:
     """attempt() again, up to ATTEMPTS times, when PostgreSQL chose its transaction as a deadlock
-    victim (rolled back whole, so a new attempt starts clean). Every writer locks contacts in one
-    order, so this is a safety net, not the way concurrency works; each retry is logged."""
+    victim (rolled back whole, so a new attempt starts clean). Writers of contacts take
+    lock_contact_writers first, so this is a safety net, not the way concurrency works; each
+    retry is logged."""
     for number in range(1, ATTEMPTS + 1):
         try:
             return attempt()

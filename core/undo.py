@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 RESTORABLE = [f for f in FIELDS if f != "email"]
 
-# The contacts this import touched, locked in the email's byte order (COLLATE "C"), the order in
-# which the commit locks them too, whatever the database's collation: no deadlock between them.
+# The contacts this import touched, locked (after lock_contact_writers, which serializes every
+# writer of contacts) in the email's byte order (COLLATE "C"), the order the commit uses too.
 LINKS = """
 CREATE TEMP TABLE undo_links ON COMMIT DROP AS
 SELECT l.contact_id, l.action, COALESCE(l.previous, '{}'::jsonb) AS previous, c.email
@@ -102,6 +102,7 @@ def _undo_once(engine: Engine, import_id: str) -> UndoResult:
         record = lock_import(conn, import_id)
         check_change(import_id, record.status, "reverted")
         params = {"id": import_uuid(import_id), "completed_at": record.completed_at}
+        conn.execute(sa.text("SELECT lock_contact_writers()"))
         conn.execute(sa.text(LINKS), params)
         conn.execute(sa.text(LOCK))
         conn.execute(sa.text(LATER), params)

@@ -63,9 +63,18 @@ CREATE OR REPLACE FUNCTION import_contact_id(p_prefix text, p_pos integer) RETUR
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN (p_prefix || lpad(to_hex(p_pos), 8, '0'))::uuid;
 
+-- Every writer of contacts (a commit's merge, an undo) takes this lock first and holds it to the
+-- end of its transaction, so writers of shared contacts run one after another. Locking rows in
+-- one order is not enough: a merge locks the stored contacts, then inserts the new ones, and when
+-- a concurrent commit inserted some of those meanwhile it must lock them after its own inserts,
+-- which two such merges can do in opposite orders (issue 9, point 2). Staging, the slow part of a
+-- commit, runs before this lock, in parallel.
+CREATE OR REPLACE FUNCTION lock_contact_writers() RETURNS void
+LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(4711002) $$;
+
 -- The commit: upsert the staged rows (import_stage: one row per email, `pos` the rank of the email
--- in byte order) and link each to the import. Rows are locked and inserted in `pos` order, the one
--- order every writer uses (undo too: ORDER BY email COLLATE "C"), so writers wait, never deadlock.
+-- in byte order) and link each to the import, under lock_contact_writers. Rows are locked and
+-- inserted in `pos` order, the order undo uses too (ORDER BY email COLLATE "C").
 -- Contacts whose values do not change are locked and linked with previous = '{}', not rewritten.
 DROP FUNCTION IF EXISTS merge_import_stage(uuid);  -- its OUT columns grew `unchanged`
 CREATE FUNCTION merge_import_stage(p_import uuid, OUT inserted integer, OUT updated integer,
@@ -77,6 +86,7 @@ DECLARE
     v_prefix text := lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
                      || '7' || substr(v_random, 1, 3) || substr(v_random, 17, 8);
 BEGIN
+    PERFORM lock_contact_writers();
     ANALYZE import_stage;  -- temp tables have no statistics until analyzed; the joins need them
     CREATE TEMP TABLE import_matched (
         id uuid, pos integer, src_row integer,
