@@ -30,6 +30,7 @@ import pandas as pd
 
 from core.errors import UnreadableFile
 from core.fields import ROW
+from core.sheet_bounds import MAX_COLUMNS, check_sheet, check_workbook
 
 DELIMITERS = (",", ";", "\t", "|")
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -221,9 +222,10 @@ def _zip_kind(data: bytes, file_name: str) -> str:
 
 
 def _megabytes(size: int) -> str:
-    if size < 1_000_000:
+    """In binary megabytes, as the upload page and the browser's file dialog count them."""
+    if size < 1 << 20:
         return f"{size:,} bytes"
-    return f"{size / 1_000_000:,.1f} MB"
+    return f"{size / (1 << 20):,.1f} MB".replace(".0 MB", " MB")
 
 
 # --- JSON --------------------------------------------------------------------------------------
@@ -400,6 +402,8 @@ def _read_csv(data: bytes, encoding: str, file_name: str, delimiter: str | None,
     delimiter = delimiter or _sniff_delimiter(sample, truncated)
     records = _sample_records(sample, delimiter, truncated)
     header_index = header_row - 1 if header_row else _find_header(records)
+    if header_index < len(records):
+        _check_width(len(records[header_index]), file_name, header_index + 1)
     facts = {"encoding": encoding, "delimiter": delimiter, "line_ending": _line_ending(sample)}
     if header_index == 0 and records:
         source = _fast_csv(data, file_name, records[0], max_rows, facts)
@@ -490,6 +494,7 @@ def _from_records(records: Iterable[list[str]], file_name: str, header_index: in
             raise UnreadableFile(file_name, f"it has no row {header_index + first_number} to use as "
                                  "the header.", "Pick the row that holds the column names.")
         raise UnreadableFile(file_name, "the file is empty.", "Choose the file that holds the contacts.")
+    _check_width(len(header), file_name, header_index + first_number)
     headers, renamed, notes = _unique_headers(header)
     width = len(headers)
     rows: list[tuple[int, list[str] | None]] = []
@@ -539,6 +544,14 @@ def _from_records(records: Iterable[list[str]], file_name: str, header_index: in
     return SourceFile(frame=frame, file_name=file_name, format="csv", encoding="", notes=notes,
                       header_row=header_row, skipped_preamble=preamble, skipped_footer=footer_lines,
                       renamed_headers=renamed, row_errors=row_errors)
+
+
+def _check_width(columns: int, file_name: str, header_row: int) -> None:
+    """A contact needs a handful of columns; thousands make pandas and the mapping screen crawl."""
+    if columns > MAX_COLUMNS:
+        raise UnreadableFile(file_name, f"its header (row {header_row}) has {columns:,} columns or more; "
+                             f"the limit is {MAX_COLUMNS:,}.", "Delete the columns the contacts do not need, "
+                             "or check that this is the right file.")
 
 
 def _footer(rows: list[tuple[int, list[str] | None]], width: int) -> tuple[int, list[str]] | None:
@@ -643,26 +656,9 @@ def _merge_errors(*frames: pd.DataFrame) -> pd.DataFrame:
 def _read_xlsx(data: bytes, file_name: str, sheet: str | None, header_row: int | None,
                max_rows: int) -> SourceFile:
     """The first sheet (or the one named) of an .xlsx workbook, through python-calamine."""
-    from python_calamine import CalamineWorkbook
-
-    try:
-        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        names = list(workbook.sheet_names)
-        if not names:
-            raise UnreadableFile(file_name, "the workbook has no sheets.")
-        chosen = names[0] if sheet is None else sheet
-        if chosen not in names:
-            raise UnreadableFile(file_name, f"it has no sheet named {sheet!r}; its sheets are "
-                                 f"{', '.join(repr(n) for n in names)}.", "Pick one of these sheets.")
-        cells = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
-    except UnreadableFile:
-        raise
-    except BaseException as error:  # calamine raises its own errors, and pyo3 panics for some files
-        if isinstance(error, (KeyboardInterrupt, SystemExit, MemoryError)):
-            raise
-        raise UnreadableFile(file_name, f"the Excel workbook cannot be read ({_short(error)}).",
-                             "Open it in Excel, save it again as .xlsx or CSV UTF-8, and upload that.") from None
-    records = [[_excel_cell(value) for value in row] for row in cells]
+    records, chosen, names = _sheet_cells(data, file_name, sheet)
+    for row in records:  # in place: a second list of a million rows would double the peak
+        row[:] = [_excel_cell(value) for value in row]
     header_index = header_row - 1 if header_row else _find_header(records[:_SNIFF_RECORDS])
     source = _from_records(records, file_name, header_index, max_rows, ",", first_number=1)
     source.format, source.encoding, source.sheet, source.sheet_names = "xlsx", "xlsx", chosen, names
@@ -671,6 +667,33 @@ def _read_xlsx(data: bytes, file_name: str, sheet: str | None, header_row: int |
                             f"({', '.join(names)}); pick another sheet if the contacts are there.")
     source.row_errors = _merge_errors(source.row_errors, _cell_problems(source.frame, None))
     return source
+
+
+def _sheet_cells(data: bytes, file_name: str, sheet: str | None) -> tuple[list[list], str, list[str]]:
+    """The cells of the chosen sheet from A1, its name and every sheet's name. calamine's own copy
+    of the sheet (about 100 bytes a cell) is freed when this returns, before the frame is built."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        book = zipfile.ZipFile(io.BytesIO(data))
+        check_workbook(book, file_name)
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        names = list(workbook.sheet_names)
+        if not names:
+            raise UnreadableFile(file_name, "the workbook has no sheets.")
+        chosen = names[0] if sheet is None else sheet
+        if chosen not in names:
+            raise UnreadableFile(file_name, f"it has no sheet named {sheet!r}; its sheets are "
+                                 f"{', '.join(repr(n) for n in names)}.", "Pick one of these sheets.")
+        check_sheet(book, file_name, chosen)
+        return workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False), chosen, names
+    except UnreadableFile:
+        raise
+    except BaseException as error:  # calamine raises its own errors, and pyo3 panics for some files
+        if isinstance(error, (KeyboardInterrupt, SystemExit, MemoryError)):
+            raise
+        raise UnreadableFile(file_name, f"the Excel workbook cannot be read ({_short(error)}).",
+                             "Open it in Excel, save it again as .xlsx or CSV UTF-8, and upload that.") from None
 
 
 def _excel_cell(value) -> str:

@@ -63,3 +63,16 @@ def xlsx_bytes(sheets: dict[str, list[list]]) -> bytes:
                 for r, row in enumerate(sheets[name], 1))
             book.writestr(f"xl/worksheets/sheet{i}.xml", SHEET.format(rows=rows))
     return buffer.getvalue()
+
+
+def xlsx_with_rows_xml(rows_xml: str) -> bytes:
+    """A one-sheet workbook whose <sheetData> is rows_xml, written as given (hostile shapes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx_bytes({"Sheet1": [["x"]]}))) as source, \
+            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = SHEET.format(rows=rows_xml).encode()
+            book.writestr(info, data)
+    return buffer.getvalue()

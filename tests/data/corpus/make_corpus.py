@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parents[2]))
-from tests.workbooks import xlsx_bytes  # noqa: E402
+from tests.workbooks import xlsx_bytes, xlsx_with_rows_xml  # noqa: E402
 
 LI = "https://www.linkedin.com/in/"
 
@@ -157,6 +157,21 @@ def main() -> None:
         f"Person {i},person{i}@example.com,{LI}person{i}\n" for i in range(1, 6)))
     write("too_large.csv", "full_name,email,linkedin_profile\n" + "".join(
         f"Person {i},person{i}@example.com,{LI}person{i}\n" for i in range(1, 30)))
+    hostile_files()
+
+
+def hostile_files() -> None:
+    """Issue 9: files that took the whole server down or crawled (points 1 and 11)."""
+    email_header = '<row r="1"><c r="A1" t="inlineStr"><is><t>email</t></is></c></row>'
+    # calamine would allocate 16,384 x 1,048,576 cells (550 GB) for these two cells
+    write("xlsx_far_cell.xlsx", xlsx_with_rows_xml(email_header + '<row r="1048576"><c r="XFD1048576">'
+                                                   '<v>1</v></c></row>'))
+    write("xlsx_huge_rectangle.xlsx", xlsx_with_rows_xml(email_header + '<row r="100000"><c r="ALL100000">'
+                                                         '<v>1</v></c></row>'))
+    # 11 MB of sheet XML in some 40 KB: expands far more than any spreadsheet Excel writes
+    write("xlsx_zip_bomb.xlsx", xlsx_with_rows_xml(
+        email_header + '<row><c t="inlineStr"><is><t>aaaaaaaaaaaaaaaaaaaa</t></is></c></row>' * 170_000))
+    write("wide_header.csv", ",".join("c" * 100_000) + "\n" + ",".join("x" * 100_000) + "\n")
 
 
 if __name__ == "__main__":
