@@ -1,6 +1,7 @@
 """Undo an import, atomically: delete the contacts it inserted and give the fields it updated their
 `previous` values back — except where a later import changed the same contact or field, which is
-reported instead of overwritten. "Later" is by completion time; reverted imports no longer count.
+reported instead of overwritten. "Later" is by completion time; reverted imports no longer count,
+and the values they wrote are not given back.
 """
 from __future__ import annotations
 
@@ -45,6 +46,32 @@ WHERE l.contact_id IN (SELECT contact_id FROM undo_links)
   AND i.id <> :id AND i.status = 'completed' AND i.completed_at > :completed_at
 GROUP BY l.contact_id
 """
+# Values written by imports already reverted must not come back (issue 9, point 10). Where this
+# import's `previous` holds a value that a run of reverted imports wrote (no completed import
+# changed the field between them and this one), the value to give back is the one from before the
+# oldest of that run: its own `previous`.
+BEFORE_REVERTED = """
+UPDATE undo_links u SET previous = u.previous || earlier.values
+FROM (
+    SELECT contact_id, jsonb_object_agg(key, value) AS values
+    FROM (
+        SELECT DISTINCT ON (l.contact_id, k.key) l.contact_id, k.key, k.value, i.completed_at
+        FROM undo_links u
+        JOIN import_contacts l ON l.contact_id = u.contact_id AND l.action = 'updated'
+        JOIN imports i ON i.id = l.import_id AND i.status = 'reverted' AND i.completed_at < :completed_at
+        CROSS JOIN LATERAL jsonb_each(l.previous) AS k(key, value)
+        WHERE u.action = 'updated' AND u.previous ? k.key
+          AND NOT EXISTS (
+              SELECT 1 FROM import_contacts l2 JOIN imports i2 ON i2.id = l2.import_id
+              WHERE l2.contact_id = l.contact_id AND i2.status = 'completed' AND i2.id <> :id
+                AND i2.completed_at > i.completed_at AND i2.completed_at < :completed_at
+                AND (l2.action = 'inserted' OR l2.previous ? k.key))
+        ORDER BY l.contact_id, k.key, i.completed_at
+    ) oldest
+    GROUP BY contact_id
+) earlier
+WHERE u.contact_id = earlier.contact_id AND u.action = 'updated'
+"""
 CONFLICTS = """
 SELECT u.email, '' AS field, 'kept: a later import (' || COALESCE(later.by_file, 'no file') ||
        ') also holds this contact' AS reason
@@ -57,10 +84,17 @@ JOIN LATERAL jsonb_object_keys(u.previous) AS f(key) ON f.key = ANY(later.fields
 WHERE u.action = 'updated'
 ORDER BY 1, 2
 """
+# The contacts this import inserted, and those it updated whose inserting import is reverted,
+# unless a completed import still holds them.
 DELETE_INSERTED = """
 DELETE FROM contacts c USING undo_links u
-WHERE c.id = u.contact_id AND u.action = 'inserted'
-  AND NOT EXISTS (SELECT 1 FROM undo_later later WHERE later.contact_id = u.contact_id)
+WHERE c.id = u.contact_id
+  AND (u.action = 'inserted' OR EXISTS (
+      SELECT 1 FROM import_contacts l JOIN imports i ON i.id = l.import_id
+      WHERE l.contact_id = u.contact_id AND l.action = 'inserted' AND i.status = 'reverted'))
+  AND NOT EXISTS (
+      SELECT 1 FROM import_contacts l JOIN imports i ON i.id = l.import_id
+      WHERE l.contact_id = u.contact_id AND i.status = 'completed' AND i.id <> :id)
 """
 
 
@@ -106,8 +140,9 @@ def _undo_once(engine: Engine, import_id: str) -> UndoResult:
         conn.execute(sa.text(LINKS), params)
         conn.execute(sa.text(LOCK))
         conn.execute(sa.text(LATER), params)
+        conn.execute(sa.text(BEFORE_REVERTED), params)
         conflicts = pd.DataFrame(conn.execute(sa.text(CONFLICTS)).all(), columns=["email", "field", "reason"])
         restored = conn.execute(sa.text(_restore_statement())).rowcount
-        deleted = conn.execute(sa.text(DELETE_INSERTED)).rowcount
+        deleted = conn.execute(sa.text(DELETE_INSERTED), params).rowcount
         change_status(conn, import_id, "reverted")
     return UndoResult(import_id=str(import_id), deleted=deleted, restored=restored, conflicts=conflicts)

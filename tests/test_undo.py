@@ -84,3 +84,40 @@ def test_undo_counts_as_restored_only_contacts_it_gave_a_value_back(engine):
     assert result.restored == 1  # person 2's locale; person 1's only change was overwritten later
     stored = contacts(engine)
     assert (stored["person1@example.com"]["updated_at"], stored["person2@example.com"]["locale"]) == (before, None)
+
+
+def _updated_at(engine, email: str):
+    return contacts(engine)[email]["updated_at"]
+
+
+def test_an_undo_that_gives_nothing_back_reports_nothing_restored_and_touches_nothing(engine):
+    # Issue 9, point 10: A, B and C each change the company; undoing B cannot restore it (C's
+    # value stands), so nothing is restored and the contact is not rewritten.
+    run(engine, person(1, company="A"), person(2, company="A"))
+    b = run(engine, person(1, company="B"), person(2, company="B"), name="b.csv")
+    run(engine, person(1, company="C"), person(2, company="C"), name="c.csv")
+    before = _updated_at(engine, "person1@example.com")
+    result = undo_import(engine, b.import_id)
+    assert (result.restored, result.deleted) == (0, 0)
+    assert contacts(engine)["person1@example.com"]["company"] == "C"
+    assert _updated_at(engine, "person1@example.com") == before
+    assert set(result.conflicts["reason"]) == {"not restored: a later import (c.csv) changed it"}
+
+
+def test_undo_skips_values_written_by_imports_already_reverted(engine):
+    run(engine, person(1, company="A", locale="en"))
+    b = run(engine, person(1, company="B", locale="fr"), name="b.csv")
+    c = run(engine, person(1, company="C"), name="c.csv")
+    undo_import(engine, b.import_id)   # locale back to en; company stays C (c.csv changed it)
+    result = undo_import(engine, c.import_id)
+    stored = contacts(engine)["person1@example.com"]
+    assert (stored["company"], stored["locale"]) == ("A", "en")  # not B: b.csv is reverted
+    assert result.restored == 1
+
+
+def test_a_contact_whose_inserting_import_is_reverted_goes_with_the_last_import_holding_it(engine):
+    b = run(engine, person(1, company="B"), name="b.csv")
+    c = run(engine, person(1, company="C"), name="c.csv")
+    assert undo_import(engine, b.import_id).deleted == 0  # c.csv holds it
+    result = undo_import(engine, c.import_id)
+    assert (result.deleted, count(engine, "contacts")) == (1, 0)
