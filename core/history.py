@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from core.campaigns import campaign_uuid
 from core.errors import ImportNotFound
 from core.fields import FIELDS
-from core.records import import_uuid
+from core.records import abandon_stale_imports, import_uuid
 
 IMPORT_COLUMNS = ["id", "status", "source", "file_name", "created_by", "created_at", "completed_at",
                   "total_rows", "inserted", "updated", "unchanged", "invalid", "duplicates",
@@ -24,7 +24,10 @@ IMPORT_SELECT = """
 def list_imports(engine: Engine, status: str | None = None, source: str | None = None,
                  campaign_id: str | None = None, search: str | None = None,
                  limit: int = 1000) -> pd.DataFrame:
-    """Imports, newest first, filtered by status, source, campaign and file-name text."""
+    """Imports, newest first, filtered by status, source, campaign and file-name text. Imports
+    whose commit died (its process killed, its server restarted) are first marked failed, so that
+    no reader sees them `processing` forever."""
+    abandon_stale_imports(engine)
     where, params = [], {"limit": limit}
     if status:
         where.append("i.status = :status")

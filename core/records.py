@@ -9,7 +9,9 @@ change goes through change_status, which refuses the others with a message and c
 from __future__ import annotations
 
 import getpass
+import logging
 import os
+import time
 from datetime import timedelta
 from uuid import UUID
 
@@ -18,6 +20,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from core.errors import ImportConsoleError, ImportNotFound, StatusChangeRefused
 
+log = logging.getLogger(__name__)
+
 STATUSES = ("processing", "completed", "failed", "reverted")
 TRANSITIONS: dict[str, frozenset[str]] = {
     "processing": frozenset({"completed", "failed"}),
@@ -25,8 +29,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "completed": frozenset({"reverted"}),
     "reverted": frozenset(),
 }
-# An import that stayed `processing` this long with no commit holding it was abandoned.
-ABANDONED_AFTER = timedelta(minutes=30)
+# An import that stayed `processing` this long with no commit holding it was abandoned. A commit
+# locks its import's row a moment after creating it, so a few minutes leave a wide margin.
+ABANDONED_AFTER = timedelta(minutes=5)
+# How long a failed commit waits for the database to come back (a restart) to record why it failed.
+WAIT_FOR_SERVER = 30.0
 ABANDONED_REASON = ("abandoned: the import stayed in 'processing' for more than {minutes} minutes "
                     "with no commit running (the session or server stopped); nothing of it was saved. "
                     "Commit it again to retry.")
@@ -93,15 +100,26 @@ def change_status(conn: Connection, import_id: str, wanted: str, **columns) -> s
     return current
 
 
-def mark_failed(engine: Engine, import_id: str, reason: str) -> bool:
+def mark_failed(engine: Engine, import_id: str, reason: str, wait_for_server: float = WAIT_FOR_SERVER) -> bool:
     """Record a failed commit's reason, if the status machine allows it (a commit refused because
-    the import is completed or reverted leaves it as it is); returns whether it was marked."""
-    with engine.begin() as conn:
+    the import is completed or reverted leaves it as it is); returns whether it was marked. While
+    the server cannot be reached (it is restarting), tries again for wait_for_server seconds;
+    after that the import stays `processing` until abandon_stale_imports marks it."""
+    deadline, pause = time.monotonic() + wait_for_server, 0.25
+    while True:
         try:
-            change_status(conn, import_id, "failed", error=reason)
+            with engine.begin() as conn:
+                change_status(conn, import_id, "failed", error=reason)
+            return True
         except (StatusChangeRefused, ImportNotFound):
             return False
-    return True
+        except sa.exc.OperationalError as error:
+            if time.monotonic() + pause > deadline:
+                log.warning("could not record that import %s failed (%s); it will be marked abandoned "
+                            "after %s", import_id, str(error.orig).strip().splitlines()[0], ABANDONED_AFTER)
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 4.0)
 
 
 def abandon_stale_imports(engine: Engine, older_than: timedelta = ABANDONED_AFTER) -> list[str]:

@@ -103,4 +103,7 @@ def reason(error: Exception) -> str:
     """The first line of an error, for the import's `error` column and the user's message."""
     original = getattr(error, "orig", None) or error
     text = str(original).strip().splitlines()
-    return (text[0] if text else type(original).__name__)[:500]
+    first = (text[0] if text else type(original).__name__)[:500]
+    if getattr(error, "connection_invalidated", False):
+        return f"the connection to the database was lost ({first}); try again when it is back"
+    return first

@@ -8,7 +8,7 @@ from core.campaigns import list_campaigns
 from core.errors import ImportConsoleError
 from core.exporting import to_export_csv
 from core.history import get_import, import_contacts, import_errors, list_imports, recent_sources
-from core.records import STATUSES, abandon_stale_imports
+from core.records import STATUSES
 from pages.common import continue_in_wizard, drop_streamlit_upload, engine, md, plural, show_error
 
 ANY = "Any"
@@ -133,7 +133,6 @@ def attach_form(import_id: str) -> None:
 def main() -> None:
     st.title("Import history")
     try:
-        abandon_stale_imports(engine())
         imports = list_imports(engine(), **filters())
         if imports.empty:
             st.info("No import matches. Start one on the **New import** page.")

@@ -19,8 +19,9 @@ import pytest
 import sqlalchemy as sa
 
 from core.embedded import PROJECT_ROOT
-from core.records import create_import
-from core.history import get_import
+from core.errors import CommitFailed
+from core.records import create_import, mark_failed
+from core.history import get_import, list_imports
 from core.importing import import_file
 from core import importing
 from core.records import abandon_stale_imports
@@ -240,3 +241,45 @@ def _collect(results: list, failures: list, action, *args) -> None:
         results.append(action(*args))
     except Exception as error:  # noqa: BLE001 - the test reports it
         failures.append(error)
+
+
+def _terminate_open_transactions(engine) -> None:
+    with engine.begin() as conn:  # another connection of the pool: the commit holds its own
+        conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = current_database() AND state = 'idle in transaction'"))
+
+
+def test_a_connection_lost_mid_commit_is_one_line_and_the_import_is_marked_failed(engine):
+    # What a server restart does to a running commit (issue 9, point 9), on this connection only.
+    draft = importing.open_file(engine, csv_bytes(person(1), person(2)), "people.csv", source="restart")
+
+    def lose_the_connection(stage: str, done: int, total: int) -> None:
+        if stage == "upserting":
+            _terminate_open_transactions(engine)
+
+    with pytest.raises(CommitFailed) as failed:
+        importing.commit(engine, draft, lose_the_connection)
+    message = str(failed.value)
+    assert "\n" not in message and "the connection to the database was lost" in message
+    stored = get_import(engine, draft.import_id)
+    assert stored["status"] == "failed" and stored["error"].startswith("the connection to the database was lost")
+    assert count(engine, "contacts") == 0
+
+
+def test_a_failure_the_server_cannot_record_yet_is_retried_then_left_to_the_sweep(caplog):
+    unreachable = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:9/none",
+                                   connect_args={"connect_timeout": 1})
+    started = time.monotonic()
+    assert mark_failed(unreachable, "00000000-0000-0000-0000-000000000000", "boom", wait_for_server=1.0) is False
+    assert time.monotonic() - started < 10
+    assert "will be marked abandoned" in caplog.text
+
+
+def test_listing_imports_marks_commits_that_died_as_failed(engine):
+    import_id = create_import(engine, "someone", "died.csv")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE imports SET created_at = now() - interval '1 hour' WHERE id = :i"),
+                     {"i": import_id})
+    listed = list_imports(engine).set_index("id").loc[import_id]
+    assert listed["status"] == "failed"
+    assert get_import(engine, import_id)["error"].startswith("abandoned")
