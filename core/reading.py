@@ -20,6 +20,7 @@ import math
 import re
 import sys
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Iterable, Iterator
@@ -516,10 +517,11 @@ def _from_records(records: Iterable[list[str]], file_name: str, header_index: in
     _check_row_count(len(data), max_rows, file_name)
     columns: list[list[str]] = [[] for _ in range(width)]
     numbers, errors, too_wide = [], [], 0
+    padded = _padded_width(data, width)
     for n, record in data:
         if len(record) != width:
             extra = record[width:]
-            if len(record) < width or any(cell.strip() for cell in extra):
+            if len(record) not in (width, padded) or any(cell.strip() for cell in extra):
                 too_wide += len(record) > width
                 errors.append((n, WHOLE_ROW, f"has {len(record)} values but the header has {width} "
                                "columns", _preview(delimiter.join(record))))
@@ -544,6 +546,21 @@ def _from_records(records: Iterable[list[str]], file_name: str, header_index: in
     return SourceFile(frame=frame, file_name=file_name, format="csv", encoding="", notes=notes,
                       header_row=header_row, skipped_preamble=preamble, skipped_footer=footer_lines,
                       renamed_headers=renamed, row_errors=row_errors)
+
+
+def _padded_width(data: list[tuple[int, list[str]]], width: int) -> int:
+    """The width of most rows when a tool ends every row with empty cells the header lacks.
+
+    Only then are empty cells past the header ignored: in a file whose rows match the header, a
+    row with one more cell, empty, most likely holds an unquoted delimiter ("Acme, Inc") and
+    an empty last value, so its values sit one column off (issue 9, point 18)."""
+    padded = Counter(len(record) for _, record in data
+                     if len(record) > width and not any(cell.strip() for cell in record[width:]))
+    if not padded:
+        return width
+    usual, rows = padded.most_common(1)[0]
+    exact = sum(1 for _, record in data if len(record) == width)
+    return usual if rows > exact else width
 
 
 def _check_width(columns: int, file_name: str, header_row: int) -> None:

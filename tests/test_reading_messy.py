@@ -49,9 +49,18 @@ def test_a_short_last_row_without_footer_words_stays_a_row_error():
     assert source.row_errors["row"].tolist() == [3]
 
 
-def test_trailing_empty_cells_beyond_the_header_are_not_an_error():
-    source = read_contacts(b"email,name\na@x.io,Ann,,\nb@x.io,Bob\n", "x.csv")
-    assert source.row_errors.empty and len(source.frame) == 2
+def test_empty_cells_past_the_header_on_most_rows_are_a_tool_s_padding_not_an_error():
+    source = read_contacts(b"email,name\na@x.io,Ann,,\nb@x.io,Bob,,\nc@x.io,Cy\n", "x.csv")
+    assert source.row_errors.empty and len(source.frame) == 3
+
+
+def test_one_row_longer_than_the_others_is_flagged_even_when_its_extra_cell_is_empty():
+    # Issue 9, point 18: "Acme, Inc" unquoted and an empty last value put every value after the
+    # company one column off; the row must say so, not fail on the shifted values.
+    data = (b"email,company,locale,timezone\na@x.io,Beta,en,Europe/Paris\n"
+            b"b@x.io,Acme, Inc,pt-BR,\nc@x.io,Gamma,fr,Europe/Paris\n")
+    errors = read_contacts(data, "x.csv").row_errors
+    assert errors[["row", "reason"]].values.tolist() == [[3, "has 5 values but the header has 4 columns"]]
 
 
 @pytest.mark.parametrize("data, encoding, delimiter, line_ending", [

@@ -171,6 +171,15 @@ def hostile_files() -> None:
     # 11 MB of sheet XML in some 40 KB: expands far more than any spreadsheet Excel writes
     write("xlsx_zip_bomb.xlsx", xlsx_with_rows_xml(
         email_header + '<row><c t="inlineStr"><is><t>aaaaaaaaaaaaaaaaaaaa</t></is></c></row>' * 170_000))
+    # point 18: one unquoted comma in a row whose last value is empty, among well-formed rows
+    write("unquoted_comma.csv", "full_name,email,linkedin_profile,company,locale,timezone,metadata\n"
+          f'Ana Lima,ana.lima@example.com,{LI}analima,"Acme, Inc",pt-BR,America/Sao_Paulo,{{}}\n'
+          f"Bruno Costa,bruno.costa@example.com,{LI}brunocosta,Acme, Inc,pt-BR,America/Sao_Paulo,\n"
+          f'Chen Wei,chen.wei@example.com,{LI}chenwei,Beta,zh-CN,Asia/Shanghai,"{{""tier"": 2}}"\n')
+    # a tool that ends every data row, not the header, with a delimiter: nothing is off
+    write("trailing_delimiters.csv", "full_name,email,linkedin_profile\n"
+          f"Ana Lima,ana.lima@example.com,{LI}analima,\n"
+          f"Chen Wei,chen.wei@example.com,{LI}chenwei,\n")
     write("wide_header.csv", ",".join("c" * 100_000) + "\n" + ",".join("x" * 100_000) + "\n")
 
 
