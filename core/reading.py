@@ -139,17 +139,37 @@ def detect_encoding(data: bytes, file_name: str) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    guess = charset_normalizer.from_bytes(data[:_SNIFF_BYTES * 4]).best()
-    if guess is None or guess.encoding in _LATIN_GUESSES:
-        try:
-            data.decode("cp1252")
-            return "cp1252"
+    guess = charset_normalizer.from_bytes(_non_ascii_sample(data)).best()
+    candidates = [guess.encoding] if guess is not None else []
+    if guess is None or guess.encoding in _LATIN_GUESSES or guess.encoding == "ascii":
+        candidates.insert(0, "cp1252")
+    for candidate in candidates:
+        try:  # the whole file: a guess from part of it may not hold for the rest
+            data.decode(candidate)
+            return candidate
         except UnicodeDecodeError:
-            pass
-    if guess is None:
-        raise UnreadableFile(file_name, "its text encoding could not be recognised.",
-                             "Save it again as CSV UTF-8 and upload that file.")
-    return guess.encoding
+            continue
+    raise UnreadableFile(file_name, "its text encoding could not be recognised.",
+                         "Save it again as CSV UTF-8 and upload that file.")
+
+
+def _non_ascii_sample(data: bytes, limit: int = _SNIFF_BYTES * 4) -> bytes:
+    """limit bytes from the line of the file's first non-ASCII byte, wherever it is: a file that is
+    ASCII for its first megabyte and Windows-1252 after it is judged by the part that tells."""
+    first = _first_non_ascii(data)
+    if first is None or first < limit // 2:
+        return data[:limit]
+    start = data.rfind(b"\n", 0, first) + 1
+    return data[start:start + limit]
+
+
+def _first_non_ascii(data: bytes) -> int | None:
+    array = np.frombuffer(data, dtype=np.uint8)
+    for start in range(0, len(array), _SCAN_CHUNK):
+        high = np.flatnonzero(array[start:start + _SCAN_CHUNK] >= 0x80)
+        if len(high):
+            return start + int(high[0])
+    return None
 
 
 def _bomless_utf16(data: bytes) -> str | None:

@@ -190,6 +190,12 @@ class ValidationReport:
         return pd.concat(frames, ignore_index=True).sort_values(["row", "column"], kind="stable")
 
 
+# What trimming removes from both ends of a value: every Unicode space, and the invisible
+# characters files carry there (a byte order mark from files glued together, zero-width spaces
+# from web copies), which str.strip() keeps.
+TRIMMED = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\ufeff\u200b\u200c\u200d\u2060"
+
+
 def normalize(mapped: pd.DataFrame) -> pd.DataFrame:
     """Trim every value, lower-case emails, and spell locales with hyphens (en_US -> en-US)."""
     # A shallow copy: a column that normalizing leaves as it is shares the caller's memory
@@ -197,7 +203,7 @@ def normalize(mapped: pd.DataFrame) -> pd.DataFrame:
     normalized = mapped.copy(deep=False)
     for field in FIELDS:
         column = normalized[field].astype(str)
-        cleaned = column.str.strip()
+        cleaned = column.str.strip(TRIMMED)
         if field == "email":
             cleaned = cleaned.str.lower()
         elif field == "locale":

@@ -159,3 +159,12 @@ def test_more_file_level_rejections(data, name, reason):
     with pytest.raises(UnreadableFile, match=None) as raised:
         read_contacts(data, name)
     assert reason in str(raised.value)
+
+
+def test_windows_1252_text_after_hundreds_of_kilobytes_of_ascii_is_recognised():
+    # Issue 9, point 12: detection looked at the first 256 KB only and answered "ascii".
+    rows = b"".join(b"Person %d,person%d@example.com\n" % (n, n) for n in range(15_000))
+    data = b"full_name,email\n" + rows + "Zoë Café,zoe@example.com\n".encode("cp1252")
+    source = read_contacts(data, "late.csv")
+    assert len(data) > 400_000 and source.encoding == "cp1252"
+    assert source.frame["full_name"].iloc[-1] == "Zoë Café"

@@ -134,3 +134,10 @@ def test_within_the_file_the_last_valid_row_of_an_email_wins():
     assert rejected[0] == {"row": 2, "column": "email", "value": "ann@example.com",
                            "reason": "duplicate email in this file: row 3 is imported instead"}
     assert rejected[1]["row"] == 4
+
+
+def test_byte_order_marks_and_zero_width_spaces_at_either_end_are_trimmed():
+    # Issue 9, point 12: files glued together carry a U+FEFF into the first cell of the second.
+    valid = validate(frame({**GOOD, "email": "\ufeffAnn@X.io", "full_name": " \u200bAnn\ufeff\u00a0",
+                            "company": "\u3000Acme\u2060"})).valid
+    assert valid.loc[0, ["email", "full_name", "company"]].tolist() == ["ann@x.io", "Ann", "Acme"]
