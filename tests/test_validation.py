@@ -54,7 +54,7 @@ def test_email_needs_a_dotted_domain(email):
     assert errors_of(email=email) != []
 
 
-@pytest.mark.parametrize("email", ["plain", "a@", "@b.io", "a b@x.io", "a@-x.io", "a@x..io", "a@@x.io", "ä@x.io"])
+@pytest.mark.parametrize("email", ["plain", "a@", "@b.io", "a b@x.io", "a@-x.io", "a@x..io", "a@@x.io", "ä@x", "ä b@x.io"])
 def test_email_rejects_invalid_syntax(email):
     assert errors_of(email=email) == [(2, "email", "is not a valid email address")]
 
@@ -141,3 +141,26 @@ def test_byte_order_marks_and_zero_width_spaces_at_either_end_are_trimmed():
     valid = validate(frame({**GOOD, "email": "\ufeffAnn@X.io", "full_name": " \u200bAnn\ufeff\u00a0",
                             "company": "\u3000Acme\u2060"})).valid
     assert valid.loc[0, ["email", "full_name", "company"]].tolist() == ["ann@x.io", "Ann", "Acme"]
+
+
+@pytest.mark.parametrize("given, stored", [
+    ("Omar.Müller@Example.com", "omar.müller@example.com"),
+    ("mu\u0308ller@example.com", "müller@example.com"),        # decomposed ü: stored composed (NFC)
+    ("用户@例子.广告", "用户@例子.广告"),
+    ("josé@bücher.de", "josé@bücher.de"),
+    ("jose@xn--bcher-kva.de", "jose@bücher.de"),             # one spelling of the domain
+])
+def test_internationalized_addresses_are_accepted_in_one_stored_form(given, stored):
+    report = validate(frame({**GOOD, "email": given}))
+    assert report.errors.empty
+    assert report.valid.loc[0, "email"] == stored
+
+
+@pytest.mark.parametrize("email", ["ünï@nodot", "müller@@example.com", "müller@exa mple.com", "@bücher.de"])
+def test_invalid_internationalized_addresses_are_refused(email):
+    assert errors_of(email=email) == [(2, "email", "is not a valid email address")]
+
+
+def test_two_spellings_of_one_international_address_are_one_contact():
+    report = validate(frame({**GOOD, "email": "MÜLLER@example.com"}, {**GOOD, "email": "mu\u0308ller@example.com"}))
+    assert report.valid_count == 1 and len(report.duplicates) == 1

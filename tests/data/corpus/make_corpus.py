@@ -171,6 +171,14 @@ def hostile_files() -> None:
     # 11 MB of sheet XML in some 40 KB: expands far more than any spreadsheet Excel writes
     write("xlsx_zip_bomb.xlsx", xlsx_with_rows_xml(
         email_header + '<row><c t="inlineStr"><is><t>aaaaaaaaaaaaaaaaaaaa</t></is></c></row>' * 170_000))
+    # point 13: internationalized addresses (RFC 6531), one without a dotted domain
+    write("international_emails.csv", "Name,Email,LinkedIn\n"
+          f"Omar Müller,Omar.Müller@Example.com,{LI}omarmuller\n"
+          f"Zoë Dubois,zoe\u0308@example.fr,{LI}zoedubois\n"
+          f"Wang Fang,王芳@例子.广告,{LI}wangfang\n"
+          f"José Núñez,jose@xn--bcher-kva.de,{LI}josenunez\n"
+          f"Anna Berg,anna.berg@example.se,{LI}annaberg\n"
+          f"Jörg Local,jörg@intranet,{LI}jorglocal\n")
     # point 18: one unquoted comma in a row whose last value is empty, among well-formed rows
     write("unquoted_comma.csv", "full_name,email,linkedin_profile,company,locale,timezone,metadata\n"
           f'Ana Lima,ana.lima@example.com,{LI}analima,"Acme, Inc",pt-BR,America/Sao_Paulo,{{}}\n'
