@@ -1,7 +1,7 @@
 """python -m core: the scripting face of the same code the console runs.
 
-    python -m core validate FILE [--json]
-    python -m core import FILE --source NAME [--campaign NAME] [--dry-run] [--json]
+    python -m core validate FILE [--map FIELD=COLUMN ...] [--json]
+    python -m core import FILE --source NAME [--campaign NAME] [--map FIELD=COLUMN ...] [--dry-run] [--json]
     python -m core imports [--json]
     python -m core undo IMPORT_ID [--json]
 """
@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
 
 from core import importing
-from core.errors import ImportConsoleError
+from core.errors import AmbiguousColumns, ImportConsoleError
+from core.fields import FIELDS
 from core.mapping import describe_mapping
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.run(args)
+    except AmbiguousColumns as error:
+        print(f"error: {error} Say which with --map, e.g. --map {shlex.quote(error.example)}", file=sys.stderr)
+        return 2
     except ImportConsoleError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -73,6 +78,19 @@ def _read_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sheet", help="the sheet of an .xlsx workbook to read")
     parser.add_argument("--max-rows", type=int, help="refuse files with more contact rows")
     parser.add_argument("--max-bytes", type=int, help="refuse larger files")
+    parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
+                        help="import this column as this field, over the suggested mapping "
+                             "(full_name may join columns: full_name='First Name+Last Name'); repeatable")
+
+
+def _choices(args) -> dict[str, list[str]]:
+    choices = {}
+    for item in args.map:
+        field, equals, columns = item.partition("=")
+        if not equals or field.strip() not in FIELDS:
+            raise ImportConsoleError(f"--map {item!r}: expected FIELD=COLUMN with FIELD one of {', '.join(FIELDS)}.")
+        choices[field.strip()] = columns.split("+") if field.strip() == "full_name" else [columns]
+    return choices
 
 
 def _read_kwargs(args) -> dict:
@@ -85,6 +103,7 @@ def _read_kwargs(args) -> dict:
 
 def _validate(args) -> int:
     draft = importing.open_file(None, args.file, **_read_kwargs(args))
+    importing.choose_columns(draft, _choices(args))
     report = importing.validate_draft(draft)
     summary = {
         "file": str(args.file), "rows": report.rows, "valid": len(report.valid),
@@ -112,7 +131,7 @@ def _import(args) -> int:
         return _dry_run(args, make_engine())
     warnings: list[str] = []
     result = importing.import_file(make_engine(), args.file, None, args.source, args.campaign,
-                                   warnings=warnings, **_read_kwargs(args))
+                                   warnings=warnings, choices=_choices(args), **_read_kwargs(args))
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:
@@ -125,7 +144,7 @@ def _import(args) -> int:
 
 
 def _dry_run(args, engine) -> int:
-    draft, review = importing.dry_run(engine, args.file, **_read_kwargs(args))
+    draft, review = importing.dry_run(engine, args.file, choices=_choices(args), **_read_kwargs(args))
     report = draft.report
     summary = {**review.as_dict(), "invalid": report.invalid, "duplicates": len(report.duplicates)}
     summary = {k: summary[k] for k in ("would_insert", "would_update", "unchanged", "invalid",

@@ -23,6 +23,14 @@ class MappingIncomplete(ImportConsoleError):
                          "Pick the source column for each before going on.")
 
 
+class AmbiguousColumns(ImportConsoleError):
+    """Columns of one name that disagree feed a field, and nobody said which one to import."""
+
+    def __init__(self, file_name: str, problems: list[str], example: str):
+        self.example = example  # a choice that would settle it, as FIELD=COLUMN
+        super().__init__(f"{file_name}: " + " ".join(problems))
+
+
 class ImportNotFound(ImportConsoleError):
     def __init__(self, import_id):
         super().__init__(f"Import {import_id} does not exist.")

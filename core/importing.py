@@ -22,10 +22,11 @@ from sqlalchemy.engine import Engine
 
 from core.campaigns import attach_to_campaign, create_campaign
 from core.commit import ImportResult, commit_import
-from core.errors import ImportConsoleError, MappingIncomplete
+from core.errors import AmbiguousColumns, ImportConsoleError, MappingIncomplete
 from core.fields import FIELDS, ROW
 from core.history import get_import
-from core.mapping import Mapping, apply_mapping, missing_required, suggest_mapping
+from core.mapping import (Mapping, SameNamedColumns, ambiguous_fields, apply_mapping, missing_required,
+                          same_named_columns, suggest_mapping)
 from core.memory import release_memory
 from core.preview import Review, review_commit
 from core.progress import Progress
@@ -74,6 +75,9 @@ class Draft:
     upload: Upload
     mapping: Mapping
     remembered: bool = False                 # the mapping is the one confirmed last time
+    # fields the suggestion left unmapped because same-named columns that disagree could feed
+    # them: the user must pick one (issue 9, point 14)
+    ambiguous: dict[str, SameNamedColumns] = field(default_factory=dict)
     read_options: dict = field(default_factory=dict)
     source: str | None = None                # where the contacts come from (the import's source)
     campaign: str | None = None              # attached after the commit, when given
@@ -157,10 +161,41 @@ def _suggest(engine: Engine | None, draft: Draft) -> None:
         draft.mapping, draft.remembered = suggest_mapping(draft.file.headers), False
     else:
         draft.mapping, draft.remembered = suggest_mapping_for(engine, draft.file.headers)
+    draft.ambiguous = {}
+    if not draft.remembered:  # a remembered mapping is a choice the user made for these headers
+        groups = same_named_columns(draft.file.frame, draft.file.renamed_headers)
+        draft.ambiguous = ambiguous_fields(draft.mapping, groups)
+        for field_name in draft.ambiguous:
+            del draft.mapping[field_name]
+
+
+def unresolved(draft: Draft, mapping: Mapping | None = None) -> list[str]:
+    """What the user must still choose: one message per field that same-named columns which
+    disagree could feed, while the mapping maps no column to it."""
+    mapping = draft.mapping if mapping is None else mapping
+    return [group.describe(name) for name, group in draft.ambiguous.items() if not mapping.get(name)]
+
+
+def choose_columns(draft: Draft, choices: Mapping) -> None:
+    """Map these fields to these columns (a script's explicit mapping), over the suggestion."""
+    unknown = [c for columns in choices.values() for c in columns if c not in draft.file.headers]
+    if unknown:
+        raise ImportConsoleError(f"{draft.file_name}: no column is named {', '.join(map(repr, unknown))}; "
+                                 f"its columns are {', '.join(map(repr, draft.file.headers))}.")
+    draft.mapping = {**draft.mapping, **{f: list(c) for f, c in choices.items()}}
+    draft.report = draft.review = None
+
+
+def _check_resolved(draft: Draft, mapping: Mapping) -> None:
+    problems = unresolved(draft, mapping)
+    if problems:
+        name, group = next((n, g) for n, g in draft.ambiguous.items() if not mapping.get(n))
+        raise AmbiguousColumns(draft.file_name, problems, f"{name}={group.columns[-1]}")
 
 
 def confirm_mapping(engine: Engine | None, draft: Draft, mapping: Mapping) -> None:
     """The user's mapping, remembered for the next file with these headers (when engine is given)."""
+    _check_resolved(draft, mapping)
     draft.mapping = {f: list(columns) for f, columns in mapping.items() if columns}
     draft.report = draft.review = None
     if engine is not None:
@@ -202,6 +237,7 @@ def validate_draft(draft: Draft, on_progress: Progress | None = None) -> Validat
     column (or a ragged row) is left out and reported, unless the user fixed it by hand: a fixed
     row is judged on its new values only. Fixes made under another mapping are dropped: they hold
     every field of their rows, as that mapping read them."""
+    _check_resolved(draft, draft.mapping)
     if draft.edits is not None and draft.edits_mapping != draft.mapping:
         draft.edits = draft.edits_mapping = None
     try:
@@ -309,14 +345,18 @@ def undo(engine: Engine, import_id: str) -> UndoResult:
 def import_file(engine: Engine, data: bytes | Path, file_name: str | None, source: str,
                 campaign: str | None = None, created_by: str | None = None,
                 mapping: Mapping | None = None, on_progress: Progress | None = None,
-                warnings: list[str] | None = None, **read_options) -> ImportResult:
+                warnings: list[str] | None = None, choices: Mapping | None = None,
+                **read_options) -> ImportResult:
     """The seed's four steps for one file: create the import, commit the contacts, complete, attach.
-    warnings, when given, receives what went wrong after the commit (a failed attach)."""
+    mapping replaces the suggested mapping; choices maps some fields over it. warnings, when
+    given, receives what went wrong after the commit (a failed attach)."""
     draft = open_file(None, data, file_name, source=source, campaign=campaign, created_by=created_by,
                       **read_options)
     try:
         if mapping is not None:
             confirm_mapping(None, draft, mapping)
+        if choices:
+            choose_columns(draft, choices)
         validate_draft(draft, on_progress)
         result = commit(engine, draft, on_progress)
         if warnings is not None:
@@ -327,10 +367,12 @@ def import_file(engine: Engine, data: bytes | Path, file_name: str | None, sourc
 
 
 def dry_run(engine: Engine, data: bytes | Path, file_name: str | None = None,
-            **read_options) -> tuple[Draft, Review]:
+            choices: Mapping | None = None, **read_options) -> tuple[Draft, Review]:
     """Validate and review a file without writing anything (no import record either)."""
     draft = open_file(None, data, file_name, **read_options)
     try:
+        if choices:
+            choose_columns(draft, choices)
         validate_draft(draft)
         return draft, review(engine, draft)
     finally:

@@ -10,6 +10,7 @@ name parts, and last a fuzzy match (rapidfuzz) for near misses such as "emial".
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import pandas as pd
 from rapidfuzz import fuzz, process
@@ -135,6 +136,50 @@ def _fuzzy_match(field: str, headers: list[str]) -> str | None:
         if found and found[1] > best_score:
             best, best_score = candidates[found[0]], found[1]
     return best
+
+
+@dataclass(frozen=True)
+class SameNamedColumns:
+    """Columns the file gives one name, whose values differ on some rows: importing either one
+    without asking would drop the other's values (issue 9, point 14)."""
+
+    name: str                  # as the file spells it
+    columns: tuple[str, ...]   # as shown: Email, Email (2)
+    positions: tuple[int, ...]  # 1 for the file's first column
+    differing_rows: int
+
+    def describe(self, field: str) -> str:
+        places = " and ".join(str(p) for p in self.positions)
+        return (f"{len(self.columns)} columns are named '{self.name}' (columns {places}) and their values "
+                f"differ on {self.differing_rows:,} row(s): pick the one to import as {field}.")
+
+
+def same_named_columns(frame: pd.DataFrame, renamed: dict[str, str]) -> list[SameNamedColumns]:
+    """Groups of columns that share a name in the file and disagree on at least one row."""
+    headers = [c for c in frame.columns if c != ROW]
+    groups: dict[str, list[str]] = {}
+    for header in headers:
+        original = renamed.get(header, header)
+        if original.strip():  # blank names are not a name the columns share
+            groups.setdefault(original.strip().lower(), []).append(header)
+    found = []
+    for columns in (g for g in groups.values() if len(g) > 1):
+        values = frame[columns].astype(str).apply(lambda s: s.str.strip())
+        differing = int(values.ne(values.iloc[:, 0], axis=0).any(axis=1).sum())
+        if differing:
+            found.append(SameNamedColumns(renamed.get(columns[0], columns[0]).strip(), tuple(columns),
+                                          tuple(headers.index(c) + 1 for c in columns), differing))
+    return found
+
+
+def ambiguous_fields(mapping: Mapping, groups: list[SameNamedColumns]) -> dict[str, SameNamedColumns]:
+    """The fields a suggested mapping feeds from one column of such a group."""
+    found = {}
+    for field, columns in mapping.items():
+        group = next((g for g in groups if set(columns) & set(g.columns)), None)
+        if group is not None:
+            found[field] = group
+    return found
 
 
 def missing_required(mapping: Mapping) -> list[str]:

@@ -123,16 +123,28 @@ def map_step(w: dict) -> None:
     mapping = {field: mapping_row(draft, field) for field in FIELDS}
     mapping = {f: cols for f, cols in mapping.items() if cols}
     draft.mapping = mapping
-    missing = importing.missing_fields(mapping)
+    unresolved = same_named_warnings(draft, mapping)
+    missing = [f for f in importing.missing_fields(mapping) if f not in draft.ambiguous]
     if missing:
         st.error(f"Map a column to each required field before going on: {', '.join(missing)}.")
     back, forward, _ = st.columns([1, 2, 4])
     if back.button("Back", disabled=draft.is_retry):
         go("upload")
-    if forward.button("Next: review", type="primary", disabled=bool(missing)):
+    if forward.button("Next: review", type="primary", disabled=bool(missing or unresolved)):
         importing.confirm_mapping(engine(), draft, mapping)
         revalidate(draft)
         go("review")
+
+
+def same_named_warnings(draft: importing.Draft, mapping: dict) -> list[str]:
+    """Same-named columns that disagree: each with its samples, until the user picks one."""
+    problems = importing.unresolved(draft, mapping)
+    for field, group in draft.ambiguous.items():
+        if mapping.get(field):
+            continue
+        samples = "  \n".join(f"**{md(column)}**: {md(sample_values(draft, [column]))}" for column in group.columns)
+        st.warning(f"{md(group.describe(field))}  \n{samples}", icon=":material/call_split:")
+    return problems
 
 
 def reading_summary(draft: importing.Draft) -> None:

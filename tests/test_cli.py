@@ -110,3 +110,14 @@ def test_a_failing_undo_is_one_line_on_stderr(database_url, engine, tmp_path):
             conn.execute(sa.text("DROP TRIGGER refuse ON contacts; DROP FUNCTION refuse()"))
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "failed and changed nothing: delete refused by test" in done.stderr
+
+
+def test_same_named_columns_that_disagree_stop_the_cli_until_map_says_which(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_bytes(b"Name,Email,Email,LinkedIn URL\n"
+                     b"Ivy Chen,ivy.chen@example.com,ivy@home.example,https://linkedin.com/in/ivy\n")
+    refused = cli("validate", path, check=False)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "2 columns are named 'Email'" in refused.stderr and "--map 'email=Email (2)'" in refused.stderr
+    chosen = json.loads(cli("validate", path, "--json", "--map", "email=Email (2)").stdout)
+    assert chosen["mapping"]["email"] == "Email (2)" and chosen["valid"] == 1

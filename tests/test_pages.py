@@ -302,3 +302,19 @@ def test_user_data_is_never_rendered_as_markdown(console):
     assert company == "\\:red\\[Big\\] \\$x\\$"
     at = upload(start_wizard(), "[a](b).csv", b"\x89PNG\r\n\x1a\n\x00")
     assert at.error[0].value.startswith("\\[a\\]\\(b\\)\\.csv\\: this is a binary file")
+
+
+def test_same_named_columns_that_disagree_are_shown_with_samples_until_one_is_picked(console):
+    # Issue 9, point 14: picking one of two "Email" columns silently dropped the other's values.
+    data = (DATA / "corpus" / "duplicate_headers.csv").read_bytes()
+    at = upload(start_wizard(), "dup.csv", data)
+    warning = shown(at.warning[0].value)
+    assert "2 columns are named 'Email' (columns 2 and 3)" in warning
+    assert "ivy.chen@example.com" in warning and "ivy@home.example" in warning
+    assert [b for b in at.button if b.label == "Next: review"][0].disabled
+    assert not at.error  # the email field is not "missing": it waits for a choice
+    boxes = [s for s in at.selectbox if s.options and s.options[0] == "— not mapped —"]
+    boxes[0].set_value("Email (2)").run()
+    assert not at.warning
+    at = click(at, "Next: review")
+    assert metrics(at)["Will insert"] == "1" and metrics(at)["Invalid"] == "1"  # Omar has no second email

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from core import importing
-from core.errors import StatusChangeRefused
+from core.errors import AmbiguousColumns, StatusChangeRefused
 from core.fields import ROW
 from core.history import get_import, list_imports
 from core.records import create_import
@@ -197,3 +197,29 @@ def test_the_commit_counts_the_unchanged_contacts_apart(engine):
     result = importing.import_file(engine, csv_bytes(person(1), person(2, company="New")), "b.csv", "test")
     assert (result.updated, result.unchanged, result.total_rows) == (2, 1, 2)
     assert get_import(engine, result.import_id)["unchanged"] == 1
+
+
+DUPLICATED_EMAIL = (b"Name,Email,Email,LinkedIn URL\n"
+                    b"Ivy Chen,ivy.chen@example.com,ivy@home.example,https://linkedin.com/in/ivy\n")
+
+
+def test_same_named_columns_that_disagree_must_be_chosen_between(engine):
+    draft = importing.open_file(None, DUPLICATED_EMAIL, "dup.csv")
+    assert "email" not in draft.mapping and list(draft.ambiguous) == ["email"]
+    with pytest.raises(AmbiguousColumns, match="2 columns are named 'Email'"):
+        importing.validate_draft(draft)
+    importing.choose_columns(draft, {"email": ["Email (2)"]})
+    assert importing.validate_draft(draft).valid["email"].tolist() == ["ivy@home.example"]
+
+
+def test_same_named_columns_that_agree_need_no_choice():
+    data = b"Name,Email,Email,LinkedIn URL\nIvy,ivy@example.com,ivy@example.com,https://linkedin.com/in/ivy\n"
+    draft = importing.open_file(None, data, "same.csv")
+    assert draft.ambiguous == {} and draft.mapping["email"] == ["Email"]
+
+
+def test_a_choice_confirmed_once_is_remembered_for_the_same_headers(engine):
+    first = importing.open_file(engine, DUPLICATED_EMAIL, "dup.csv")
+    importing.confirm_mapping(engine, first, {**first.mapping, "email": ["Email"]})
+    again = importing.open_file(engine, DUPLICATED_EMAIL, "dup-2.csv")
+    assert again.remembered and again.ambiguous == {} and again.mapping["email"] == ["Email"]
