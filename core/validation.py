@@ -29,7 +29,12 @@ from core.reading import empty_row_errors
 # A contact's address needs a dotted domain ("jordan@northwind" is an intranet name, not an address).
 EMAIL_PATTERN = (r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
                  r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$")
-LINKEDIN_PATTERN = r"(?i)^https?://(?:[a-z0-9-]+\.)*linkedin\.com/in/[^/?#\s]+/?(?:[?#]\S*)?$"
+# The host in ASCII only ((?ai:): case-insensitive matching over Unicode takes "lınkedın" with
+# dotless i's, or a Kelvin sign for K, as linkedin), and no invisible or direction-changing
+# characters anywhere (a right-to-left override makes a slug read as another).
+_INVISIBLE = r"\x00-\x1f\x7f\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+LINKEDIN_PATTERN = (rf"^(?ai:https?://(?:[a-z0-9-]+\.)*linkedin\.com/in/)[^/?#\s{_INVISIBLE}]+/?"
+                    rf"(?:[?#][^\s{_INVISIBLE}]*)?$")
 # A flat JSON object of strings without escapes, numbers, true, false and null: every text this
 # matches is one that _is_json_object accepts, so the common metadata cell is checked in one
 # vectorized pass and only the others (nested, escaped or invalid) go through the JSON parser.

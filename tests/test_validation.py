@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from core.fields import FIELDS, ROW
-from core.validation import validate
+from core.validation import REASONS, validate
 
 GOOD = {"full_name": "Ann Lee", "email": "ann@example.com",
         "linkedin_profile": "https://www.linkedin.com/in/annlee", "company": "Acme",
@@ -164,3 +164,17 @@ def test_invalid_internationalized_addresses_are_refused(email):
 def test_two_spellings_of_one_international_address_are_one_contact():
     report = validate(frame({**GOOD, "email": "MÜLLER@example.com"}, {**GOOD, "email": "mu\u0308ller@example.com"}))
     assert report.valid_count == 1 and len(report.duplicates) == 1
+
+
+@pytest.mark.parametrize("url", [
+    "https://www.lınkedın.com/in/x",            # dotless i's: case-insensitive over Unicode took them
+    "https://www.linked\u212ain.com/in/x",       # a Kelvin sign for the k
+    "https://www.linkedin.com/in/ann\u202enosl",  # a right-to-left override inside the slug
+    "https://www.linkedin.com/in/an\u200bn",     # a zero-width space inside
+])
+def test_look_alike_linkedin_urls_are_refused(url):
+    assert errors_of(linkedin_profile=url) == [(2, "linkedin_profile", REASONS["linkedin_url"])]
+
+
+def test_linkedin_urls_in_capitals_or_with_unicode_slugs_are_accepted():
+    assert errors_of(linkedin_profile="HTTPS://WWW.LINKEDIN.COM/IN/Jörg-Müller") == []

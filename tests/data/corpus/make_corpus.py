@@ -179,6 +179,11 @@ def hostile_files() -> None:
           f"José Núñez,jose@xn--bcher-kva.de,{LI}josenunez\n"
           f"Anna Berg,anna.berg@example.se,{LI}annaberg\n"
           f"Jörg Local,jörg@intranet,{LI}jorglocal\n")
+    # point 8: LinkedIn look-alikes (dotless i's, a right-to-left override in the slug)
+    write("lookalike_linkedin.csv", "full_name,email,linkedin_profile\n"
+          "Real Profile,real@example.com,https://www.linkedin.com/in/real-profile\n"
+          "Dotless Host,dotless@example.com,https://www.l\u0131nked\u0131n.com/in/dotless\n"
+          "Reversed Slug,reversed@example.com,https://www.linkedin.com/in/ann\u202enosl\n")
     # point 18: one unquoted comma in a row whose last value is empty, among well-formed rows
     write("unquoted_comma.csv", "full_name,email,linkedin_profile,company,locale,timezone,metadata\n"
           f'Ana Lima,ana.lima@example.com,{LI}analima,"Acme, Inc",pt-BR,America/Sao_Paulo,{{}}\n'
