@@ -72,12 +72,14 @@ def import_errors(engine: Engine, import_id: str) -> pd.DataFrame:
 
 
 def import_contacts(engine: Engine, import_id: str, limit: int = 100, offset: int = 0) -> pd.DataFrame:
-    """The contacts linked to an import, in source row order, one page at a time."""
+    """The contacts linked to an import, in source row order, one page at a time. metadata and
+    previous come as JSON text, as stored: a value that PostgreSQL holds but Python cannot parse
+    (a 9,000-digit number, a very deep nesting) must not break the page (issue 9, point 5)."""
     columns = ["row", "action", "id", *FIELDS, "previous"]
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
             "SELECT l.row_number AS row, l.action, c.id::text AS id, c.full_name, c.email, "
-            "c.linkedin_profile, c.company, c.locale, c.timezone, c.metadata, l.previous "
+            "c.linkedin_profile, c.company, c.locale, c.timezone, c.metadata::text, l.previous::text "
             "FROM import_contacts l JOIN contacts c ON c.id = l.contact_id WHERE l.import_id = :id "
             "ORDER BY l.row_number LIMIT :limit OFFSET :offset"),
             {"id": import_uuid(import_id), "limit": limit, "offset": offset}).all()

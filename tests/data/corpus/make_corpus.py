@@ -179,6 +179,20 @@ def hostile_files() -> None:
           f"José Núñez,jose@xn--bcher-kva.de,{LI}josenunez\n"
           f"Anna Berg,anna.berg@example.se,{LI}annaberg\n"
           f"Jörg Local,jörg@intranet,{LI}jorglocal\n")
+    # points 3 to 5: metadata Python parses but PostgreSQL refuses, or the reverse, and a nesting
+    # deeper than the parser goes; each is a row error, the valid row imports
+    write("unstorable_metadata.csv", "full_name,email,linkedin_profile,metadata\n" + "".join(
+        f'Meta {n},meta{n}@example.com,{LI}meta{n},"{cell.replace(chr(34), chr(34) * 2)}"\n'
+        for n, cell in enumerate(['{"a": "\\ud800"}', '{"n": 1e1000000}', '{"n": ' + "9" * 9000 + "}",
+                                  '{"a":' + "[" * 1100 + "]" * 1100 + "}", '{"ok": 1}'], start=1)))
+    # point 6: a lone surrogate escape in a JSON file
+    write("lone_surrogate.json", '[{"full_name": "Ann\\ud800", "email": "ann@example.com", '
+          f'"linkedin_profile": "{LI}ann"}}, {{"full_name": "Bo", "email": "bo@example.com", '
+          f'"linkedin_profile": "{LI}bo"}}]\n')
+    # point 7: values that are Markdown or spreadsheet formulas; valid contacts, shown as text
+    write("markdown_and_formulas.csv", "full_name,email,linkedin_profile,company\n"
+          f"![x](https://attacker.example/p.png),img@example.com,{LI}img,[click](javascript:alert(1))\n"
+          f'"=HYPERLINK(""https://attacker.example"",""x"")",formula@example.com,{LI}formula,+cmd\n')
     # point 8: LinkedIn look-alikes (dotless i's, a right-to-left override in the slug)
     write("lookalike_linkedin.csv", "full_name,email,linkedin_profile\n"
           "Real Profile,real@example.com,https://www.linkedin.com/in/real-profile\n"
