@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from core.campaigns import campaign_uuid
 from core.errors import ImportNotFound
+from core.exporting import to_export_csv
 from core.fields import FIELDS
 from core.records import abandon_stale_imports, import_uuid
 
@@ -84,3 +85,11 @@ def import_contacts(engine: Engine, import_id: str, limit: int = 100, offset: in
             "ORDER BY l.row_number LIMIT :limit OFFSET :offset"),
             {"id": import_uuid(import_id), "limit": limit, "offset": offset}).all()
     return pd.DataFrame(rows, columns=columns)
+
+
+def import_contacts_csv(engine: Engine, import_id: str) -> bytes:
+    """Every contact linked to an import as a formula-safe CSV download (core.exporting)."""
+    with engine.connect() as conn:
+        total = conn.execute(sa.text("SELECT count(*) FROM import_contacts WHERE import_id = :id"),
+                             {"id": import_uuid(import_id)}).scalar_one()
+    return to_export_csv(import_contacts(engine, import_id, limit=max(total, 1)).drop(columns=["id"]))

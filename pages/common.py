@@ -58,10 +58,17 @@ def user_name() -> str:
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~:$<&])")
 
 
+# GFM links bare URLs and addresses in the text that Markdown leaves, escapes or not; an invisible
+# WORD JOINER after "https", "www" or "@" breaks what it looks for and shows nothing.
+_AUTOLINK = re.compile(r"(?i)\b(?:https?|www|mailto|xmpp)(?=[:.])|@")
+
+
 def md(value) -> str:
     """User data (file names, sources, campaigns, cell values, messages quoting them) made literal
-    for a Markdown element, so that ![x](https://…) shows as text instead of fetching an image."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
+    for a Markdown element, so that ![x](https://…) shows as text instead of fetching an image,
+    and https://… or www.… is not made a link."""
+    unlinked = _AUTOLINK.sub("\\g<0>\u2060", str(value))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked)
 
 
 def plural(count: int, word: str) -> str:

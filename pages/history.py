@@ -7,7 +7,8 @@ from core import importing
 from core.campaigns import list_campaigns
 from core.errors import ImportConsoleError
 from core.exporting import to_export_csv
-from core.history import get_import, import_contacts, import_errors, list_imports, recent_sources
+from core.history import (get_import, import_contacts, import_contacts_csv, import_errors, list_imports,
+                          recent_sources)
 from core.records import STATUSES
 from pages.common import continue_in_wizard, drop_streamlit_upload, engine, md, plural, show_error
 
@@ -114,6 +115,10 @@ def contacts_page(import_id: str, total: int) -> None:
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1)
     rows = import_contacts(engine(), import_id, limit=CONTACTS_PAGE, offset=(page - 1) * CONTACTS_PAGE)
     st.dataframe(rows.drop(columns=["id"]), hide_index=True)
+    # Built only when clicked; Streamlit's own table download is off (it keeps formulas).
+    st.download_button("Download all contacts of this import (CSV)", on_click="ignore",
+                       data=lambda: import_contacts_csv(engine(), import_id),
+                       file_name=f"import-{import_id[:8]}-contacts.csv", mime="text/csv")
 
 
 def attach_form(import_id: str) -> None:

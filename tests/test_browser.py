@@ -79,3 +79,27 @@ def test_error_report_download_is_formula_safe(page, tmp_path):
     content = Path(download.value.path()).read_bytes().decode("utf-8-sig")
     assert content.split("\r\n")[:2] == ["row,column,reason,value",
                                     "3,email,is not a valid email address,\"'=hyperlink(\"\"http://x\"\")\""]
+
+
+def test_user_data_is_shown_as_text_and_tables_offer_no_unsafe_download(page, tmp_path):
+    # Issue 9, point 7: Markdown in cells (an image, a javascript: link, bare URLs that GFM would
+    # link) stays text, and Streamlit's own CSV download, which keeps formulas, is not offered.
+    hostile = tmp_path / "hostile.csv"
+    hostile.write_bytes((DATA / "corpus" / "markdown_and_formulas.csv").read_bytes().replace(
+        b"company\n", b"company,Website\n").replace(b"(1))\n", b"(1)),https://attacker.example/w\n")
+        .replace(b",+cmd\n", b",+cmd,www.attacker.example\n"))
+    start_import(page, "Browser hostile", hostile)
+    page.get_by_text("attacker.example/p.png").first.wait_for()
+    main = page.locator('[data-testid="stMain"]')
+    assert main.locator('img[src*="attacker"]').count() == 0
+    assert main.locator('a[href*="attacker"], a[href^="javascript"]').count() == 0
+    page.get_by_role("button", name="Next: review").click()
+    page.get_by_text("Every row is valid.").wait_for()
+    page.get_by_role("button", name="Next: commit 2 contacts").click()
+    page.get_by_role("button", name="Commit now").click()
+    page.get_by_text("completed.").wait_for()
+    page.get_by_role("link", name="Import history").click()
+    table = page.get_by_test_id("stDataFrame").first
+    table.hover()
+    page.get_by_test_id("stElementToolbar").first.wait_for(state="attached")
+    assert page.get_by_role("button", name="Download as CSV").count() == 0

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from core.exporting import export_safe, neutralise, to_export_csv
 from core import importing
-from core.history import import_contacts, import_errors
+from core.history import import_contacts, import_contacts_csv, import_errors
 from core.importing import import_file
 from tests.conftest import DATA
 from tests.helpers import contacts, count, csv_bytes, person, prepare
@@ -122,3 +122,10 @@ def test_stored_metadata_python_cannot_parse_does_not_break_the_history_or_a_lat
     review = importing.review(engine, later)
     assert review.will_update == 2 and set(review.changes["field"]) == {"metadata"}
     assert importing.commit(engine, later).updated == 2
+
+
+def test_the_contacts_download_of_an_import_is_formula_safe(engine):
+    result = import_file(engine, csv_bytes(person(1, company="=HYPERLINK(\"http://x\")"), person(2)), "f.csv", "x")
+    lines = import_contacts_csv(engine, result.import_id).decode("utf-8-sig").split("\r\n")
+    assert lines[0].startswith("row,action,full_name,email")
+    assert "'=HYPERLINK" in lines[1] and len([line for line in lines if line]) == 3

@@ -52,7 +52,7 @@ def upload(at: AppTest, name: str, data: bytes) -> AppTest:
 
 def shown(markdown: str) -> str:
     """What a Markdown element shows: user data reaches it escaped (pages.common.md)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
 def metrics(at: AppTest) -> dict:
@@ -297,7 +297,7 @@ def test_user_data_is_never_rendered_as_markdown(console):
     name = "![x](https://attacker.example/p.png) [click](javascript:alert(1)).csv"
     at = upload(start_wizard(source="csv"), name, csv_bytes(person(1, company=":red[Big] $x$")))
     title = at.subheader[0].value
-    assert "\\!\\[x\\]\\(https\\://attacker\\.example/p\\.png\\)" in title and "](" not in title
+    assert "\\!\\[x\\]\\(https\u2060\\://attacker\\.example/p\\.png\\)" in title and "](" not in title
     company = next(c.value for c in at.caption if "Big" in c.value)
     assert company == "\\:red\\[Big\\] \\$x\\$"
     at = upload(start_wizard(), "[a](b).csv", b"\x89PNG\r\n\x1a\n\x00")
