@@ -109,6 +109,8 @@ def _validate(args) -> int:
         "file": str(args.file), "rows": report.rows, "valid": len(report.valid),
         "invalid": report.invalid, "duplicates": len(report.duplicates),
         "mapping": describe_mapping(draft.mapping),
+        "suggested_from_values": {f: why for f, why in draft.suggested_from_values.items()
+                                  if draft.mapping.get(f) and f not in _choices(args)},
         "errors": [{"row": int(e.row), "column": e.column, "reason": e.reason, "value": e.value}
                    for e in report.errors.itertuples(index=False)],
     }
@@ -118,7 +120,8 @@ def _validate(args) -> int:
     print(f"{summary['file']}: {summary['rows']} rows, {summary['valid']} to import, "
           f"{summary['invalid']} invalid, {summary['duplicates']} duplicate emails")
     for field, column in summary["mapping"].items():
-        print(f"  {field:<17} <- {column}")
+        why = summary["suggested_from_values"].get(field)
+        print(f"  {field:<17} <- {column}" + (f"  ({why})" if why else ""))
     for error in summary["errors"]:
         print(f"  row {error['row']}, {error['column']}: {error['reason']} ({error['value']!r})")
     return 0

@@ -26,7 +26,7 @@ from core.errors import AmbiguousColumns, ImportConsoleError, MappingIncomplete
 from core.fields import FIELDS, ROW
 from core.history import get_import
 from core.mapping import (Mapping, SameNamedColumns, ambiguous_fields, apply_mapping, missing_required,
-                          same_named_columns, suggest_mapping)
+                          same_named_columns, suggest_from_values, suggest_mapping)
 from core.memory import release_memory
 from core.preview import Review, review_commit
 from core.progress import Progress
@@ -78,6 +78,8 @@ class Draft:
     # fields the suggestion left unmapped because same-named columns that disagree could feed
     # them: the user must pick one (issue 9, point 14)
     ambiguous: dict[str, SameNamedColumns] = field(default_factory=dict)
+    # fields suggested from what a column's values look like, with why (issue 9, point 15)
+    suggested_from_values: dict[str, str] = field(default_factory=dict)
     read_options: dict = field(default_factory=dict)
     source: str | None = None                # where the contacts come from (the import's source)
     campaign: str | None = None              # attached after the commit, when given
@@ -161,8 +163,11 @@ def _suggest(engine: Engine | None, draft: Draft) -> None:
         draft.mapping, draft.remembered = suggest_mapping(draft.file.headers), False
     else:
         draft.mapping, draft.remembered = suggest_mapping_for(engine, draft.file.headers)
-    draft.ambiguous = {}
+    draft.ambiguous, draft.suggested_from_values = {}, {}
     if not draft.remembered:  # a remembered mapping is a choice the user made for these headers
+        for field_name, (column, why) in suggest_from_values(draft.file.frame, draft.mapping).items():
+            draft.mapping[field_name] = [column]
+            draft.suggested_from_values[field_name] = why
         groups = same_named_columns(draft.file.frame, draft.file.renamed_headers)
         draft.ambiguous = ambiguous_fields(draft.mapping, groups)
         for field_name in draft.ambiguous:

@@ -182,6 +182,58 @@ def ambiguous_fields(mapping: Mapping, groups: list[SameNamedColumns]) -> dict[s
     return found
 
 
+# Content-based suggestions (issue 9, point 15): exports such as Google Contacts ("Website 1 -
+# Value") or Outlook ("Web Page") keep the LinkedIn URL under a generic header. For a field the
+# headers left unmapped, a column whose sampled values mostly pass the field's own rule is offered.
+CONTENT_SAMPLE = 200
+CONTENT_SHARE = 0.8
+# Two-letter country codes pass as language tags ("DE"); such columns are not a locale.
+_NOT_LOCALE = re.compile(r"country|region|state|province|nation")
+
+
+def _content_rules() -> dict[str, tuple[object, str]]:
+    from core.validation import is_email, is_linkedin_profile, is_locale, is_timezone
+    return {"email": (lambda s: is_email(s.str.lower()), "email addresses"),
+            "linkedin_profile": (is_linkedin_profile, "LinkedIn profile URLs"),
+            "timezone": (is_timezone, "IANA time zones"),
+            "locale": (is_locale, "language tags (BCP 47)")}
+
+
+def suggest_from_values(frame: pd.DataFrame, mapping: Mapping) -> dict[str, tuple[str, str]]:
+    """{field: (column, why)} for the fields mapping leaves out whose values some unused column
+    mostly holds, e.g. ("Website 1 - Value", "suggested from its values: 3 of 3 sampled look like
+    LinkedIn profile URLs")."""
+    used = {c for columns in mapping.values() for c in columns}
+    free = [c for c in frame.columns if c != ROW and c not in used]
+    samples = {c: _sample(frame[c]) for c in free}
+    found: dict[str, tuple[str, str]] = {}
+    for field, (rule, what) in _content_rules().items():
+        if mapping.get(field):
+            continue
+        best = _best_column(field, rule, samples, taken={c for c, _ in found.values()})
+        if best:
+            column, matches, sampled = best
+            found[field] = (column, f"suggested from its values: {matches:,} of {sampled:,} sampled look "
+                                    f"like {what}")
+    return found
+
+
+def _sample(values: pd.Series) -> pd.Series:
+    text = values.head(CONTENT_SAMPLE * 5).astype(str).str.strip()
+    return text[text != ""].head(CONTENT_SAMPLE).reset_index(drop=True)
+
+
+def _best_column(field: str, rule, samples: dict[str, pd.Series], taken: set[str]):
+    best = None
+    for column, sample in samples.items():
+        if column in taken or sample.empty or (field == "locale" and _NOT_LOCALE.search(header_key(column))):
+            continue
+        matches = int(rule(sample).sum())
+        if matches >= CONTENT_SHARE * len(sample) and (best is None or matches / len(sample) > best[1] / best[2]):
+            best = (column, matches, len(sample))
+    return best
+
+
 def missing_required(mapping: Mapping) -> list[str]:
     return [f for f in REQUIRED_FIELDS if not mapping.get(f)]
 

@@ -75,6 +75,30 @@ def _needs_email_library(emails: pd.Series) -> pd.Series:
     return ~emails.str.isascii() | emails.str.contains("xn--", regex=False)
 
 
+# The rules for one field's values (normalized: trimmed, emails lower case), shared by the
+# checks below and by core.mapping, which suggests a column from what its values look like.
+
+def is_email(series: pd.Series) -> pd.Series:
+    ok = series.str.match(EMAIL_PATTERN).to_numpy(dtype=bool, copy=True)
+    rest = ~ok & _needs_email_library(series).to_numpy(dtype=bool)
+    if rest.any():
+        ok[rest] = [international_email(value) == value for value in series[rest]]
+    return pd.Series(ok, index=series.index)
+
+
+def is_linkedin_profile(series: pd.Series) -> pd.Series:
+    return series.str.match(LINKEDIN_PATTERN).astype(bool)
+
+
+def is_locale(series: pd.Series) -> pd.Series:
+    valid = {tag for tag in series.unique() if tag and langcodes.tag_is_valid(tag)}
+    return series.isin(valid)
+
+
+def is_timezone(series: pd.Series) -> pd.Series:
+    return series.isin(_timezones())
+
+
 def _filled(series: pd.Series) -> pd.Series:
     return series.str.len() > 0
 
@@ -146,24 +170,19 @@ class ContactRow(pa.DataFrameModel):
 
     @pa.check("email", name="email_syntax")
     def email_syntax(cls, series: Series[str]) -> Series[bool]:
-        ok = series.str.match(EMAIL_PATTERN).to_numpy(dtype=bool, copy=True)
-        rest = ~ok & _needs_email_library(series).to_numpy(dtype=bool)
-        if rest.any():
-            ok[rest] = [international_email(value) == value for value in series[rest]]
-        return _optional(series, pd.Series(ok, index=series.index))
+        return _optional(series, is_email(series))
 
     @pa.check("linkedin_profile", name="linkedin_url")
     def linkedin_url(cls, series: Series[str]) -> Series[bool]:
-        return _optional(series, series.str.match(LINKEDIN_PATTERN))
+        return _optional(series, is_linkedin_profile(series))
 
     @pa.check("locale", name="bcp47_locale")
     def bcp47_locale(cls, series: Series[str]) -> Series[bool]:
-        valid = {tag for tag in series.unique() if tag and langcodes.tag_is_valid(tag)}
-        return _optional(series, series.isin(valid))
+        return _optional(series, is_locale(series))
 
     @pa.check("timezone", name="iana_timezone")
     def iana_timezone(cls, series: Series[str]) -> Series[bool]:
-        return _optional(series, series.isin(_timezones()))
+        return _optional(series, is_timezone(series))
 
     @pa.check("metadata", name="json_object")
     def json_object(cls, series: Series[str]) -> Series[bool]:

@@ -204,6 +204,9 @@ def mapping_row(draft: importing.Draft, field: str) -> list[str]:
         value = pick.selectbox(label, options, index=options.index(current), label_visibility="collapsed")
         columns = [] if value == UNMAPPED else [value]
     sample.caption(md(sample_values(draft, columns)))
+    why = draft.suggested_from_values.get(field)
+    if why and columns == chosen:
+        sample.caption(f":material/auto_awesome: {md(why[0].upper() + why[1:])}.")
     return columns
 
 

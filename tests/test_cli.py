@@ -29,6 +29,7 @@ def test_validate_json_reports_counts_mapping_and_errors(tmp_path):
         "file": str(path), "rows": 3, "valid": 1, "invalid": 1, "duplicates": 1,
         "mapping": {"full_name": "First Name + Last Name", "email": "Email",
                     "linkedin_profile": "LinkedIn URL", "company": "Company Name"},
+        "suggested_from_values": {},
         "errors": [{"row": 3, "column": "email", "reason": "is not a valid email address",
                     "value": "not-an-email"}],
     }

@@ -3,7 +3,7 @@ import pytest
 
 from core.errors import MappingIncomplete
 from core.fields import FIELDS, ROW
-from core.mapping import apply_mapping, describe_mapping, missing_required, suggest_mapping
+from core.mapping import apply_mapping, describe_mapping, missing_required, suggest_mapping, suggest_from_values
 
 
 def test_exact_field_names_map_to_themselves():
@@ -58,3 +58,33 @@ def test_apply_mapping_refuses_a_mapping_without_required_fields():
     frame = pd.DataFrame({"Mail": ["a@x.io"], ROW: [2]})
     with pytest.raises(MappingIncomplete, match="full_name, linkedin_profile"):
         apply_mapping(frame, {"email": ["Mail"]})
+
+
+def _frame(columns: dict[str, list[str]]) -> pd.DataFrame:
+    frame = pd.DataFrame(columns)
+    frame[ROW] = range(2, len(frame) + 2)
+    return frame
+
+
+def test_a_field_the_headers_leave_out_is_suggested_from_what_a_column_holds():
+    # Issue 9, point 15: Google Contacts keeps the LinkedIn URL under "Website 1 - Value".
+    frame = _frame({"Name": ["A", "B"], "E-mail 1 - Value": ["a@x.io", "b@x.io"],
+                    "Website 1 - Label": ["Profile", "Profile"],
+                    "Website 1 - Value": ["https://www.linkedin.com/in/a", "https://linkedin.com/in/b"],
+                    "Where": ["Europe/Paris", "Asia/Tokyo"], "Lang": ["pt-BR", "en"], "Contact": ["X@Y.io", "z@y.io"]})
+    found = suggest_from_values(frame, {"full_name": ["Name"]})
+    assert {f: c for f, (c, _) in found.items()} == {
+        "email": "E-mail 1 - Value", "linkedin_profile": "Website 1 - Value", "timezone": "Where", "locale": "Lang"}
+    assert found["linkedin_profile"][1] == "suggested from its values: 2 of 2 sampled look like LinkedIn profile URLs"
+
+
+def test_content_suggestions_need_most_values_to_fit_and_skip_country_codes():
+    frame = _frame({"Web Page": ["https://linkedin.com/in/a", "https://example.com", "https://example.org"],
+                    "Country": ["DE", "FR", "IT"]})
+    assert suggest_from_values(frame, {}) == {}
+
+
+def test_a_mapped_field_or_a_used_column_is_never_suggested_again():
+    frame = _frame({"Email": ["a@x.io"], "Other": ["b@x.io"]})
+    assert "email" not in suggest_from_values(frame, {"email": ["Email"]})
+    assert suggest_from_values(frame, {"company": ["Other"]})["email"][0] == "Email"

@@ -318,3 +318,10 @@ def test_same_named_columns_that_disagree_are_shown_with_samples_until_one_is_pi
     assert not at.warning
     at = click(at, "Next: review")
     assert metrics(at)["Will insert"] == "1" and metrics(at)["Invalid"] == "1"  # Omar has no second email
+
+
+def test_a_column_suggested_from_its_values_says_why(console):
+    at = upload(start_wizard(), "google.csv", (DATA / "corpus" / "google_contacts_website.csv").read_bytes())
+    captions = [shown(c.value) for c in at.caption]
+    assert any("Suggested from its values: 2 of 2 sampled look like LinkedIn profile URLs" in c for c in captions)
+    assert not [b for b in at.button if b.label == "Next: review"][0].disabled

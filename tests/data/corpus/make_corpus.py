@@ -198,6 +198,18 @@ def hostile_files() -> None:
           "Real Profile,real@example.com,https://www.linkedin.com/in/real-profile\n"
           "Dotless Host,dotless@example.com,https://www.l\u0131nked\u0131n.com/in/dotless\n"
           "Reversed Slug,reversed@example.com,https://www.linkedin.com/in/ann\u202enosl\n")
+    # point 15: the LinkedIn URL under a generic header (Google Contacts, Outlook), a time zone
+    # under one no synonym names
+    write("google_contacts_website.csv", "First Name,Last Name,E-mail 1 - Label,E-mail 1 - Value,"
+          "Website 1 - Label,Website 1 - Value,Organization Name\n"
+          f"Ingrid,Larsen,* Work,ingrid.larsen@example.com,Profile,{LI}ingridlarsen,Fjord AS\n"
+          f"Nils,Dahl,* Work,nils.dahl@example.com,Profile,{LI}nilsdahl,Fjord AS\n")
+    write("outlook_web_page.csv", "First Name,Last Name,E-mail Address,Web Page,Zone\n"
+          f"Juan,Pérez,juan.perez@example.com,{LI}juanperez,Europe/Madrid\n"
+          f"Chloé,Martin,chloe.martin@example.com,https://linkedin.com/in/chloe-martin,Europe/Paris\n"
+          f"Ana,Lima,ana.lima@example.com,https://www.example.com/ana,America/Sao_Paulo\n"
+          f"Bo,Chen,bo.chen@example.com,{LI}bochen,Asia/Shanghai\n"
+          f"Dev,Rao,dev.rao@example.com,{LI}devrao,Asia/Kolkata\n")
     # point 18: one unquoted comma in a row whose last value is empty, among well-formed rows
     write("unquoted_comma.csv", "full_name,email,linkedin_profile,company,locale,timezone,metadata\n"
           f'Ana Lima,ana.lima@example.com,{LI}analima,"Acme, Inc",pt-BR,America/Sao_Paulo,{{}}\n'
