@@ -42,10 +42,20 @@ def _cell(ref: str, value) -> str:
     return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(str(value))}</t></is></c>'
 
 
+class _FixedTimeZip(zipfile.ZipFile):
+    """Members dated 2024-01-01, so that the same sheets always give the same bytes (the corpus
+    files are regenerated without a change in git)."""
+
+    def writestr(self, name, data, *args, **kwargs):
+        info = name if isinstance(name, zipfile.ZipInfo) else zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0))
+        info.date_time, info.compress_type = (2024, 1, 1, 0, 0, 0), zipfile.ZIP_DEFLATED
+        super().writestr(info, data, *args, **kwargs)
+
+
 def xlsx_bytes(sheets: dict[str, list[list]]) -> bytes:
     """{sheet name: rows of cells} -> the bytes of an .xlsx workbook, sheets in the given order."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+    with _FixedTimeZip(buffer, "w", zipfile.ZIP_DEFLATED) as book:
         names = list(sheets)
         book.writestr("[Content_Types].xml", CONTENT_TYPES.format(sheets="".join(
             f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
@@ -69,7 +79,7 @@ def xlsx_with_rows_xml(rows_xml: str) -> bytes:
     """A one-sheet workbook whose <sheetData> is rows_xml, written as given (hostile shapes)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(xlsx_bytes({"Sheet1": [["x"]]}))) as source, \
-            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+            _FixedTimeZip(buffer, "w", zipfile.ZIP_DEFLATED) as book:
         for info in source.infolist():
             data = source.read(info)
             if info.filename == "xl/worksheets/sheet1.xml":
