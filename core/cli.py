@@ -113,6 +113,7 @@ def _validate(args) -> int:
                                   if draft.mapping.get(f) and f not in _choices(args)},
         "errors": [{"row": int(e.row), "column": e.column, "reason": e.reason, "value": e.value}
                    for e in report.errors.itertuples(index=False)],
+        "possible_duplicates": _same_person(importing.possible_duplicates(draft)),
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
@@ -124,7 +125,19 @@ def _validate(args) -> int:
         print(f"  {field:<17} <- {column}" + (f"  ({why})" if why else ""))
     for error in summary["errors"]:
         print(f"  row {error['row']}, {error['column']}: {error['reason']} ({error['value']!r})")
+    _print_same_person(summary["possible_duplicates"])
     return 0
+
+
+def _same_person(found) -> list[dict]:
+    return [{"row": int(r.row), "email": r.email, "same_as_email": r.same_as_email, "same_as": r.same_as}
+            for r in found.itertuples(index=False)]
+
+
+def _print_same_person(found: list[dict]) -> None:
+    for item in found:
+        print(f"  row {item['row']}: {item['email']} may be the same person as {item['same_as_email']} "
+              f"({item['same_as']}, the same LinkedIn profile)")
 
 
 def _import(args) -> int:
@@ -149,9 +162,10 @@ def _import(args) -> int:
 def _dry_run(args, engine) -> int:
     draft, review = importing.dry_run(engine, args.file, choices=_choices(args), **_read_kwargs(args))
     report = draft.report
-    summary = {**review.as_dict(), "invalid": report.invalid, "duplicates": len(report.duplicates)}
+    summary = {**review.as_dict(), "invalid": report.invalid, "duplicates": len(report.duplicates),
+               "possible_duplicates": _same_person(importing.possible_duplicates(draft))}
     summary = {k: summary[k] for k in ("would_insert", "would_update", "unchanged", "invalid",
-                                       "duplicates", "changes")}
+                                       "duplicates", "changes", "possible_duplicates")}
     if args.json:
         print(json.dumps(summary))
         return 0
@@ -160,6 +174,7 @@ def _dry_run(args, engine) -> int:
           f"{summary['invalid']} invalid, {summary['duplicates']} duplicates")
     for field, contacts in summary["changes"].items():
         print(f"  {field:<17} changes on {contacts} contacts")
+    _print_same_person(summary["possible_duplicates"])
     return 0
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from core import same_person
 from core.fields import FIELDS
 from core.progress import Progress, ignore_progress
 from core.staging import stage_rows
@@ -20,6 +21,7 @@ COMPARED = [f for f in FIELDS if f != "email"]
 # How many changes (one per changed field of a contact) the review returns to show; the counts
 # cover every row.
 SHOWN_CHANGES = 1000
+SHOWN_SAME_PERSON = 10_000
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Review:
     unchanged: int                    # stored contacts that already hold these values
     changes_by_field: dict[str, int] = field(default_factory=dict)  # field -> contacts it changes on
     changes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGE_COLUMNS))
+    # rows whose LinkedIn profile a stored contact holds under another email (core.same_person)
+    same_person_stored: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=same_person.COLUMNS))
 
     @property
     def total_changes(self) -> int:
@@ -54,8 +58,13 @@ def review_commit(engine: Engine, report: ValidationReport, shown: int = SHOWN_C
             counts = conn.execute(sa.text("SELECT * FROM review_import_stage()")).mappings().one()
             changes = pd.DataFrame(conn.execute(sa.text("SELECT * FROM review_import_changes(:limit)"),
                                                 {"limit": shown}).all(), columns=CHANGE_COLUMNS)
+            # One index probe per staged row: JIT compiling (its estimate is far off) costs more.
+            conn.execute(sa.text("SET LOCAL jit = off"))
+            stored = pd.DataFrame(conn.execute(sa.text(same_person.STORED_SQL), {"limit": SHOWN_SAME_PERSON})
+                                  .all(), columns=same_person.COLUMNS)
         finally:
             transaction.rollback()  # the stage goes with it
     return Review(will_insert=staged - counts["matched"], will_update=counts["changed"],
                   unchanged=counts["matched"] - counts["changed"],
-                  changes_by_field={f: counts[f] for f in COMPARED if counts[f]}, changes=changes)
+                  changes_by_field={f: counts[f] for f in COMPARED if counts[f]}, changes=changes,
+                  same_person_stored=stored)

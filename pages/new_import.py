@@ -271,6 +271,7 @@ def review_step(w: dict) -> None:
             if preview.total_changes > len(preview.changes):
                 st.caption(f"The first {len(preview.changes):,} of {preview.total_changes:,} changes, in row order:")
             st.dataframe(preview.changes, hide_index=True)
+    same_person_section(draft)
     if preview.unchanged:
         verb = "holds" if preview.unchanged == 1 else "hold"
         st.caption(f"{plural(preview.unchanged, 'existing contact')} already {verb} these values; "
@@ -285,6 +286,26 @@ def review_step(w: dict) -> None:
         go("commit")
     if not report.valid_count:
         st.warning("No valid row to import: fix the rows above or upload another file.")
+
+
+def same_person_section(draft: importing.Draft) -> None:
+    """Rows whose LinkedIn profile another contact holds under another email: shown, skippable."""
+    same = importing.possible_duplicates(draft)
+    if not same.empty:
+        with st.expander(f"{plural(len(same), 'row')} may be the same person as another contact "
+                         "(the same LinkedIn profile under another email)", expanded=True):
+            st.dataframe(same.head(PAGE_ROWS), hide_index=True)
+            st.caption("Nothing is merged. Import them as separate contacts, or skip them.")
+            if st.button(f"Skip {plural(len(same), 'row')}", key="skip_same_person"):
+                importing.skip_rows(draft, same["row"].tolist())
+                importing.review(engine(), draft)
+                st.rerun()
+    if draft.skipped:
+        st.caption(f"{plural(len(draft.skipped), 'row')} skipped as possibly the same person as another contact.")
+        if st.button("Import the skipped rows after all", key="keep_same_person"):
+            importing.keep_skipped_rows(draft)
+            importing.review(engine(), draft)
+            st.rerun()
 
 
 def errors_section(draft: importing.Draft) -> None:

@@ -32,6 +32,7 @@ def test_validate_json_reports_counts_mapping_and_errors(tmp_path):
         "suggested_from_values": {},
         "errors": [{"row": 3, "column": "email", "reason": "is not a valid email address",
                     "value": "not-an-email"}],
+        "possible_duplicates": [],
     }
 
 
@@ -89,7 +90,7 @@ def test_dry_run_says_what_would_change_and_writes_nothing(database_url, engine,
     dry = json.loads(cli("import", path, "--source", "csv", "--dry-run", "--json",
                          database_url=database_url).stdout)
     assert dry == {"would_insert": 1, "would_update": 1, "unchanged": 1, "invalid": 1, "duplicates": 1,
-                   "changes": {"company": 1, "locale": 1}}
+                   "changes": {"company": 1, "locale": 1}, "possible_duplicates": []}
     assert count(engine, "imports") == 1 and count(engine, "contacts") == 2
     text = cli("import", path, "--source", "csv", "--dry-run", database_url=database_url).stdout
     assert "nothing written: 1 would be inserted, 1 updated, 1 unchanged" in text
@@ -122,3 +123,15 @@ def test_same_named_columns_that_disagree_stop_the_cli_until_map_says_which(tmp_
     assert "2 columns are named 'Email'" in refused.stderr and "--map 'email=Email (2)'" in refused.stderr
     chosen = json.loads(cli("validate", path, "--json", "--map", "email=Email (2)").stdout)
     assert chosen["mapping"]["email"] == "Email (2)" and chosen["valid"] == 1
+
+
+def test_validate_and_dry_run_list_possible_duplicates(tmp_path, database_url, engine):
+    path = tmp_path / "same.csv"
+    path.write_bytes(b"full_name,email,linkedin_profile\n"
+                     b"Ann Lee,ann@example.com,https://linkedin.com/in/ann-lee\n"
+                     b"Ann Lee,ann.lee@work.example,https://www.linkedin.com/in/Ann-Lee/\n")
+    listed = json.loads(cli("validate", path, "--json").stdout)["possible_duplicates"]
+    assert listed == [{"row": 3, "email": "ann.lee@work.example", "same_as_email": "ann@example.com",
+                       "same_as": "row 2 of this file"}]
+    dry = json.loads(cli("import", path, "--source", "cli", "--dry-run", "--json", database_url=database_url).stdout)
+    assert dry["possible_duplicates"] == listed and dry["would_insert"] == 2

@@ -325,3 +325,15 @@ def test_a_column_suggested_from_its_values_says_why(console):
     captions = [shown(c.value) for c in at.caption]
     assert any("Suggested from its values: 2 of 2 sampled look like LinkedIn profile URLs" in c for c in captions)
     assert not [b for b in at.button if b.label == "Next: review"][0].disabled
+
+
+def test_rows_that_may_be_the_same_person_can_be_skipped_in_the_review(console):
+    data = csv_bytes(person(1, linkedin_profile="https://linkedin.com/in/ann"),
+                     person(2, linkedin_profile="https://www.linkedin.com/in/ANN/"), person(3))
+    at = click(upload(start_wizard(), "same.csv", data), "Next: review")
+    assert any("1 row may be the same person as another contact" in e.label for e in at.expander)
+    at = click(at, "Skip 1 row")
+    assert metrics(at)["Will insert"] == "2"
+    assert any("1 row skipped as possibly the same person" in c.value for c in at.caption)
+    at = click(at, "Import the skipped rows after all")
+    assert metrics(at)["Will insert"] == "3"

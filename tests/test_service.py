@@ -223,3 +223,26 @@ def test_a_choice_confirmed_once_is_remembered_for_the_same_headers(engine):
     importing.confirm_mapping(engine, first, {**first.mapping, "email": ["Email"]})
     again = importing.open_file(engine, DUPLICATED_EMAIL, "dup-2.csv")
     assert again.remembered and again.ambiguous == {} and again.mapping["email"] == ["Email"]
+
+
+def test_the_same_linkedin_profile_under_another_email_is_flagged_never_merged(engine):
+    # Issue 9, point 16: compared by slug, whatever the host, case or trailing slash.
+    importing.import_file(engine, csv_bytes(person(1, linkedin_profile="https://linkedin.com/in/ann-lee")),
+                          "stored.csv", "s")
+    data = csv_bytes(person(2, linkedin_profile="https://WWW.LinkedIn.com/in/Ann-Lee/"),
+                     person(3, linkedin_profile="https://www.linkedin.com/in/bo"),
+                     person(4, linkedin_profile="http://de.linkedin.com/in/BO?trk=x"), person(5))
+    draft = importing.open_file(engine, data, "new.csv", source="s")
+    within = importing.possible_duplicates(draft)
+    assert within[["row", "same_as_email", "same_as"]].values.tolist() == [
+        [4, "person3@example.com", "row 3 of this file"]]
+    importing.review(engine, draft)
+    found = importing.possible_duplicates(draft)
+    assert found[["row", "email", "same_as_email", "same_as"]].values.tolist() == [
+        [2, "person2@example.com", "person1@example.com", "a stored contact"],
+        [4, "person4@example.com", "person3@example.com", "row 3 of this file"]]
+    report = importing.skip_rows(draft, found["row"].tolist())
+    assert report.valid_count == 2 and set(report.errors["row"]) == {2, 4}
+    assert report.errors["reason"].str.startswith("skipped: may be the same person as").all()
+    assert importing.keep_skipped_rows(draft).valid_count == 4
+    assert importing.commit(engine, draft).inserted == 4  # nothing merged: four contacts

@@ -210,6 +210,11 @@ def hostile_files() -> None:
           f"Ana,Lima,ana.lima@example.com,https://www.example.com/ana,America/Sao_Paulo\n"
           f"Bo,Chen,bo.chen@example.com,{LI}bochen,Asia/Shanghai\n"
           f"Dev,Rao,dev.rao@example.com,{LI}devrao,Asia/Kolkata\n")
+    # point 16: one person under two emails (the same profile, another host and case)
+    write("same_person_two_emails.csv", "full_name,email,linkedin_profile\n"
+          f"Ann Lee,ann.lee@example.com,{LI}ann-lee\n"
+          "Ann Lee,ann@lee-family.example,https://linkedin.com/in/Ann-Lee/\n"
+          f"Bo Chen,bo.chen@example.com,{LI}bochen\n")
     # point 18: one unquoted comma in a row whose last value is empty, among well-formed rows
     write("unquoted_comma.csv", "full_name,email,linkedin_profile,company,locale,timezone,metadata\n"
           f'Ana Lima,ana.lima@example.com,{LI}analima,"Acme, Inc",pt-BR,America/Sao_Paulo,{{}}\n'
