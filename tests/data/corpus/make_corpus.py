@@ -215,6 +215,10 @@ def hostile_files() -> None:
           f"Ann Lee,ann.lee@example.com,{LI}ann-lee\n"
           "Ann Lee,ann@lee-family.example,https://linkedin.com/in/Ann-Lee/\n"
           f"Bo Chen,bo.chen@example.com,{LI}bochen\n")
+    # point 17: an intranet name where an address needs a dotted domain
+    write("dotless_domain.csv", "full_name,email,linkedin_profile\n"
+          f"Jordan Ames,jordan@northwind,{LI}jordanames\n"
+          f"Jo North,jo@north.wind,{LI}jonorth\n")
     # point 18: one unquoted comma in a row whose last value is empty, among well-formed rows
     write("unquoted_comma.csv", "full_name,email,linkedin_profile,company,locale,timezone,metadata\n"
           f'Ana Lima,ana.lima@example.com,{LI}analima,"Acme, Inc",pt-BR,America/Sao_Paulo,{{}}\n'
