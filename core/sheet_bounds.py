@@ -113,7 +113,7 @@ def _walk_positions(book: zipfile.ZipFile, part: str, file_name: str) -> tuple[i
     for match in matches:
         ref = _REF.search(match.group(2))
         if match.group(1) == b"row":
-            row = int(ref.group(2) or ref.group(1) or 0) if ref else row + 1
+            row = int(ref.group(2)) if ref and ref.group(2) else row + 1
             column = 0
         else:
             if ref and ref.group(1):
@@ -136,8 +136,9 @@ def column_number(letters: str) -> int:
 def _check_expansion(info: zipfile.ZipInfo, file_name: str) -> None:
     packed = max(info.compress_size, 1)
     if info.file_size > 10 << 20 and info.file_size / packed > MAX_XML_EXPANSION:
-        raise UnreadableFile(file_name, f"its part {info.filename} unpacks from {packed:,} bytes to {info.file_size:,} "
-                             f"({info.file_size // packed:,} times): this is not a spreadsheet Excel wrote "
+        raise UnreadableFile(file_name, f"its part {info.filename} unpacks from {packed:,} bytes to "
+                             f"{info.file_size:,} ({info.file_size // packed:,} times): this is not a "
+                             "spreadsheet Excel wrote "
                              "(a zip bomb?).", "Open it in Excel and save it again, or save it as CSV UTF-8.")
 
 

@@ -2,14 +2,17 @@
 with a message that says what is wrong, before the Excel reader allocates anything."""
 from __future__ import annotations
 
+import io
 import tomllib
+import zipfile
 
 import pytest
+from python_calamine import CalamineWorkbook
 
 from core.errors import UnreadableFile
 from core.embedded import PROJECT_ROOT
 from core.reading import MAX_FILE_BYTES, read_contacts
-from core.sheet_bounds import MAX_COLUMNS, column_number
+from core.sheet_bounds import MAX_COLUMNS, _walk_positions, column_number
 from tests.workbooks import xlsx_bytes, xlsx_with_rows_xml
 
 
@@ -63,3 +66,12 @@ def test_the_upload_page_and_the_reader_share_one_limit_in_one_unit():
     assert config["server"]["maxUploadSize"] << 20 == MAX_FILE_BYTES  # Streamlit counts MiB
     with pytest.raises(UnreadableFile, match="the file is 3 MB; the limit is 2 MB"):
         read_contacts(b"x" * (3 << 20), "big.csv", max_bytes=2 << 20)
+
+
+def test_rows_that_give_only_some_references_are_placed_as_the_reader_places_them():
+    rows = ('<row r="1">' + _inline("email") + "</row>" + '<row r="3"><c><v>1</v></c></row>'
+            '<row>' + "<c><v>1</v></c>" * 3 + '<c r="F4"><v>1</v></c></row>')
+    book = xlsx_with_rows_xml(rows)
+    measured = _walk_positions(zipfile.ZipFile(io.BytesIO(book)), "xl/worksheets/sheet1.xml", "mixed.xlsx")
+    last_row, last_column = CalamineWorkbook.from_filelike(io.BytesIO(book)).get_sheet_by_index(0).end
+    assert measured == (last_row + 1, last_column + 1) == (4, 6)
