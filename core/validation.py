@@ -125,7 +125,7 @@ def _reject_constant(name):
 def _bounded_number(text: str) -> float:
     mantissa, _, exponent = text.lower().partition("e")
     if len(text) > MAX_NUMBER_CHARS or (exponent and abs(int(exponent)) > MAX_EXPONENT):
-        raise ValueError(f"number too large: {text[:20]}")
+        raise _NumberTooLarge(f"number too large: {text[:20]}")
     return 0.0  # only the syntax matters here; the value is not kept
 
 
@@ -135,15 +135,35 @@ _JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_b
 
 
 def _is_json_object(text: str) -> bool:
-    """A JSON object that PostgreSQL stores and Python reads back: no NUL, no lone surrogate
-    escape (\\ud800), no unbounded number, not nested beyond the parser's depth."""
+    return json_problem(text) is None
+
+
+class _NumberTooLarge(ValueError):
+    pass
+
+
+def json_problem(text: str) -> str | None:
+    """Why a metadata cell cannot be stored, or None for a JSON object that PostgreSQL stores and
+    Python reads back: no NUL, no lone surrogate escape (\\ud800), no unbounded number, not nested
+    beyond the parser's depth."""
     try:
         value = _JSON_DECODER.decode(text)
         if "\\u" in text:  # an escape may decode to a lone surrogate, which is not text
             json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except (ValueError, RecursionError, UnicodeEncodeError):
-        return False
-    return isinstance(value, dict) and "\\u0000" not in text
+    except _NumberTooLarge:
+        return (f"holds a number too large to store (over {MAX_NUMBER_CHARS:,} characters or an "
+                f"exponent over {MAX_EXPONENT:,})")
+    except RecursionError:
+        return "is nested too deeply to store"
+    except UnicodeEncodeError:
+        return "holds a \\u escape that is not a character (a lone surrogate), which cannot be stored"
+    except ValueError:
+        return REASONS["json_object"]
+    if not isinstance(value, dict):
+        return REASONS["json_object"]
+    if "\\u0000" in text:
+        return "holds a NUL character (\\u0000), which cannot be stored"
+    return None
 
 
 class ContactRow(pa.DataFrameModel):
@@ -322,4 +342,8 @@ def _errors_from(cases: pd.DataFrame, normalized: pd.DataFrame) -> pd.DataFrame:
         "reason": [REASONS.get(check, check) for check in cases["check"]],
         "value": [normalized.at[p, c] for p, c in zip(positions, cases["column"])],
     })
+    metadata = (errors["column"] == "metadata").to_numpy()
+    if metadata.any():  # say which of the ways a metadata cell can fail this one took
+        errors.loc[metadata, "reason"] = [json_problem(v) or REASONS["json_object"]
+                                          for v in errors.loc[metadata, "value"]]
     return errors.sort_values(["row", "column"], kind="stable").reset_index(drop=True)

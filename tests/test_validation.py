@@ -102,10 +102,15 @@ def test_timezone_must_be_an_iana_name(zone, ok):
 
 @pytest.mark.parametrize("text, ok", [('{"source": "csv"}', True), ("{}", True), ('{"a": {"b": [1]}}', True),
                                       ("[1, 2]", False), ('"text"', False), ("{source: csv}", False),
-                                      ('{"a": NaN}', False), ('{"a": "\\u0000"}', False)])
+                                      ('{"a": NaN}', False)])
 def test_metadata_must_be_a_json_object(text, ok):
     expected = [] if ok else [(2, "metadata", 'is not a JSON object such as {"source": "csv"}')]
     assert errors_of(metadata=text) == expected
+
+
+def test_a_json_nul_escape_is_refused_with_its_own_reason():
+    assert errors_of(metadata='{"a": "\\u0000"}') == [
+        (2, "metadata", "holds a NUL character (\\u0000), which cannot be stored")]
 
 
 def test_nul_characters_are_rejected_because_postgresql_cannot_store_them():
