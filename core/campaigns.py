@@ -35,17 +35,26 @@ def create_campaign(engine: Engine, name: str) -> str:
 
 def attach_to_campaign(engine: Engine, import_id: str, campaign_id: str) -> None:
     """Step 4 of the seed's flow; idempotent. Records campaign_imports and imports.campaign_id."""
+    attach_imports(engine, campaign_id, [import_id])
+
+
+def attach_imports(engine: Engine, campaign_id: str, import_ids: list[str]) -> None:
+    """Attach every one of these imports to the campaign, or none of them (an unknown campaign or
+    import raises, and nothing is attached); idempotent."""
+    ids = list(dict.fromkeys(import_uuid(i) for i in import_ids))
+    campaign = campaign_uuid(campaign_id)
     with engine.begin() as conn:
-        if conn.execute(sa.text("SELECT 1 FROM imports WHERE id = :id FOR UPDATE"),
-                        {"id": import_uuid(import_id)}).first() is None:
-            raise ImportNotFound(import_id)
-        if conn.execute(sa.text("SELECT 1 FROM campaigns WHERE id = :id"),
-                        {"id": campaign_uuid(campaign_id)}).first() is None:
+        found = set(conn.execute(sa.text("SELECT id FROM imports WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
+                                 {"ids": ids}).scalars())
+        missing = [str(i) for i in ids if i not in found]
+        if missing:
+            raise ImportNotFound(missing[0])
+        if conn.execute(sa.text("SELECT 1 FROM campaigns WHERE id = :id"), {"id": campaign}).first() is None:
             raise CampaignNotFound(campaign_id)
-        conn.execute(sa.text("INSERT INTO campaign_imports (campaign_id, import_id) VALUES (:c, :i) "
-                             "ON CONFLICT DO NOTHING"), {"c": campaign_id, "i": import_id})
-        conn.execute(sa.text("UPDATE imports SET campaign_id = :c WHERE id = :i"),
-                     {"c": campaign_id, "i": import_id})
+        conn.execute(sa.text("INSERT INTO campaign_imports (campaign_id, import_id) "
+                             "SELECT :c, unnest(CAST(:ids AS uuid[])) ON CONFLICT DO NOTHING"),
+                     {"c": campaign, "ids": ids})
+        conn.execute(sa.text("UPDATE imports SET campaign_id = :c WHERE id = ANY(:ids)"), {"c": campaign, "ids": ids})
 
 
 def list_campaigns(engine: Engine) -> pd.DataFrame:

@@ -4,6 +4,7 @@
     python -m core import FILE --source NAME [--campaign NAME] [--map FIELD=COLUMN ...] [--dry-run] [--json]
     python -m core imports [--json]
     python -m core undo IMPORT_ID [--json]
+    python -m core api-keys create NAME [--json] | list [--json] | revoke NAME
 """
 from __future__ import annotations
 
@@ -67,7 +68,59 @@ def _parser() -> argparse.ArgumentParser:
     revert.add_argument("import_id")
     revert.add_argument("--json", action="store_true")
     revert.set_defaults(run=_undo)
+    _api_key_commands(commands)
     return parser
+
+
+def _api_key_commands(commands) -> None:
+    keys = commands.add_parser("api-keys", help="keys for the HTTP API: create, list, revoke")
+    actions = keys.add_subparsers(required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="make a key; it is printed once, never again")
+    create.add_argument("name", help="who or what uses it, e.g. 'HubSpot sync'")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(run=_create_key)
+    listing = actions.add_parser("list", help="the keys, with when each was last used")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=_list_keys)
+    revoke = actions.add_parser("revoke", help="stop a key from working, at once")
+    revoke.add_argument("name")
+    revoke.set_defaults(run=_revoke_key)
+
+
+def _create_key(args) -> int:
+    from core.api_keys import create_key
+    from core.database import make_engine
+
+    key = create_key(make_engine(), args.name)
+    print(json.dumps({"name": args.name.strip(), "key": key}) if args.json else
+          f"{key}\nThe key of {args.name.strip()!r}: keep it now, it is not shown again.")
+    return 0
+
+
+def _list_keys(args) -> int:
+    import pandas as pd
+
+    from core.api_keys import list_keys
+    from core.database import make_engine
+
+    keys = list_keys(make_engine())
+    if args.json:
+        print(keys.to_json(orient="records", date_format="iso"))
+        return 0
+    for row in keys.itertuples(index=False):
+        state = "active" if pd.isna(row.revoked_at) else "revoked"
+        used = "never used" if pd.isna(row.last_used_at) else f"last used {row.last_used_at:%Y-%m-%d %H:%M}"
+        print(f"{row.name:<30} {state:<8} created {row.created_at:%Y-%m-%d}, {used}")
+    return 0
+
+
+def _revoke_key(args) -> int:
+    from core.api_keys import revoke_key
+    from core.database import make_engine
+
+    revoke_key(make_engine(), args.name)
+    print(f"revoked {args.name!r}")
+    return 0
 
 
 def _read_options(parser: argparse.ArgumentParser) -> None:

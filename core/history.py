@@ -24,12 +24,12 @@ IMPORT_SELECT = """
 
 def list_imports(engine: Engine, status: str | None = None, source: str | None = None,
                  campaign_id: str | None = None, search: str | None = None,
-                 limit: int = 1000) -> pd.DataFrame:
+                 limit: int = 1000, offset: int = 0) -> pd.DataFrame:
     """Imports, newest first, filtered by status, source, campaign and file-name text. Imports
     whose commit died (its process killed, its server restarted) are first marked failed, so that
     no reader sees them `processing` forever."""
     abandon_stale_imports(engine)
-    where, params = [], {"limit": limit}
+    where, params = [], {"limit": limit, "offset": offset}
     if status:
         where.append("i.status = :status")
         params["status"] = status
@@ -43,7 +43,7 @@ def list_imports(engine: Engine, status: str | None = None, source: str | None =
         where.append("i.file_name ILIKE :search")
         params["search"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     query = IMPORT_SELECT + (" WHERE " + " AND ".join(where) if where else "")
-    query += " ORDER BY i.created_at DESC, i.id LIMIT :limit"
+    query += " ORDER BY i.created_at DESC, i.id LIMIT :limit OFFSET :offset"
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(sa.text(query), params).mappings().all(), columns=IMPORT_COLUMNS)
 

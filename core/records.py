@@ -32,6 +32,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # An import that stayed `processing` this long with no commit holding it was abandoned. A commit
 # locks its import's row a moment after creating it, so a few minutes leave a wide margin.
 ABANDONED_AFTER = timedelta(minutes=5)
+# The HTTP API creates an import first and adds contacts in later calls (the seed's flow).
+API_ABANDONED_AFTER = timedelta(days=1)
 # How long a failed commit waits for the database to come back (a restart) to record why it failed.
 WAIT_FOR_SERVER = 30.0
 ABANDONED_REASON = ("abandoned: the import stayed in 'processing' for more than {minutes} minutes "
@@ -62,15 +64,17 @@ def import_uuid(value) -> UUID:
 
 
 def create_import(engine: Engine, source: str, file_name: str | None,
-                  created_by: str | None = None) -> str:
-    """Step 1 of the seed's flow: an import in status `processing`."""
+                  created_by: str | None = None, created_via: str = "service") -> str:
+    """Step 1 of the seed's flow: an import in status `processing` (created_via "api": by the
+    HTTP API, which adds its contacts in later calls)."""
     source = (source or "").strip()
     if not source:
         raise ImportConsoleError("Say where the contacts come from (the import's source), e.g. 'HubSpot'.")
     with engine.begin() as conn:
         return str(conn.execute(sa.text(
-            "INSERT INTO imports (source, file_name, created_by) VALUES (:s, :f, :u) RETURNING id"),
-            {"s": source, "f": file_name, "u": created_by or current_user()}).scalar_one())
+            "INSERT INTO imports (source, file_name, created_by, created_via) VALUES (:s, :f, :u, :v) "
+            "RETURNING id"), {"s": source, "f": file_name, "u": created_by or current_user(),
+                              "v": created_via}).scalar_one())
 
 
 def lock_import(conn: Connection, import_id: str) -> sa.Row:
@@ -128,12 +132,16 @@ def abandon_stale_imports(engine: Engine, older_than: timedelta = ABANDONED_AFTE
     committed: its process died or its user walked away); returns their ids. Safe to call from
     every history page view and from several processes at once."""
     minutes = max(0, round(older_than.total_seconds() / 60))
+    api_after = max(older_than, API_ABANDONED_AFTER)
     with engine.begin() as conn:
         return [str(i) for i in conn.execute(sa.text(
-            "UPDATE imports SET status = 'failed', error = :reason, completed_at = now() "
+            "UPDATE imports SET status = 'failed', completed_at = now(), "
+            "       error = CASE created_via WHEN 'api' THEN :api_reason ELSE :reason END "
             "WHERE id IN (SELECT id FROM imports WHERE status = 'processing' "
-            "             AND created_at < now() - make_interval(secs => :seconds) "
+            "             AND created_at < now() - make_interval(secs => CASE created_via "
+            "                 WHEN 'api' THEN :api_seconds ELSE :seconds END) "
             "             FOR UPDATE SKIP LOCKED) "
             "RETURNING id"),
-            {"reason": ABANDONED_REASON.format(minutes=minutes),
-             "seconds": older_than.total_seconds()}).scalars()]
+            {"reason": ABANDONED_REASON.format(minutes=minutes), "seconds": older_than.total_seconds(),
+             "api_reason": ABANDONED_REASON.format(minutes=round(api_after.total_seconds() / 60)),
+             "api_seconds": api_after.total_seconds()}).scalars()]

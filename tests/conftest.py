@@ -16,7 +16,8 @@ from core.database import make_engine, scratch_database
 from core.embedded import PROJECT_ROOT, start_embedded_server
 
 DATA = Path(__file__).parent / "data"
-TABLES = "campaign_imports, import_errors, import_contacts, imports, contacts, campaigns, saved_mappings"
+TABLES = ("campaign_imports, import_errors, import_contacts, imports, contacts, campaigns, saved_mappings, "
+          "api_keys")
 
 
 def _server_url() -> str:
