@@ -1,5 +1,6 @@
-"""A real console server and Debian's chromium, for the browser tests and the console-memory
-benchmark: `streamlit run app.py` on a free local port, and Playwright's launch options."""
+"""A real console server and Debian's chromium, for the browser and HTTP tests and the
+console-memory benchmark: `streamlit run server.py` (the console and its API) on a free local
+port, and Playwright's launch options."""
 from __future__ import annotations
 
 import os
@@ -48,7 +49,7 @@ def console_server(database_url: str, log: Path, **env) -> Iterator[tuple[str, s
     environment = {**os.environ, "DATABASE_URL": database_url, **env}
     with open(log, "w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

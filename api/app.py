@@ -1,0 +1,42 @@
+"""The FastAPI application: routes, and errors as the seed's `{"detail": ...}` bodies."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api import campaigns, imports
+from core.errors import CampaignNotFound, ImportConsoleError, ImportNotFound, StatusChangeRefused
+
+log = logging.getLogger(__name__)
+
+api = FastAPI(title="Contact Import Console API",
+              description="The bulk contact import API: create an import, add contacts, complete it, "
+                          "attach it to a campaign. Authenticate with `X-API-Key`.",
+              docs_url="/docs", redoc_url=None)
+api.include_router(imports.router)
+api.include_router(campaigns.router)
+
+
+@api.exception_handler(ImportNotFound)
+@api.exception_handler(CampaignNotFound)
+async def _not_found(request: Request, error: ImportConsoleError) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=404)
+
+
+@api.exception_handler(StatusChangeRefused)
+async def _conflict(request: Request, error: ImportConsoleError) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=409)
+
+
+@api.exception_handler(ImportConsoleError)
+async def _refused(request: Request, error: ImportConsoleError) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=400)
+
+
+@api.exception_handler(Exception)
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unexpected error in %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": f"Internal error ({type(error).__name__}); nothing was half-written."},
+                        status_code=500)

@@ -1,0 +1,48 @@
+"""Imports: create one (the seed's step 1), list them, read one."""
+from __future__ import annotations
+
+from enum import Enum
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
+
+from api.deps import caller, engine
+from core.history import get_import, list_imports
+from core.records import STATUSES, create_import
+
+router = APIRouter(tags=["imports"])
+Status = Enum("Status", {name: name for name in STATUSES}, type=str)
+
+
+class ImportIn(BaseModel):
+    source: str = Field(min_length=1, examples=["HubSpot"])
+    file_name: str | None = Field(default=None, examples=["contacts.csv"])
+
+
+def _public(record: dict) -> dict:
+    return {**record, "importId": record["id"]}  # the seed's flow calls it importId
+
+
+@router.post("/imports/", status_code=201)
+def create(body: ImportIn, who: str = Depends(caller), db: Engine = Depends(engine)) -> dict:
+    """Step 1 of the seed's flow: an import in `processing`, waiting for its contacts."""
+    import_id = create_import(db, body.source, body.file_name, created_by=who, created_via="api")
+    record = get_import(db, import_id)
+    keys = ("id", "status", "source", "file_name", "created_at")
+    return _public({k: record[k] for k in keys})
+
+
+@router.get("/imports", dependencies=[Depends(caller)])
+def imports(status: Status | None = None, source: str | None = None,
+            campaign: str | None = None, limit: int = Query(default=100, ge=1, le=1000),
+            offset: int = Query(default=0, ge=0), db: Engine = Depends(engine)) -> dict:
+    """Imports, newest first, filtered by status, source and campaign id; one page at a time."""
+    found = list_imports(db, status=status.value if status else None, source=source, campaign_id=campaign, limit=limit, offset=offset)
+    return {"items": [_public(r) for r in found.to_dict("records")], "limit": limit, "offset": offset}
+
+
+@router.get("/imports/{import_id}", dependencies=[Depends(caller)])
+def one(import_id: str, db: Engine = Depends(engine)) -> dict:
+    """One import: its status, counts, campaign, who created it and why it failed."""
+    return _public(get_import(db, import_id))

@@ -1,0 +1,101 @@
+"""The HTTP API through FastAPI's TestClient, on the test database (issue 11, first part:
+authentication, imports, campaigns)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from api import api, deps
+from core.api_keys import create_key, revoke_key
+from core.history import get_import
+from core.records import abandon_stale_imports
+
+
+@pytest.fixture
+def client(engine):
+    api.dependency_overrides[deps.engine] = lambda: engine
+    with TestClient(api) as test_client:
+        yield test_client
+    api.dependency_overrides.clear()
+
+
+@pytest.fixture
+def key(engine) -> dict:
+    return {"X-API-Key": create_key(engine, "HubSpot sync")}
+
+
+def test_every_route_needs_a_key_and_says_the_same_for_unknown_and_revoked_ones(client, engine, key):
+    create_key(engine, "old")  # a second key, revoked below with its own value
+    answers = [client.get("/imports"), client.get("/imports", headers={"X-API-Key": "cic_nope"})]
+    revoke_key(engine, "HubSpot sync")
+    answers.append(client.get("/imports", headers=key))
+    assert {a.status_code for a in answers} == {401}
+    assert len({a.json()["detail"] for a in answers}) == 1
+    assert all(a.headers["WWW-Authenticate"].startswith("ApiKey") for a in answers)
+    for route in ("/imports/", "/campaigns", "/campaign-imports/x/imports"):
+        assert client.post(route, json={}).status_code == 401
+
+
+def test_creating_an_import_is_the_seed_s_step_one(client, engine, key):
+    answer = client.post("/imports/", json={"source": "HubSpot", "file_name": "contacts.csv"}, headers=key)
+    assert answer.status_code == 201
+    body = answer.json()
+    assert body["importId"] == body["id"] and body["status"] == "processing"
+    assert (body["source"], body["file_name"]) == ("HubSpot", "contacts.csv") and body["created_at"]
+    stored = get_import(engine, body["id"])
+    assert stored["created_by"] == "HubSpot sync"
+    assert client.post("/imports/", json={"file_name": "x.csv"}, headers=key).status_code == 422
+    assert client.post("/imports/", json={"source": "  "}, headers=key).status_code == 400
+
+
+def test_imports_are_listed_paged_and_read_one_by_one(client, key):
+    ids = [client.post("/imports/", json={"source": f"S{n}"}, headers=key).json()["id"] for n in range(3)]
+    page = client.get("/imports", params={"limit": 2, "offset": 1, "status": "processing"}, headers=key).json()
+    assert [i["id"] for i in page["items"]] == [ids[1], ids[0]] and page["limit"] == 2
+    one = client.get(f"/imports/{ids[2]}", headers=key)
+    assert one.status_code == 200 and one.json()["source"] == "S2" and one.json()["total_rows"] == 0
+    assert client.get("/imports/00000000-0000-0000-0000-000000000000", headers=key).status_code == 404
+    assert client.get("/imports/not-a-uuid", headers=key).status_code == 404
+    assert client.get("/imports", params={"status": "done"}, headers=key).status_code == 422
+
+
+def test_campaigns_are_idempotent_by_name_and_attach_all_imports_or_none(client, engine, key):
+    first = client.post("/campaigns", json={"name": "Q4 Outreach"}, headers=key)
+    again = client.post("/campaigns", json={"name": "q4 outreach"}, headers=key)
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    campaign = first.json()["id"]
+    ids = [client.post("/imports/", json={"source": "S"}, headers=key).json()["id"] for _ in range(2)]
+    unknown = "00000000-0000-0000-0000-000000000000"
+    refused = client.post(f"/campaign-imports/{campaign}/imports", json={"import_ids": [ids[0], unknown]},
+                          headers=key)
+    assert refused.status_code == 404 and get_import(engine, ids[0])["campaign_id"] is None
+    assert client.post(f"/campaign-imports/{unknown}/imports", json={"import_ids": ids},
+                       headers=key).status_code == 404
+    for _ in range(2):  # idempotent
+        done = client.post(f"/campaign-imports/{campaign}/imports", json={"import_ids": ids}, headers=key)
+        assert done.status_code == 200
+    assert {get_import(engine, i)["campaign"] for i in ids} == {"Q4 Outreach"}
+    listed = client.get("/campaigns", headers=key).json()
+    assert [(c["name"], c["imports"]) for c in listed] == [("Q4 Outreach", 2)]
+
+
+def test_an_import_the_api_created_waits_a_day_for_its_contacts_before_it_is_abandoned(client, engine, key):
+    import_id = client.post("/imports/", json={"source": "S"}, headers=key).json()["id"]
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE imports SET created_at = now() - interval '1 hour' WHERE id = :i"),
+                     {"i": import_id})
+    assert abandon_stale_imports(engine) == []
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE imports SET created_at = now() - interval '2 days' WHERE id = :i"),
+                     {"i": import_id})
+    assert abandon_stale_imports(engine, older_than=timedelta(minutes=5)) == [import_id]
+    assert "1440 minutes" in get_import(engine, import_id)["error"]
+
+
+def test_the_openapi_schema_lists_the_routes(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/imports/", "/imports", "/imports/{import_id}", "/campaigns",
+            "/campaign-imports/{campaign_id}/imports"} <= set(paths)
