@@ -6,8 +6,9 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api import campaigns, imports
-from core.errors import CampaignNotFound, ImportConsoleError, ImportNotFound, StatusChangeRefused
+from api import campaigns, contacts, imports
+from core.errors import (CampaignNotFound, CommitFailed, ImportConsoleError, ImportNotFound, StatusChangeRefused,
+                         UndoFailed)
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +18,7 @@ api = FastAPI(title="Contact Import Console API",
               docs_url="/docs", redoc_url=None)
 api.include_router(imports.router)
 api.include_router(campaigns.router)
+api.include_router(contacts.router)
 
 
 @api.exception_handler(ImportNotFound)
@@ -28,6 +30,12 @@ async def _not_found(request: Request, error: ImportConsoleError) -> JSONRespons
 @api.exception_handler(StatusChangeRefused)
 async def _conflict(request: Request, error: ImportConsoleError) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=409)
+
+
+@api.exception_handler(CommitFailed)
+@api.exception_handler(UndoFailed)
+async def _failed(request: Request, error: ImportConsoleError) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=500)  # rolled back whole; the message says why
 
 
 @api.exception_handler(ImportConsoleError)

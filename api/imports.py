@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from api.deps import caller, engine
 from core.history import get_import, list_imports
 from core.records import STATUSES, create_import
+from core.undo import undo_import
 
 router = APIRouter(tags=["imports"])
 Status = Enum("Status", {name: name for name in STATUSES}, type=str)
@@ -46,3 +47,12 @@ def imports(status: Status | None = None, source: str | None = None,
 def one(import_id: str, db: Engine = Depends(engine)) -> dict:
     """One import: its status, counts, campaign, who created it and why it failed."""
     return _public(get_import(db, import_id))
+
+
+@router.post("/imports/{import_id}/undo", dependencies=[Depends(caller)])
+def undo(import_id: str, db: Engine = Depends(engine)) -> dict:
+    """Revert a completed import, atomically; what a later import changed is kept and listed.
+    409 when the import is not completed (processing, failed, or reverted already)."""
+    result = undo_import(db, import_id)
+    return {"import_id": result.import_id, "deleted": result.deleted, "restored": result.restored,
+            "conflicts": result.conflicts.to_dict("records")}

@@ -93,3 +93,25 @@ def import_contacts_csv(engine: Engine, import_id: str) -> bytes:
         total = conn.execute(sa.text("SELECT count(*) FROM import_contacts WHERE import_id = :id"),
                              {"id": import_uuid(import_id)}).scalar_one()
     return to_export_csv(import_contacts(engine, import_id, limit=max(total, 1)).drop(columns=["id"]))
+
+
+CONTACT_SELECT = ("SELECT c.id::text AS id, c.full_name, c.email, c.linkedin_profile, c.company, c.locale, "
+                  "c.timezone, c.metadata::text AS metadata, c.created_at, c.updated_at FROM contacts c")
+
+
+def list_contacts(engine: Engine, import_id: str | None = None, email: str | None = None,
+                  limit: int = 100, offset: int = 0) -> pd.DataFrame:
+    """Stored contacts, one page at a time: those an import linked (in source row order), the one
+    with this email (compared as stored: trimmed, lower case), or all (newest first). metadata is
+    the stored JSON text (see import_contacts)."""
+    where, order, params = "", "c.created_at DESC, c.id", {"limit": limit, "offset": offset}
+    if import_id is not None:
+        where = " JOIN import_contacts l ON l.contact_id = c.id WHERE l.import_id = :import_id"
+        order, params["import_id"] = "l.row_number", import_uuid(import_id)
+    if email is not None:
+        where += (" AND" if where else " WHERE") + " c.email = :email"
+        params["email"] = email.strip().lower()
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(f"{CONTACT_SELECT}{where} ORDER BY {order} LIMIT :limit OFFSET :offset"),
+                            params).mappings().all()
+    return pd.DataFrame(rows, columns=["id", *FIELDS, "created_at", "updated_at"])

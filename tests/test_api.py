@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 from api import api, deps
 from core.api_keys import create_key, revoke_key
 from core.history import get_import
+from core.importing import import_file
 from core.records import abandon_stale_imports
+from tests.helpers import csv_bytes, person
 
 
 @pytest.fixture
@@ -98,4 +100,26 @@ def test_an_import_the_api_created_waits_a_day_for_its_contacts_before_it_is_aba
 def test_the_openapi_schema_lists_the_routes(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/imports/", "/imports", "/imports/{import_id}", "/campaigns",
-            "/campaign-imports/{campaign_id}/imports"} <= set(paths)
+            "/campaign-imports/{campaign_id}/imports", "/contacts", "/imports/{import_id}/undo"} <= set(paths)
+
+
+def test_contacts_are_listed_by_import_by_email_or_all(client, engine, key):
+    first = import_file(engine, csv_bytes(person(1, metadata='{"tier": 1}'), person(2)), "a.csv", "s")
+    import_file(engine, csv_bytes(person(3)), "b.csv", "s")
+    by_import = client.get("/contacts", params={"import_id": first.import_id}, headers=key).json()["items"]
+    assert [c["email"] for c in by_import] == ["person1@example.com", "person2@example.com"]
+    assert by_import[0]["metadata"] == {"tier": 1}
+    by_email = client.get("/contacts", params={"email": " Person3@Example.com "}, headers=key).json()["items"]
+    assert [c["email"] for c in by_email] == ["person3@example.com"]
+    page = client.get("/contacts", params={"limit": 2}, headers=key).json()
+    assert len(page["items"]) == 2 and page["limit"] == 2
+    assert client.get("/contacts", params={"import_id": "nope"}, headers=key).status_code == 404
+
+
+def test_undo_reverts_a_completed_import_once(client, engine, key):
+    result = import_file(engine, csv_bytes(person(1), person(2)), "a.csv", "s")
+    undone = client.post(f"/imports/{result.import_id}/undo", headers=key)
+    assert undone.status_code == 200 and undone.json()["deleted"] == 2 and undone.json()["conflicts"] == []
+    again = client.post(f"/imports/{result.import_id}/undo", headers=key)
+    assert again.status_code == 409 and "reverted" in again.json()["detail"]
+    assert client.post("/imports/00000000-0000-0000-0000-000000000000/undo", headers=key).status_code == 404
