@@ -1,0 +1,77 @@
+"""Bearer JWTs (issue 11): verified with PyJWT against a configured HS256 secret, or an RS256/ES256
+public key or JWKS URL. exp is required, nbf, iss and aud are checked, and the algorithm must be
+the one the configured key is for: `alg: none`, and an HS256 token made with a public key as its
+secret (algorithm confusion), are refused.
+
+Settings come from the environment (CONTACT_IMPORT_JWT_SECRET, _PUBLIC_KEY, _JWKS_URL, _AUDIENCE,
+_ISSUER) or from .streamlit/secrets.toml, section [api.jwt] (secret, public_key, jwks_url,
+audience, issuer); never from code.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jwt
+
+from core.embedded import PROJECT_ROOT
+
+SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+ASYMMETRIC = ("RS256", "ES256")
+LEEWAY_SECONDS = 30  # clocks of the token's issuer and of this server differ a little
+
+
+@dataclass(frozen=True)
+class JwtSettings:
+    secret: str | None = None
+    public_key: str | None = None
+    jwks_url: str | None = None
+    audience: str | None = None
+    issuer: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.secret or self.public_key or self.jwks_url)
+
+
+def jwt_settings() -> JwtSettings:
+    section = {}
+    if SECRETS_FILE.exists():
+        section = tomllib.loads(SECRETS_FILE.read_text()).get("api", {}).get("jwt", {})
+    names = ("secret", "public_key", "jwks_url", "audience", "issuer")
+    return JwtSettings(**{n: os.environ.get(f"CONTACT_IMPORT_JWT_{n.upper()}") or section.get(n) for n in names})
+
+
+def token_subject(token: str, settings: JwtSettings) -> str | None:
+    """The token's `sub` when it is valid under settings, else None (whatever the reason)."""
+    if not settings.configured:
+        return None
+    try:
+        key, algorithm = _verification_key(token, settings)
+        if key is None:
+            return None
+        claims = jwt.decode(token, key, algorithms=[algorithm], audience=settings.audience,
+                            issuer=settings.issuer, leeway=LEEWAY_SECONDS,
+                            options={"require": ["exp", "sub"]})
+    except (jwt.PyJWTError, ValueError):
+        return None
+    subject = claims.get("sub")
+    return subject if isinstance(subject, str) and subject.strip() else None
+
+
+def _verification_key(token: str, settings: JwtSettings):
+    algorithm = jwt.get_unverified_header(token).get("alg")
+    if algorithm == "HS256" and settings.secret:
+        return settings.secret, algorithm
+    if algorithm in ASYMMETRIC and settings.public_key:
+        return settings.public_key, algorithm
+    if algorithm in ASYMMETRIC and settings.jwks_url:
+        return _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key, algorithm
+    return None, algorithm
+
+
+@lru_cache(maxsize=4)
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)

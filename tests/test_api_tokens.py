@@ -1,0 +1,112 @@
+"""Bearer JWTs on the API (issue 11): what is accepted, and every way a token is refused."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from fastapi.testclient import TestClient
+
+from api import api, deps
+from api.tokens import JwtSettings
+from core.history import get_import
+
+SECRET = "a-test-secret-that-is-long-enough-for-hs256"
+AUDIENCE, ISSUER = "contact-import-api", "https://id.example"
+
+
+def _rsa() -> tuple[str, str]:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return (private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()).decode(),
+            private.public_key().public_bytes(serialization.Encoding.PEM,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo).decode())
+
+
+RSA_PRIVATE, RSA_PUBLIC = _rsa()
+
+
+def _claims(**changes) -> dict:
+    now = int(time.time())
+    return {"sub": "crm-sync", "aud": AUDIENCE, "iss": ISSUER, "iat": now, "exp": now + 300, **changes}
+
+
+@pytest.fixture
+def client_with(engine):
+    def make(settings: JwtSettings) -> TestClient:
+        api.dependency_overrides[deps.engine] = lambda: engine
+        api.dependency_overrides[deps.settings] = lambda: settings
+        return TestClient(api)
+    yield make
+    api.dependency_overrides.clear()
+
+
+def _status(client: TestClient, token: str) -> int:
+    return client.get("/imports", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+def test_a_valid_hs256_token_is_accepted_and_its_subject_recorded(client_with, engine):
+    client = client_with(JwtSettings(secret=SECRET, audience=AUDIENCE, issuer=ISSUER))
+    token = jwt.encode(_claims(), SECRET, algorithm="HS256")
+    created = client.post("/imports/", json={"source": "CRM"}, headers={"Authorization": f"Bearer {token}"})
+    assert created.status_code == 201
+    assert get_import(engine, created.json()["id"])["created_by"] == "crm-sync"
+
+
+@pytest.mark.parametrize("claims", [
+    {"exp": int(time.time()) - 3600},            # expired
+    {"nbf": int(time.time()) + 3600},            # not valid yet
+    {"aud": "another-api"},                      # wrong audience
+    {"iss": "https://evil.example"},             # wrong issuer
+    {"exp": None},                               # no expiry at all
+    {"sub": ""},                                 # nobody
+], ids=["expired", "not-yet-valid", "wrong-audience", "wrong-issuer", "no-exp", "no-subject"])
+def test_tokens_with_bad_claims_are_refused(client_with, claims):
+    client = client_with(JwtSettings(secret=SECRET, audience=AUDIENCE, issuer=ISSUER))
+    payload = {k: v for k, v in _claims(**claims).items() if v is not None}
+    assert _status(client, jwt.encode(payload, SECRET, algorithm="HS256")) == 401
+
+
+def test_alg_none_another_secret_and_garbage_are_refused(client_with):
+    client = client_with(JwtSettings(secret=SECRET, audience=AUDIENCE, issuer=ISSUER))
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).rstrip(b"=")
+    body = base64.urlsafe_b64encode(json.dumps(_claims()).encode()).rstrip(b"=")
+    assert _status(client, f"{header.decode()}.{body.decode()}.") == 401
+    assert _status(client, jwt.encode(_claims(), "another-secret-of-enough-length-for-hs", algorithm="HS256")) == 401
+    assert _status(client, "not-a-token") == 401
+
+
+def test_rs256_and_es256_tokens_verify_against_the_configured_public_key(client_with):
+    client = client_with(JwtSettings(public_key=RSA_PUBLIC, audience=AUDIENCE, issuer=ISSUER))
+    assert _status(client, jwt.encode(_claims(), RSA_PRIVATE, algorithm="RS256")) == 200
+    ec_private = ec.generate_private_key(ec.SECP256R1())
+    ec_public = ec_private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                      serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    client = client_with(JwtSettings(public_key=ec_public, audience=AUDIENCE, issuer=ISSUER))
+    assert _status(client, jwt.encode(_claims(), ec_private, algorithm="ES256")) == 200
+
+
+def test_an_hs256_token_signed_with_the_public_key_is_refused(client_with):
+    # Algorithm confusion: the public key is public, so it must never serve as an HMAC secret.
+    client = client_with(JwtSettings(public_key=RSA_PUBLIC, audience=AUDIENCE, issuer=ISSUER))
+    assert _status(client, _hmac_token(_claims(), RSA_PUBLIC.encode())) == 401
+
+
+def _hmac_token(claims: dict, secret: bytes) -> str:
+    """An HS256 token made by hand: PyJWT itself refuses a PEM key as an HMAC secret."""
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    signing_input = part(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + part(json.dumps(claims).encode())
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{part(signature)}"
+
+
+def test_without_jwt_settings_a_bearer_token_is_refused(client_with):
+    client = client_with(JwtSettings())
+    assert _status(client, jwt.encode(_claims(), SECRET, algorithm="HS256")) == 401
