@@ -7,8 +7,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api import campaigns, contacts, imports
-from core.errors import (CampaignNotFound, CommitFailed, ImportConsoleError, ImportNotFound, StatusChangeRefused,
-                         UndoFailed)
+from core.errors import (CampaignNotFound, CommitFailed, ImportClosed, ImportConsoleError, ImportNotFound,
+                         StatusChangeRefused, TotalRowsMismatch, UndoFailed)
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +28,17 @@ async def _not_found(request: Request, error: ImportConsoleError) -> JSONRespons
 
 
 @api.exception_handler(StatusChangeRefused)
+@api.exception_handler(ImportClosed)
+@api.exception_handler(TotalRowsMismatch)
 async def _conflict(request: Request, error: ImportConsoleError) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=409)
 
 
 @api.exception_handler(CommitFailed)
+async def _bulk_failed(request: Request, error: CommitFailed) -> JSONResponse:
+    return JSONResponse({"detail": f"Bulk operation failed: {error.reason}"}, status_code=500)
+
+
 @api.exception_handler(UndoFailed)
 async def _failed(request: Request, error: ImportConsoleError) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=500)  # rolled back whole; the message says why

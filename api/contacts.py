@@ -1,15 +1,30 @@
-"""Contacts: the seed's "List contacts" (POST /contacts/bulk comes next)."""
+"""Contacts: the seed's bulk upload (step 2 of its flow) and "List contacts"."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from contextlib import asynccontextmanager
+from enum import Enum
+from pathlib import Path
 
-from fastapi import APIRouter, Depends, Query
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 
 from api.deps import caller, engine
-from core.history import list_contacts
+from core import importing
+from core.errors import ImportClosed, RowsInvalid, UnreadableFile
+from core.history import get_import, list_contacts
+from core.reading import MAX_FILE_BYTES
 
-router = APIRouter(dependencies=[Depends(caller)], tags=["contacts"])
+router = APIRouter(tags=["contacts"])
+
+
+class OnInvalid(str, Enum):
+    reject = "reject"   # any invalid row refuses the whole request (422), nothing written
+    skip = "skip"       # the valid rows are written; the invalid ones are kept with the import
 
 
 def _metadata(text: str | None):
@@ -22,7 +37,7 @@ def _metadata(text: str | None):
         return text
 
 
-@router.get("/contacts")
+@router.get("/contacts", dependencies=[Depends(caller)])
 def contacts(import_id: str | None = None, email: str | None = None,
              limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0),
              db: Engine = Depends(engine)) -> dict:
@@ -30,3 +45,108 @@ def contacts(import_id: str | None = None, email: str | None = None,
     found = list_contacts(db, import_id=import_id, email=email, limit=limit, offset=offset)
     items = [{**row, "metadata": _metadata(row["metadata"])} for row in found.to_dict("records")]
     return {"items": items, "limit": limit, "offset": offset}
+
+
+DETAILS_SHOWN = 10_000  # the seed's per-contact details, for at most this many contacts
+
+
+@router.post("/contacts/bulk", status_code=201)
+async def bulk(request: Request, import_id: str | None = Header(default=None, alias="X-Import-ID"),
+               on_invalid: OnInvalid = OnInvalid.reject, who: str = Depends(caller),
+               db: Engine = Depends(engine)) -> dict:
+    """The seed's step 2: contacts as a JSON array, or a CSV/XLSX/JSON file in multipart field
+    `file`; one request is one transaction. Without X-Import-ID an import is made for the call and
+    completed at once (the answer carries a warning)."""
+    if import_id is not None:
+        _check_open(db, import_id)  # before the body is read: a wrong id costs nothing
+    async with _upload(request) as (path, file_name):
+        try:
+            if import_id is None:
+                return await run_in_threadpool(_one_shot, db, path, file_name, who, on_invalid)
+            result, report = await run_in_threadpool(importing.add_contacts, db, import_id, path, file_name,
+                                                     on_invalid is OnInvalid.skip)
+        except UnreadableFile as error:
+            raise HTTPException(400, f"Failed to parse CSV file: {error}") from None
+        except RowsInvalid as error:
+            raise HTTPException(422, {"message": str(error), "errors": _records(error.errors)}) from None
+    return _batch_answer(db, result, report)
+
+
+def _check_open(db: Engine, import_id: str) -> None:
+    status = get_import(db, import_id)["status"]  # ImportNotFound: 404
+    if status != "processing":
+        raise ImportClosed(import_id, status)
+
+
+@asynccontextmanager
+async def _upload(request: Request):
+    """The request's contacts in a temporary file (a 1M-row CSV is not held in memory twice),
+    with the file's name; 413 past the size limit, 415 for another content type."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    with tempfile.TemporaryDirectory(prefix="contact-import-api-") as folder:
+        if kind == "application/json":
+            path, name = Path(folder) / "request.json", "request.json"
+            await _save_stream(request, path)
+        elif kind == "multipart/form-data":
+            form = await request.form()
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise HTTPException(400, "Failed to parse CSV file: send the contacts in the form field 'file'.")
+            name = Path(upload.filename or "upload.csv").name
+            path = Path(folder) / "upload"
+            with path.open("wb") as target:
+                shutil.copyfileobj(upload.file, target, length=1 << 20)
+            await upload.close()
+            _check_size(path.stat().st_size)
+        else:
+            raise HTTPException(415, "Send the contacts as application/json (an array of contact objects) "
+                                     "or as multipart/form-data with the file in the field 'file'.")
+        yield path, name
+
+
+async def _save_stream(request: Request, path: Path) -> None:
+    size = 0
+    with path.open("wb") as target:
+        async for chunk in request.stream():
+            size += len(chunk)
+            _check_size(size)
+            target.write(chunk)
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_FILE_BYTES:
+        raise HTTPException(413, f"The request holds more than {MAX_FILE_BYTES >> 20} MB; split it into "
+                                 "several calls with the same X-Import-ID.")
+
+
+def _one_shot(db: Engine, path: Path, file_name: str, who: str, on_invalid: OnInvalid) -> dict:
+    """Contacts sent without X-Import-ID: still tracked, by an import made for the call."""
+    draft = importing.open_file(None, path, file_name, source=who, created_by=who)
+    try:
+        report = importing.validate_draft(draft)
+        if report.invalid and on_invalid is OnInvalid.reject:
+            raise RowsInvalid(file_name, report.errors)
+        result = importing.commit(db, draft)
+    finally:
+        draft.close()
+    return {**_batch_answer(db, result, report),
+            "warning": f"No X-Import-ID was sent: import {result.import_id} was created for these "
+                       "contacts and completed. Create the import first (POST /imports/) to add "
+                       "several batches to it."}
+
+
+def _batch_answer(db: Engine, result, report) -> dict:
+    emails = report.normalized["email"].take(report.kept[:DETAILS_SHOWN]).tolist()
+    with db.connect() as conn:
+        details = conn.execute(sa.text("SELECT id::text AS id, email, full_name FROM contacts "
+                                       "WHERE email = ANY(:emails) ORDER BY email"), {"emails": emails}).mappings().all()
+    return {"import_id": result.import_id, "status": result.status,
+            "inserted": result.inserted + result.updated, "created": result.inserted,
+            "updated": result.updated, "unchanged": result.unchanged, "invalid": result.invalid,
+            "duplicates": result.duplicates, "errors": _records(report.errors),
+            "details": [dict(d) for d in details], "details_truncated": report.valid_count > DETAILS_SHOWN}
+
+
+def _records(errors) -> list[dict]:
+    return [{"row": int(e.row), "column": e.column, "reason": e.reason, "value": e.value}
+            for e in errors.itertuples(index=False)]

@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from api.deps import caller, engine
+from core.campaigns import attach_imports, check_campaign
 from core.history import get_import, list_imports
+from core.importing import complete
 from core.records import STATUSES, create_import
 from core.undo import undo_import
 
@@ -46,6 +48,27 @@ def imports(status: Status | None = None, source: str | None = None,
 @router.get("/imports/{import_id}", dependencies=[Depends(caller)])
 def one(import_id: str, db: Engine = Depends(engine)) -> dict:
     """One import: its status, counts, campaign, who created it and why it failed."""
+    return _public(get_import(db, import_id))
+
+
+class ImportUpdate(BaseModel):
+    status: str | None = Field(default=None, pattern="^completed$", examples=["completed"])
+    total_rows: int | None = Field(default=None, ge=0)
+    campaign_id: str | None = None
+
+
+@router.put("/imports/{import_id}", dependencies=[Depends(caller)])
+def update(import_id: str, body: ImportUpdate, db: Engine = Depends(engine)) -> dict:
+    """The seed's step 3 (status completed, with total_rows) and the end of its step 4
+    (campaign_id). total_rows must be the number of contacts linked, or 409 names both numbers;
+    an unknown campaign is a 404 and changes nothing."""
+    get_import(db, import_id)  # 404s first: nothing changes when a part of the request is wrong
+    if body.campaign_id is not None:
+        check_campaign(db, body.campaign_id)
+    if body.status == "completed":
+        complete(db, import_id, body.total_rows)
+    if body.campaign_id is not None:
+        attach_imports(db, body.campaign_id, [import_id])
     return _public(get_import(db, import_id))
 
 

@@ -33,6 +33,14 @@ def create_campaign(engine: Engine, name: str) -> str:
             "SET name = campaigns.name RETURNING id"), {"n": name}).scalar_one())
 
 
+def check_campaign(engine: Engine, campaign_id: str) -> None:
+    """Raise CampaignNotFound unless the campaign exists."""
+    with engine.connect() as conn:
+        if conn.execute(sa.text("SELECT 1 FROM campaigns WHERE id = :id"),
+                        {"id": campaign_uuid(campaign_id)}).first() is None:
+            raise CampaignNotFound(campaign_id)
+
+
 def attach_to_campaign(engine: Engine, import_id: str, campaign_id: str) -> None:
     """Step 4 of the seed's flow; idempotent. Records campaign_imports and imports.campaign_id."""
     attach_imports(engine, campaign_id, [import_id])

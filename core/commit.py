@@ -11,7 +11,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from core.errors import CommitFailed, ImportConsoleError
+from core.errors import CommitFailed, ImportClosed, ImportConsoleError, TotalRowsMismatch
 from core.records import change_status, check_change, import_uuid, lock_import, mark_failed
 from core.progress import Progress, ignore_progress
 from core.staging import reason, retry_deadlocks, stage_rows, to_csv
@@ -39,33 +39,68 @@ class ImportResult:
 
 
 def commit_import(engine: Engine, import_id: str, report: ValidationReport,
-                  on_progress: Progress | None = None, file_name: str | None = None) -> ImportResult:
+                  on_progress: Progress | None = None, file_name: str | None = None,
+                  complete: bool = True) -> ImportResult:
     """Steps 2 and 3 of the seed's flow in ONE transaction (file_name: the file being committed,
     when it differs from the one the import was created with, as on a retry). A deadlock is
     retried (writers of contacts are serialized at the merge, so it should not happen); a
     refused status change (the import is completed or reverted) changes nothing; any other
     failure, or an interruption (the page rerun by its user, Ctrl-C), marks the import failed
-    with its reason."""
+    with its reason. complete=False adds a batch to an import in `processing` and leaves it so (the
+    HTTP API's flow: several calls, then PUT completed); its counts add up over the batches."""
     notify = on_progress or ignore_progress
     try:
         return retry_deadlocks(f"committing import {import_id}",
-                               lambda: _commit_once(engine, import_id, report, notify, file_name))
+                               lambda: _commit_once(engine, import_id, report, notify, file_name, complete))
     except ImportConsoleError:
         raise
     except Exception as error:
         log.exception("commit of import %s failed", import_id)
-        mark_failed(engine, import_id, reason(error))
+        _record_failure(engine, import_id, reason(error), complete)
         raise CommitFailed(import_id, reason(error)) from error
     except BaseException:
-        mark_failed(engine, import_id, INTERRUPTED)
+        _record_failure(engine, import_id, INTERRUPTED, complete)
         raise
 
 
+def _record_failure(engine: Engine, import_id: str, why: str, complete: bool) -> None:
+    """Mark the import failed, unless a batch failed after earlier ones were written: that import
+    holds contacts, so it stays `processing` and the batch can be sent again."""
+    if not complete and _linked(engine, import_id):
+        log.warning("a batch of import %s failed (%s); its earlier batches stand", import_id, why)
+        return
+    mark_failed(engine, import_id, why)
+
+
+def _linked(engine: Engine, import_id: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM import_contacts WHERE import_id = :id"),
+                            {"id": import_uuid(import_id)}).scalar_one()
+
+
+def complete_import(engine: Engine, import_id: str, total_rows: int | None = None) -> None:
+    """The seed's step 3: an import the API filled in batches marked completed. A total_rows that
+    is not the number of contacts linked is refused (the server keeps its own count); completing
+    a completed import again changes nothing."""
+    with engine.begin() as conn:
+        status = lock_import(conn, import_id).status
+        linked = conn.execute(sa.text("SELECT count(*) FROM import_contacts WHERE import_id = :id"),
+                              {"id": import_uuid(import_id)}).scalar_one()
+        if total_rows is not None and total_rows != linked:
+            raise TotalRowsMismatch(import_id, total_rows, linked)
+        if status != "completed":
+            change_status(conn, import_id, "completed", total_rows=linked)
+
+
 def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notify: Progress,
-                 file_name: str | None) -> ImportResult:
+                 file_name: str | None, complete: bool) -> ImportResult:
     total = report.valid_count
     with engine.begin() as conn:
-        check_change(import_id, lock_import(conn, import_id).status, "completed")
+        status = lock_import(conn, import_id).status
+        if complete:
+            check_change(import_id, status, "completed")
+        elif status != "processing":
+            raise ImportClosed(import_id, status)
         if file_name is not None:
             conn.execute(sa.text("UPDATE imports SET file_name = :f WHERE id = :id"),
                          {"f": file_name, "id": import_uuid(import_id)})
@@ -78,16 +113,31 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
             {"id": import_uuid(import_id)}).one()
         notify("finishing", total, total)
         _store_rejections(conn, import_id, report.rejected_rows())
-        result = ImportResult(import_id=str(import_id), status="completed", inserted=inserted,
-                              updated=updated, invalid=report.invalid, duplicates=len(report.duplicates),
-                              total_rows=inserted + updated, unchanged=unchanged)
-        # completed_at is clock_timestamp(): the time this commit held its locks, so completion
-        # order is the order in which imports changed shared contacts (undo relies on it).
-        change_status(conn, import_id, "completed", total_rows=result.total_rows, inserted=inserted,
-                      updated=updated, unchanged=unchanged, invalid=result.invalid,
-                      duplicates=result.duplicates, error=None)
+        result = ImportResult(import_id=str(import_id), status="completed" if complete else "processing",
+                              inserted=inserted, updated=updated, invalid=report.invalid,
+                              duplicates=len(report.duplicates), total_rows=inserted + updated,
+                              unchanged=unchanged)
+        if complete:
+            # completed_at is clock_timestamp(): the time this commit held its locks, so completion
+            # order is the order in which imports changed shared contacts (undo relies on it).
+            change_status(conn, import_id, "completed", total_rows=result.total_rows, inserted=inserted,
+                          updated=updated, unchanged=unchanged, invalid=result.invalid,
+                          duplicates=result.duplicates, error=None)
+        else:
+            _add_counts(conn, import_id, result)
     notify("done", total, total)
     return result
+
+
+def _add_counts(conn: Connection, import_id: str, batch: ImportResult) -> None:
+    """A batch's counts added to its import's; total_rows stays the contacts linked (a contact two
+    batches hold counts once)."""
+    conn.execute(sa.text(
+        "UPDATE imports SET inserted = inserted + :inserted, updated = updated + :updated, "
+        "unchanged = unchanged + :unchanged, invalid = invalid + :invalid, duplicates = duplicates + :duplicates, "
+        "total_rows = (SELECT count(*) FROM import_contacts WHERE import_id = :id) WHERE id = :id"),
+        {"id": import_uuid(import_id), **{k: getattr(batch, k) for k in
+                                          ("inserted", "updated", "unchanged", "invalid", "duplicates")}})
 
 
 def _store_rejections(conn: Connection, import_id: str, rejected: pd.DataFrame) -> None:

@@ -31,6 +31,32 @@ class AmbiguousColumns(ImportConsoleError):
         super().__init__(f"{file_name}: " + " ".join(problems))
 
 
+class ImportClosed(ImportConsoleError):
+    """Contacts added to an import that is no longer in `processing`."""
+
+    def __init__(self, import_id, status: str):
+        self.import_id, self.status = import_id, status
+        super().__init__(f"Import {import_id} is {status}: contacts can only be added to an import "
+                         "in processing. Create a new import.")
+
+
+class TotalRowsMismatch(ImportConsoleError):
+    def __init__(self, import_id, given: int, linked: int):
+        self.given, self.linked = given, linked
+        super().__init__(f"Import {import_id}: total_rows {given} is not the number of contacts linked "
+                         f"to it, {linked}; nothing was changed.")
+
+
+class RowsInvalid(ImportConsoleError):
+    """A batch with invalid rows, refused whole (nothing written)."""
+
+    def __init__(self, file_name: str, errors):
+        self.errors = errors  # row, column, reason, value
+        rows = errors["row"].nunique()
+        super().__init__(f"{file_name}: {rows} row(s) are invalid; nothing was written. Fix them, or "
+                         "send on_invalid=skip to write the valid rows and keep the errors with the import.")
+
+
 class ImportNotFound(ImportConsoleError):
     def __init__(self, import_id):
         super().__init__(f"Import {import_id} does not exist.")

@@ -21,8 +21,8 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from core.campaigns import attach_to_campaign, create_campaign
-from core.commit import ImportResult, commit_import
-from core.errors import AmbiguousColumns, ImportConsoleError, MappingIncomplete
+from core.commit import ImportResult, commit_import, complete_import
+from core.errors import AmbiguousColumns, ImportConsoleError, MappingIncomplete, RowsInvalid
 from core.fields import FIELDS, ROW
 from core.history import get_import
 from core.mapping import (Mapping, SameNamedColumns, ambiguous_fields, apply_mapping, missing_required,
@@ -388,6 +388,28 @@ def attach_import(engine: Engine, import_id: str, campaign_name: str) -> str:
 
 def undo(engine: Engine, import_id: str) -> UndoResult:
     return undo_import(engine, import_id)
+
+
+# --- the HTTP API's flow: create, add batches, complete ------------------------------------------
+
+def add_contacts(engine: Engine, import_id: str, data: bytes | Path, file_name: str,
+                 skip_invalid: bool = False, **read_options) -> tuple[ImportResult, ValidationReport]:
+    """One batch of the seed's step 2, in one transaction, into an import in `processing` (which
+    stays so). Invalid rows refuse the whole batch (RowsInvalid), unless skip_invalid: then the
+    valid rows are written and the invalid ones stored with the import."""
+    draft = open_file(None, data, file_name, **read_options)
+    try:
+        report = validate_draft(draft)
+        if report.invalid and not skip_invalid:
+            raise RowsInvalid(file_name, report.errors)
+        return commit_import(engine, import_id, report, complete=False), report
+    finally:
+        draft.close()
+
+
+def complete(engine: Engine, import_id: str, total_rows: int | None = None) -> None:
+    """The seed's step 3 (see core.commit.complete_import)."""
+    complete_import(engine, import_id, total_rows)
 
 
 # --- the whole flow at once ------------------------------------------------------------------

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api import api, deps
+from api import contacts as contacts_routes
+from core import commit as commit_module
 from core.api_keys import create_key, revoke_key
 from core.history import get_import
 from core.importing import import_file
@@ -123,3 +125,89 @@ def test_undo_reverts_a_completed_import_once(client, engine, key):
     again = client.post(f"/imports/{result.import_id}/undo", headers=key)
     assert again.status_code == 409 and "reverted" in again.json()["detail"]
     assert client.post("/imports/00000000-0000-0000-0000-000000000000/undo", headers=key).status_code == 404
+
+
+PEOPLE = [{"full_name": "Jane Smith", "email": "jane@techcorp.com", "linkedin_profile": "https://linkedin.com/in/janesmith",
+           "company": "Tech Corp", "metadata": {"tier": 1}},
+          {"full_name": "Bob Johnson", "email": "bob@startup.io", "linkedin_profile": "https://linkedin.com/in/bobjohnson",
+           "company": "Startup Inc"}]
+
+
+def _new_import(client, key) -> str:
+    return client.post("/imports/", json={"source": "CRM", "file_name": "sync.json"}, headers=key).json()["id"]
+
+
+def test_the_seed_s_four_steps_with_two_batches(client, engine, key):
+    import_id = _new_import(client, key)
+    headers = {**key, "X-Import-ID": import_id}
+    first = client.post("/contacts/bulk", json=PEOPLE, headers=headers)
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert (body["inserted"], body["created"], body["updated"], body["status"]) == (2, 2, 0, "processing")
+    assert sorted(d["email"] for d in body["details"]) == ["bob@startup.io", "jane@techcorp.com"]
+    csv = b"Name,Email,LinkedIn URL,Company\nJane Smith,jane@techcorp.com,https://linkedin.com/in/janesmith,Tech Co\n" \
+          b"Ann Lee,ann@lee.io,https://linkedin.com/in/annlee,Lee\n"
+    second = client.post("/contacts/bulk", files={"file": ("more.csv", csv, "text/csv")}, headers=headers)
+    assert second.status_code == 201 and (second.json()["created"], second.json()["updated"]) == (1, 1)
+    refused = client.put(f"/imports/{import_id}", json={"status": "completed", "total_rows": 4}, headers=key)
+    assert refused.status_code == 409 and "4" in refused.json()["detail"] and "3" in refused.json()["detail"]
+    campaign = client.post("/campaigns", json={"name": "Q4"}, headers=key).json()["id"]
+    done = client.put(f"/imports/{import_id}", json={"status": "completed", "total_rows": 3, "campaign_id": campaign},
+                      headers=key)
+    assert done.status_code == 200 and done.json()["status"] == "completed" and done.json()["campaign"] == "Q4"
+    assert done.json()["total_rows"] == 3
+    later = client.post("/contacts/bulk", json=PEOPLE, headers=headers)
+    assert later.status_code == 409
+    # one link per contact, the first batch's undo data kept: undo removes all three
+    assert client.post(f"/imports/{import_id}/undo", headers=key).json()["deleted"] == 3
+
+
+def test_invalid_rows_refuse_the_batch_unless_skipped(client, engine, key):
+    import_id = _new_import(client, key)
+    headers = {**key, "X-Import-ID": import_id}
+    rows = PEOPLE + [{"full_name": "Bad", "email": "not-an-email", "linkedin_profile": "https://linkedin.com/in/bad"}]
+    refused = client.post("/contacts/bulk", json=rows, headers=headers)
+    assert refused.status_code == 422
+    assert refused.json()["detail"]["errors"] == [{"row": 3, "column": "email", "reason": "is not a valid email address",
+                                                   "value": "not-an-email"}]
+    assert client.get("/contacts", params={"import_id": import_id}, headers=key).json()["items"] == []
+    skipped = client.post("/contacts/bulk", params={"on_invalid": "skip"}, json=rows, headers=headers)
+    assert skipped.status_code == 201 and skipped.json()["created"] == 2 and len(skipped.json()["errors"]) == 1
+    assert get_import(engine, import_id)["invalid"] == 1
+
+
+def test_bulk_errors_have_the_seed_s_shapes(client, key):
+    import_id = _new_import(client, key)
+    headers = {**key, "X-Import-ID": import_id}
+    malformed = client.post("/contacts/bulk", content=b'[{"email": "a@b.io",}]',
+                            headers={**headers, "Content-Type": "application/json"})
+    assert malformed.status_code == 400 and malformed.json()["detail"].startswith("Failed to parse CSV file:")
+    assert "line 1, column" in malformed.json()["detail"]
+    unknown = {**key, "X-Import-ID": "00000000-0000-0000-0000-000000000000"}
+    assert client.post("/contacts/bulk", json=PEOPLE, headers=unknown).status_code == 404
+    assert client.post("/contacts/bulk", content=b"x", headers={**headers, "Content-Type": "text/plain"}).status_code == 415
+    assert client.post("/contacts/bulk", json=PEOPLE).status_code == 401
+
+
+def test_contacts_without_an_import_id_are_still_tracked(client, engine, key):
+    answer = client.post("/contacts/bulk", json=PEOPLE, headers=key)
+    assert answer.status_code == 201 and "No X-Import-ID" in answer.json()["warning"]
+    stored = get_import(engine, answer.json()["import_id"])
+    assert (stored["status"], stored["total_rows"], stored["created_by"]) == ("completed", 2, "HubSpot sync")
+
+
+def test_a_body_past_the_limit_is_413_and_a_failed_commit_500_with_the_import_failed(client, engine, key,
+                                                                                    monkeypatch):
+    import_id = _new_import(client, key)
+    headers = {**key, "X-Import-ID": import_id}
+    monkeypatch.setattr(contacts_routes, "MAX_FILE_BYTES", 100)
+    assert client.post("/contacts/bulk", json=PEOPLE, headers=headers).status_code == 413
+    assert client.post("/contacts/bulk", files={"file": ("big.csv", b"x" * 200)}, headers=headers).status_code == 413
+    monkeypatch.undo()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+    monkeypatch.setattr(commit_module, "stage_rows", broken)
+    failed = client.post("/contacts/bulk", json=PEOPLE, headers=headers)
+    assert failed.status_code == 500 and failed.json() == {"detail": "Bulk operation failed: the disk is full"}
+    assert get_import(engine, import_id)["status"] == "failed"

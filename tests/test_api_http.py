@@ -39,3 +39,53 @@ def test_the_console_and_the_api_share_one_port(server_url, engine):
     assert curl(f"{server_url}/api/imports")[0] == 401
     assert curl(f"{server_url}/api/docs")[0] == 200
     assert curl(f"{server_url}/_stcore/health") == (200, "ok")
+
+
+SEED_JSON = """[
+    {
+      "full_name": "Jane Smith",
+      "email": "jane@techcorp.com",
+      "linkedin_profile": "https://linkedin.com/in/janesmith",
+      "company": "Tech Corp"
+    },
+    {
+      "full_name": "Bob Johnson",
+      "email": "bob@startup.io",
+      "linkedin_profile": "https://linkedin.com/in/bobjohnson",
+      "company": "Startup Inc"
+    }
+  ]"""
+SEED_CSV = ('full_name,email,linkedin_profile,company,locale,timezone,metadata\n'
+            'John Doe,john@example.com,https://linkedin.com/in/johndoe,Tech Corp,en-US,America/New_York,'
+            '"{""source"": ""csv""}"\n'
+            'Jane Smith,jane@example.com,https://linkedin.com/in/janesmith,Another Corp,en-US,America/New_York,'
+            '"{""source"": ""csv""}"\n')
+
+
+def test_the_seed_s_curl_examples_then_the_four_steps(server_url, engine, tmp_path):
+    key = create_key(engine, "seed")
+    api = f"{server_url}/api"
+    code, body = curl("-X", "POST", f"{api}/imports/", "-H", f"X-API-Key: {key}", "-H", "Content-Type: application/json",
+                      "-d", '{"source": "CRM sync", "file_name": "contacts.csv"}')
+    import_id = json.loads(body)["importId"]
+    # The seed's two examples as written, but for the host, the key and the import id.
+    code, body = curl("-X", "POST", f"{api}/contacts/bulk", "-H", f"X-API-Key: {key}", "-H", f"X-Import-ID: {import_id}",
+                      "-H", "Content-Type: application/json", "-d", SEED_JSON)
+    assert code == 201 and json.loads(body)["inserted"] == 2, body
+    (tmp_path / "contacts.csv").write_text(SEED_CSV)
+    code, body = curl("-X", "POST", f"{api}/contacts/bulk", "-H", f"X-API-Key: {key}", "-H", f"X-Import-ID: {import_id}",
+                      "-F", f"file=@{tmp_path / 'contacts.csv'}")
+    assert code == 201 and (json.loads(body)["created"], json.loads(body)["updated"]) == (2, 0), body
+    code, body = curl("-X", "POST", f"{api}/campaigns", "-H", f"X-API-Key: {key}", "-H", "Content-Type: application/json",
+                      "-d", '{"name": "Q4 Outreach"}')
+    campaign = json.loads(body)["id"]
+    code, body = curl("-X", "PUT", f"{api}/imports/{import_id}", "-H", f"X-API-Key: {key}",
+                      "-H", "Content-Type: application/json", "-d", '{"status": "completed", "total_rows": 4}')
+    assert code == 200 and json.loads(body)["status"] == "completed", body
+    code, body = curl("-X", "POST", f"{api}/campaign-imports/{campaign}/imports", "-H", f"X-API-Key: {key}",
+                      "-H", "Content-Type: application/json", "-d", json.dumps({"import_ids": [import_id]}))
+    assert code == 200, body
+    code, body = curl("-X", "PUT", f"{api}/imports/{import_id}", "-H", f"X-API-Key: {key}",
+                      "-H", "Content-Type: application/json", "-d", json.dumps({"campaign_id": campaign}))
+    stored = get_import(engine, import_id)
+    assert (code, stored["status"], stored["total_rows"], stored["campaign"]) == (200, "completed", 4, "Q4 Outreach")

@@ -85,6 +85,7 @@ DECLARE
     -- 12 hex digits of time, version 7, then random bits (the v4 variant digit is reused).
     v_prefix text := lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
                      || '7' || substr(v_random, 1, 3) || substr(v_random, 17, 8);
+    v_earlier_batch boolean := EXISTS (SELECT 1 FROM import_contacts WHERE import_id = p_import);
 BEGIN
     PERFORM lock_contact_writers();
     ANALYZE import_stage;  -- temp tables have no statistics until analyzed; the joins need them
@@ -144,8 +145,19 @@ BEGIN
     FROM import_matched m
     WHERE c.id = m.id AND m.previous <> '{}'::jsonb;
 
-    INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
-    SELECT p_import, id, 'updated', src_row, previous FROM import_matched ORDER BY id;
+    IF v_earlier_batch THEN
+        -- A later batch of the same import (the HTTP API adds contacts in several calls): a
+        -- contact it linked before keeps its link, as inserted, or with the stored values from
+        -- before the import, widened by the fields only this batch changes.
+        INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
+        SELECT p_import, id, 'updated', src_row, previous FROM import_matched ORDER BY id
+        ON CONFLICT (import_id, contact_id) DO UPDATE SET previous = CASE
+            WHEN import_contacts.action = 'inserted' THEN NULL
+            ELSE EXCLUDED.previous || import_contacts.previous END;
+    ELSE
+        INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
+        SELECT p_import, id, 'updated', src_row, previous FROM import_matched ORDER BY id;
+    END IF;
     GET DIAGNOSTICS updated = ROW_COUNT;
     SELECT count(*) INTO unchanged FROM import_matched WHERE previous = '{}'::jsonb;
     DROP TABLE import_matched;
