@@ -7,5 +7,6 @@ pages = [
     st.Page("pages/new_import.py", title="New import", icon=":material/upload_file:", default=True),
     st.Page("pages/history.py", title="Import history", icon=":material/history:"),
     st.Page("pages/campaigns.py", title="Campaigns", icon=":material/campaign:"),
+    st.Page("pages/api_keys.py", title="API keys", icon=":material/key:"),
 ]
 st.navigation(pages).run()

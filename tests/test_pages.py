@@ -4,6 +4,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.api_keys import key_owner
 from core.campaigns import create_campaign
 from core.history import list_imports
 from core.importing import import_file
@@ -59,7 +60,7 @@ def metrics(at: AppTest) -> dict:
     return {m.label: m.value for m in at.metric}
 
 
-@pytest.mark.parametrize("name", ["new_import", "history", "campaigns"])
+@pytest.mark.parametrize("name", ["new_import", "history", "campaigns", "api_keys"])
 def test_every_page_renders_without_error(console, name):
     at = page(name)
     no_exceptions(at)
@@ -337,3 +338,17 @@ def test_rows_that_may_be_the_same_person_can_be_skipped_in_the_review(console):
     assert any("1 row skipped as possibly the same person" in c.value for c in at.caption)
     at = click(at, "Import the skipped rows after all")
     assert metrics(at)["Will insert"] == "3"
+
+
+def test_api_keys_are_made_shown_once_and_revoked_from_the_console(console):
+    at = page("api_keys")
+    at.text_input[0].set_value("HubSpot sync")  # a form's values go with its submit button
+    at = click(at, "Create key")
+    key = at.code[0].value
+    assert key.startswith("cic_") and key_owner(console, key) == "HubSpot sync"
+    assert "not shown again" in at.success[0].value
+    at = page("api_keys")  # a new visit: the key is not shown any more
+    assert not at.code and at.dataframe[0].value["state"].tolist() == ["active"]
+    at = click(at, "Revoke")
+    assert key_owner(console, key) is None
+    assert page("api_keys").dataframe[0].value["state"].tolist() == ["revoked"]
