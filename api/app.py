@@ -16,6 +16,14 @@ api = FastAPI(title="Contact Import Console API",
               description="The bulk contact import API: create an import, add contacts, complete it, "
                           "attach it to a campaign. Authenticate with `X-API-Key`.",
               docs_url="/docs", redoc_url=None)
+@api.middleware("http")
+async def _no_nul(request: Request, call_next):
+    """A NUL in a path or query value can never match stored text (PostgreSQL refuses it)."""
+    if "\x00" in request.url.path or any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
+        return JSONResponse({"detail": "A NUL character (%00) is not allowed in a path or query."}, status_code=400)
+    return await call_next(request)
+
+
 api.include_router(imports.router)
 api.include_router(campaigns.router)
 api.include_router(contacts.router)

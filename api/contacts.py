@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 
-from api.deps import caller, engine
+from api.deps import MAX_OFFSET, caller, engine
 from core import importing
 from core.errors import ImportClosed, RowsInvalid, UnreadableFile
 from core.history import get_import, list_contacts
@@ -39,7 +39,7 @@ def _metadata(text: str | None):
 
 @router.get("/contacts", dependencies=[Depends(caller)])
 def contacts(import_id: str | None = None, email: str | None = None,
-             limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0),
+             limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
              db: Engine = Depends(engine)) -> dict:
     """Stored contacts: those an import linked (import_id), the one with an email, or all; paged."""
     found = list_contacts(db, import_id=import_id, email=email, limit=limit, offset=offset)
@@ -50,7 +50,17 @@ def contacts(import_id: str | None = None, email: str | None = None,
 DETAILS_SHOWN = 10_000  # the seed's per-contact details, for at most this many contacts
 
 
-@router.post("/contacts/bulk", status_code=201)
+_CONTACT = {"type": "object", "required": ["full_name", "email", "linkedin_profile"], "properties": {
+    "full_name": {"type": "string"}, "email": {"type": "string", "format": "email"},
+    "linkedin_profile": {"type": "string"}, "company": {"type": "string"}, "locale": {"type": "string"},
+    "timezone": {"type": "string"}, "metadata": {"type": "object"}}}
+_BULK_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "array", "items": _CONTACT}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                       "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
+
+
+@router.post("/contacts/bulk", status_code=201, openapi_extra=_BULK_BODY)
 async def bulk(request: Request, import_id: str | None = Header(default=None, alias="X-Import-ID"),
                on_invalid: OnInvalid = OnInvalid.reject, who: str = Depends(caller),
                db: Engine = Depends(engine)) -> dict:

@@ -17,6 +17,10 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
 _bearer = HTTPBearer(auto_error=False, description="A JWT signed with the configured key (see README)")
 
 
+# Paging past this is refused (422): PostgreSQL's OFFSET is a bigint, and no list is that long.
+MAX_OFFSET = 2**31 - 1
+
+
 @lru_cache(maxsize=1)
 def _engine() -> Engine:
     return make_engine()

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
-from api.deps import caller, engine
+from api.deps import MAX_OFFSET, caller, engine
 from core.campaigns import attach_imports, check_campaign
 from core.history import get_import, list_imports
 from core.importing import complete
@@ -39,7 +39,7 @@ def create(body: ImportIn, who: str = Depends(caller), db: Engine = Depends(engi
 @router.get("/imports", dependencies=[Depends(caller)])
 def imports(status: Status | None = None, source: str | None = None,
             campaign: str | None = None, limit: int = Query(default=100, ge=1, le=1000),
-            offset: int = Query(default=0, ge=0), db: Engine = Depends(engine)) -> dict:
+            offset: int = Query(default=0, ge=0, le=MAX_OFFSET), db: Engine = Depends(engine)) -> dict:
     """Imports, newest first, filtered by status, source and campaign id; one page at a time."""
     found = list_imports(db, status=status.value if status else None, source=source, campaign_id=campaign, limit=limit, offset=offset)
     return {"items": [_public(r) for r in found.to_dict("records")], "limit": limit, "offset": offset}

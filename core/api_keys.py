@@ -24,7 +24,7 @@ def _hash(key: str) -> str:
 def create_key(engine: Engine, name: str) -> str:
     """A new key named name; returns the key, which is never shown again."""
     name = (name or "").strip()
-    if not name:
+    if not name or "\x00" in name:
         raise ImportConsoleError("Give the key a name, e.g. the system that will use it ('HubSpot sync').")
     key = PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:

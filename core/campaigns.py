@@ -23,6 +23,8 @@ def create_campaign(engine: Engine, name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 255:
         raise ImportConsoleError("A campaign name must have 1 to 255 characters.")
+    if "\x00" in name:
+        raise ImportConsoleError("A campaign name cannot hold a NUL character.")
     with engine.begin() as conn:
         found = conn.execute(sa.text("SELECT id FROM campaigns WHERE lower(name) = lower(:n)"),
                              {"n": name}).scalar_one_or_none()

@@ -70,6 +70,8 @@ def create_import(engine: Engine, source: str, file_name: str | None,
     source = (source or "").strip()
     if not source:
         raise ImportConsoleError("Say where the contacts come from (the import's source), e.g. 'HubSpot'.")
+    if "\x00" in source + (file_name or "") + (created_by or ""):
+        raise ImportConsoleError("An import's source, file name and creator cannot hold a NUL character.")
     with engine.begin() as conn:
         return str(conn.execute(sa.text(
             "INSERT INTO imports (source, file_name, created_by, created_via) VALUES (:s, :f, :u, :v) "
