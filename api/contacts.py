@@ -65,8 +65,11 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
                on_invalid: OnInvalid = OnInvalid.reject, who: str = Depends(caller),
                db: Engine = Depends(engine)) -> dict:
     """The seed's step 2: contacts as a JSON array, or a CSV/XLSX/JSON file in multipart field
-    `file`; one request is one transaction. Without X-Import-ID an import is made for the call and
-    completed at once (the answer carries a warning)."""
+    `file`; one request is one transaction, and several may fill one import before it is completed.
+    Without X-Import-ID an import is made for the call and completed at once (the answer carries a
+    warning). Stricter than the seed: an unknown X-Import-ID is a 404 and nothing is written (the
+    seed answered 207 and left the contacts untracked); an import no longer in processing is 409.
+    Invalid rows refuse the call (422, every error listed) unless on_invalid=skip."""
     if import_id is not None:
         _check_open(db, import_id)  # before the body is read: a wrong id costs nothing
     async with _upload(request) as (path, file_name):

@@ -4,7 +4,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.server
 import json
+import threading
 import time
 
 import jwt
@@ -110,3 +112,34 @@ def _hmac_token(claims: dict, secret: bytes) -> str:
 def test_without_jwt_settings_a_bearer_token_is_refused(client_with):
     client = client_with(JwtSettings())
     assert _status(client, jwt.encode(_claims(), SECRET, algorithm="HS256")) == 401
+
+
+@pytest.fixture
+def jwks_url():
+    """A JWKS endpoint on a local port serving RSA_PUBLIC under kid 'k1'."""
+    public = serialization.load_pem_public_key(RSA_PUBLIC.encode())
+    jwk = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public)), "kid": "k1", "use": "sig", "alg": "RS256"}
+    body = json.dumps({"keys": [jwk]}).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    server.shutdown()
+
+
+def test_tokens_verify_against_a_jwks_url_by_their_kid(client_with, jwks_url):
+    client = client_with(JwtSettings(jwks_url=jwks_url, audience=AUDIENCE, issuer=ISSUER))
+    assert _status(client, jwt.encode(_claims(), RSA_PRIVATE, algorithm="RS256", headers={"kid": "k1"})) == 200
+    other_private, _ = _rsa()
+    assert _status(client, jwt.encode(_claims(), other_private, algorithm="RS256", headers={"kid": "k1"})) == 401
+    assert _status(client, jwt.encode(_claims(), RSA_PRIVATE, algorithm="RS256", headers={"kid": "nope"})) == 401
