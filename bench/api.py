@@ -15,7 +15,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.__main__ import DEFAULT_URL, OUT, _truncate
@@ -47,7 +50,8 @@ def _run(engine, url: str, path: Path) -> dict:
     api_seconds, server_peak, answer = _api_import(engine, url, path)
     print(f"# cli {cli_seconds:.1f}s, api {api_seconds:.1f}s, server peak {server_peak:.0f} MB, "
           f"{answer['created']} created", file=sys.stderr, flush=True)
-    return {"cli": cli_seconds, "cli_peak": cli_peak, "api": api_seconds, "server_peak": server_peak}
+    return {"cli": cli_seconds, "cli_peak": cli_peak, "api": api_seconds, "server_peak": server_peak,
+            "health_ms": answer["latencies"]["health"], "list_ms": answer["latencies"]["list"]}
 
 
 def _cli_import(url: str, path: Path) -> tuple[float, float]:
@@ -70,12 +74,39 @@ def _api_import(engine, url: str, path: Path) -> tuple[float, float, dict]:
         created = _curl("-X", "POST", f"{base}/api/imports/", *headers, "-H", "Content-Type: application/json",
                         "-d", json.dumps({"source": "bench", "file_name": path.name}))
         started = time.perf_counter()
-        answer = _curl("-X", "POST", f"{base}/api/contacts/bulk?on_invalid=skip", *headers, "-H",
-                       f"X-Import-ID: {created['importId']}", "-F", f"file=@{path}")
+        with _latency_probe(f"{base}/_stcore/health", f"{base}/api/imports?limit=1", key) as latencies:
+            answer = _curl("-X", "POST", f"{base}/api/contacts/bulk?on_invalid=skip", *headers, "-H",
+                           f"X-Import-ID: {created['importId']}", "-F", f"file=@{path}")
         seconds = time.perf_counter() - started
         _curl("-X", "PUT", f"{base}/api/imports/{created['importId']}", *headers,
               "-H", "Content-Type: application/json", "-d", '{"status": "completed"}')
+        answer["latencies"] = latencies
         return seconds, _peak_mb(server.pid), answer
+
+
+@contextmanager
+def _latency_probe(health_url: str, list_url: str, key: str):
+    """While the bulk call runs, what other users get: the server's health answer (its event loop)
+    and a small API read (its thread pool and the GIL), twice a second; yields their worst, in ms."""
+    worst = {"health": 0.0, "list": 0.0}
+    stop = threading.Event()
+
+    def probe() -> None:
+        while not stop.is_set():
+            for name, url, headers in (("health", health_url, {}), ("list", list_url, {"X-API-Key": key})):
+                started = time.perf_counter()
+                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=120) as answer:
+                    answer.read()
+                worst[name] = max(worst[name], (time.perf_counter() - started) * 1000)
+            stop.wait(0.5)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    try:
+        yield worst
+    finally:
+        stop.set()
+        thread.join(timeout=130)
 
 
 def _curl(*args: str) -> dict:
@@ -95,9 +126,11 @@ def _peak_mb(pid: int) -> float:
 def _print(rows: int, runs: list[dict]) -> None:
     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     print(f"medians of {len(runs)} run(s); the CLI import of the same file in the same run is the baseline")
-    print(f"{'rows':>10} {'CLI s':>7} {'API s':>7} {'API/CLI':>8} {'CLI peak MB':>12} {'server peak MB':>15}")
+    print(f"{'rows':>10} {'CLI s':>7} {'API s':>7} {'API/CLI':>8} {'CLI peak MB':>12} {'server peak MB':>15} "
+          f"{'worst health ms':>16} {'worst API read ms':>18}")
     print(f"{rows:>10,} {median['cli']:>7.1f} {median['api']:>7.1f} {median['api'] / median['cli']:>8.2f} "
-          f"{median['cli_peak']:>12.0f} {median['server_peak']:>15.0f}")
+          f"{median['cli_peak']:>12.0f} {median['server_peak']:>15.0f} {median['health_ms']:>16.0f} "
+          f"{median['list_ms']:>18.0f}")
 
 
 if __name__ == "__main__":
