@@ -104,14 +104,20 @@ def _list_keys(args) -> int:
     from core.database import make_engine
 
     keys = list_keys(make_engine())
-    if args.json:
-        print(keys.to_json(orient="records", date_format="iso"))
+    if _printed_as_json(keys, args):
         return 0
     for row in keys.itertuples(index=False):
         state = "active" if pd.isna(row.revoked_at) else "revoked"
         used = "never used" if pd.isna(row.last_used_at) else f"last used {row.last_used_at:%Y-%m-%d %H:%M}"
         print(f"{row.name:<30} {state:<8} created {row.created_at:%Y-%m-%d}, {used}")
     return 0
+
+
+def _printed_as_json(frame, args) -> bool:
+    """With --json, the rows as one JSON array (times in ISO 8601); whether it printed them."""
+    if args.json:
+        print(frame.to_json(orient="records", date_format="iso"))
+    return args.json
 
 
 def _revoke_key(args) -> int:
@@ -236,8 +242,7 @@ def _imports(args) -> int:
     from core.history import list_imports
 
     history = list_imports(make_engine())
-    if args.json:
-        print(history.to_json(orient="records", date_format="iso"))
+    if _printed_as_json(history, args):
         return 0
     if history.empty:
         print("no imports yet")
