@@ -123,6 +123,8 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
             change_status(conn, import_id, "completed", total_rows=result.total_rows, inserted=inserted,
                           updated=updated, unchanged=unchanged, invalid=result.invalid,
                           duplicates=result.duplicates, error=None)
+            conn.execute(sa.text("UPDATE imports SET changed_at = completed_at WHERE id = :id"),
+                         {"id": import_uuid(import_id)})
         else:
             _add_counts(conn, import_id, result)
     notify("done", total, total)
@@ -135,7 +137,8 @@ def _add_counts(conn: Connection, import_id: str, batch: ImportResult) -> None:
     conn.execute(sa.text(
         "UPDATE imports SET inserted = inserted + :inserted, updated = updated + :updated, "
         "unchanged = unchanged + :unchanged, invalid = invalid + :invalid, duplicates = duplicates + :duplicates, "
-        "total_rows = (SELECT count(*) FROM import_contacts WHERE import_id = :id) WHERE id = :id"),
+        "total_rows = (SELECT count(*) FROM import_contacts WHERE import_id = :id), "
+        "changed_at = clock_timestamp() WHERE id = :id"),
         {"id": import_uuid(import_id), **{k: getattr(batch, k) for k in
                                           ("inserted", "updated", "unchanged", "invalid", "duplicates")}})
 

@@ -80,8 +80,8 @@ def create_import(engine: Engine, source: str, file_name: str | None,
 
 
 def lock_import(conn: Connection, import_id: str) -> sa.Row:
-    """The import's status and completed_at, locked until the transaction ends."""
-    row = conn.execute(sa.text("SELECT status, completed_at FROM imports WHERE id = :id FOR UPDATE"),
+    """The import's status, completed_at and changed_at, locked until the transaction ends."""
+    row = conn.execute(sa.text("SELECT status, completed_at, changed_at FROM imports WHERE id = :id FOR UPDATE"),
                        {"id": import_uuid(import_id)}).first()
     if row is None:
         raise ImportNotFound(import_id)

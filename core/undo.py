@@ -1,7 +1,9 @@
 """Undo an import, atomically: delete the contacts it inserted and give the fields it updated their
 `previous` values back — except where a later import changed the same contact or field, which is
-reported instead of overwritten. "Later" is by completion time; reverted imports no longer count,
-and the values they wrote are not given back.
+reported instead of overwritten. "Later" is by changed_at, when an import last changed contacts
+(its commit, or the HTTP API's last batch, which may come well before the API completes it); an
+import the API is still filling counts too. Reverted imports no longer count, and the values they
+wrote are not given back.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ FROM import_contacts l
 JOIN imports i ON i.id = l.import_id
 LEFT JOIN LATERAL jsonb_object_keys(COALESCE(l.previous, '{}'::jsonb)) AS k(key) ON true
 WHERE l.contact_id IN (SELECT contact_id FROM undo_links)
-  AND i.id <> :id AND i.status = 'completed' AND i.completed_at > :completed_at
+  AND i.id <> :id AND i.status IN ('completed', 'processing') AND i.changed_at > :changed_at
 GROUP BY l.contact_id
 """
 # Values written by imports already reverted must not come back (issue 9, point 10). Where this
@@ -55,18 +57,18 @@ UPDATE undo_links u SET previous = u.previous || earlier.values
 FROM (
     SELECT contact_id, jsonb_object_agg(key, value) AS values
     FROM (
-        SELECT DISTINCT ON (l.contact_id, k.key) l.contact_id, k.key, k.value, i.completed_at
+        SELECT DISTINCT ON (l.contact_id, k.key) l.contact_id, k.key, k.value, i.changed_at
         FROM undo_links u
         JOIN import_contacts l ON l.contact_id = u.contact_id AND l.action = 'updated'
-        JOIN imports i ON i.id = l.import_id AND i.status = 'reverted' AND i.completed_at < :completed_at
+        JOIN imports i ON i.id = l.import_id AND i.status = 'reverted' AND i.changed_at < :changed_at
         CROSS JOIN LATERAL jsonb_each(l.previous) AS k(key, value)
         WHERE u.action = 'updated' AND u.previous ? k.key
           AND NOT EXISTS (
               SELECT 1 FROM import_contacts l2 JOIN imports i2 ON i2.id = l2.import_id
-              WHERE l2.contact_id = l.contact_id AND i2.status = 'completed' AND i2.id <> :id
-                AND i2.completed_at > i.completed_at AND i2.completed_at < :completed_at
+              WHERE l2.contact_id = l.contact_id AND i2.status IN ('completed', 'processing') AND i2.id <> :id
+                AND i2.changed_at > i.changed_at AND i2.changed_at < :changed_at
                 AND (l2.action = 'inserted' OR l2.previous ? k.key))
-        ORDER BY l.contact_id, k.key, i.completed_at
+        ORDER BY l.contact_id, k.key, i.changed_at
     ) oldest
     GROUP BY contact_id
 ) earlier
@@ -94,7 +96,7 @@ WHERE c.id = u.contact_id
       WHERE l.contact_id = u.contact_id AND l.action = 'inserted' AND i.status = 'reverted'))
   AND NOT EXISTS (
       SELECT 1 FROM import_contacts l JOIN imports i ON i.id = l.import_id
-      WHERE l.contact_id = u.contact_id AND i.status = 'completed' AND i.id <> :id)
+      WHERE l.contact_id = u.contact_id AND i.status IN ('completed', 'processing') AND i.id <> :id)
 """
 
 
@@ -135,7 +137,7 @@ def _undo_once(engine: Engine, import_id: str) -> UndoResult:
     with engine.begin() as conn:
         record = lock_import(conn, import_id)
         check_change(import_id, record.status, "reverted")
-        params = {"id": import_uuid(import_id), "completed_at": record.completed_at}
+        params = {"id": import_uuid(import_id), "changed_at": record.changed_at}
         conn.execute(sa.text("SELECT lock_contact_writers()"))
         conn.execute(sa.text(LINKS), params)
         conn.execute(sa.text(LOCK))

@@ -219,3 +219,18 @@ def test_nul_characters_are_refused_not_sent_to_postgresql(client, key):
     assert client.post("/imports/", json={"source": "a\x00b"}, headers=key).status_code == 400
     assert client.post("/campaigns", json={"name": "\x00"}, headers=key).status_code == 400
     assert client.get("/contacts", params={"offset": 2**63}, headers=key).status_code == 422
+
+
+def test_undo_orders_imports_by_when_they_changed_contacts_not_by_when_they_completed(client, engine, key):
+    # An API import writes its batch, a console import changes the same field after it, and only
+    # then is the API import completed: undoing the console import gives the API's value back.
+    import_file(engine, csv_bytes({**PEOPLE[0], "metadata": "", "company": "Original"}), "first.csv", "s")
+    import_id = _new_import(client, key)
+    batch = [{**PEOPLE[0], "company": "From the API"}]
+    assert client.post("/contacts/bulk", json=batch, headers={**key, "X-Import-ID": import_id}).status_code == 201
+    console = import_file(engine, csv_bytes({**PEOPLE[0], "metadata": "", "company": "From the console"}), "c.csv", "s")
+    assert client.put(f"/imports/{import_id}", json={"status": "completed"}, headers=key).status_code == 200
+    undone = client.post(f"/imports/{console.import_id}/undo", headers=key).json()
+    assert undone["restored"] == 1 and undone["conflicts"] == []
+    stored = client.get("/contacts", params={"email": "jane@techcorp.com"}, headers=key).json()["items"][0]
+    assert stored["company"] == "From the API"
