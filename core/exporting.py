@@ -44,3 +44,13 @@ def to_export_csv(frame: pd.DataFrame, *, bom: bool = True) -> bytes:
     """
     text = export_safe(frame).to_csv(index=False, lineterminator="\r\n")
     return ("\ufeff" if bom else "").encode() + text.encode("utf-8")
+
+
+TEMPLATE_ROW = {"full_name": "Jane Smith", "email": "jane@example.com",
+                "linkedin_profile": "https://www.linkedin.com/in/janesmith", "company": "Tech Corp",
+                "locale": "en-US", "timezone": "America/New_York", "metadata": '{"source": "template"}'}
+
+
+def template_csv() -> bytes:
+    """A CSV to start from: every field as a column, one example contact that imports as it is."""
+    return to_export_csv(pd.DataFrame([TEMPLATE_ROW]))

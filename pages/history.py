@@ -14,6 +14,7 @@ from pages.common import continue_in_wizard, drop_streamlit_upload, engine, md, 
 
 ANY = "Any"
 CONTACTS_PAGE = 100
+UNDONE = "history_undone"  # import id -> its undo's result, shown after the rerun
 TABLE_COLUMNS = ["created_at", "status", "source", "file_name", "created_by", "total_rows", "inserted",
                  "updated", "unchanged", "invalid", "duplicates", "campaign", "id"]
 
@@ -41,8 +42,9 @@ def history_table(imports):
                                 "file_name": "file", "created_by": "user", "total_rows": "total rows"})
     labels = {row.id: f"{row.created_at:%Y-%m-%d %H:%M} · {row.file_name or '(no file)'} · {row.status} · {row.id[:8]}"
               for row in imports.itertuples(index=False)}
+    # A key keeps the choice when the import's label changes (its status, after an undo).
     return st.selectbox("Show the details of", list(labels), index=None, format_func=labels.get,
-                        placeholder="Pick an import")
+                        placeholder="Pick an import", key="history_selected")
 
 
 def import_detail(import_id: str) -> None:
@@ -92,6 +94,11 @@ def retry_form(record: dict) -> None:
 
 
 def undo_form(record: dict) -> None:
+    """The undo, and after it (on the rerun that shows the import as reverted) what it did."""
+    undone = st.session_state.setdefault(UNDONE, {})
+    if record["id"] in undone:
+        undo_result(undone[record["id"]])
+        return
     if record["status"] != "completed":
         st.caption(f"Only a completed import can be undone; this one is {record['status']}.")
         return
@@ -99,12 +106,16 @@ def undo_form(record: dict) -> None:
              "previous values back. Whatever a later import changed is kept and listed.")
     sure = st.checkbox("I understand: undo this import")
     if st.button("Undo this import", type="primary", disabled=not sure):
-        result = importing.undo(engine(), record["id"])
-        st.success(f"Undone: {plural(result.deleted, 'contact')} deleted, "
-                   f"{plural(result.restored, 'contact')} restored.")
-        if not result.conflicts.empty:
-            st.warning(f"{plural(len(result.conflicts), 'change')} kept because a later import made them:")
-            st.dataframe(result.conflicts, hide_index=True)
+        undone[record["id"]] = importing.undo(engine(), record["id"])
+        st.rerun()  # the header, the counts and this tab now show the import as reverted
+
+
+def undo_result(result) -> None:
+    st.success(f"Undone: {plural(result.deleted, 'contact')} deleted, "
+               f"{plural(result.restored, 'contact')} restored.")
+    if not result.conflicts.empty:
+        st.warning(f"{plural(len(result.conflicts), 'change')} kept because a later import made them:")
+        st.dataframe(result.conflicts, hide_index=True)
 
 
 def contacts_page(import_id: str, total: int) -> None:

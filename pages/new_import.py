@@ -9,7 +9,7 @@ import streamlit as st
 from core import importing
 from core.campaigns import list_campaigns
 from core.errors import ImportConsoleError
-from core.exporting import to_export_csv
+from core.exporting import template_csv, to_export_csv
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW
 from core.history import recent_sources
 from pages.common import (WIZARD, discard_draft, drop_streamlit_upload, engine, keep_draft, md, plural,
@@ -87,9 +87,12 @@ def pick_or_type(label: str, known: list[str], new_label: str, current: str | No
 
 def upload_step(w: dict) -> None:
     st.subheader("Upload the contacts")
+    st.caption(f"Source: {md(w['source'])}" + (f" · campaign: {md(w['campaign'])}" if w.get("campaign") else ""))
     limit = st.get_option("server.maxUploadSize")
     st.caption(f"A CSV file (any delimiter; UTF-8, Windows-1252 or UTF-16), an Excel workbook (.xlsx) "
                f"or a JSON array of contact objects, up to {limit:,} MB.")
+    st.download_button("Download a template CSV", template_csv(), file_name="contacts-template.csv",
+                       mime="text/csv", on_click="ignore", icon=":material/download:")
     uploaded = st.file_uploader("Contacts file", type=["csv", "json", "txt", "tsv", "xlsx"])
     back, _ = st.columns([1, 5])
     if back.button("Back"):
@@ -334,7 +337,8 @@ def all_rows(draft: importing.Draft) -> None:
     _, total = importing.row_fates(draft, count=0, only_invalid=only_errors)
     start, _ = page_picker(total, "rows_page")
     rows, _ = importing.row_fates(draft, start, PAGE_ROWS, only_invalid=only_errors)
-    st.dataframe(rows, hide_index=True)
+    st.dataframe(rows, hide_index=True,  # the spreadsheet row, not the internal column's name
+                 column_config={ROW: st.column_config.NumberColumn("row", format="%d")})
 
 
 def fix_rows(draft: importing.Draft) -> None:

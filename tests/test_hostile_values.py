@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from core.exporting import export_safe, neutralise, to_export_csv
+from core.exporting import export_safe, neutralise, template_csv, to_export_csv
 from core import importing
 from core.history import import_contacts, import_contacts_csv, import_errors
 from core.importing import import_file
@@ -133,3 +133,9 @@ def test_the_contacts_download_of_an_import_is_formula_safe(engine):
     lines = import_contacts_csv(engine, result.import_id).decode("utf-8-sig").split("\r\n")
     assert lines[0].startswith("row,action,full_name,email")
     assert "'=HYPERLINK" in lines[1] and len([line for line in lines if line]) == 3
+
+
+def test_the_template_csv_imports_as_it_is(engine):
+    result = import_file(engine, template_csv(), "contacts-template.csv", "template")
+    assert (result.inserted, result.invalid) == (1, 0)
+    assert contacts(engine)["jane@example.com"]["metadata"] == {"source": "template"}

@@ -69,7 +69,9 @@ def test_every_page_renders_without_error(console, name):
 
 def test_wizard_imports_the_seed_csv_and_history_shows_it(console):
     at = start_wizard(source="csv", campaign="Q4 Outreach")
-    assert "up to 256 MB" in at.caption[0].value  # the reader's own limit (issue 9, point 12)
+    assert shown(at.caption[0].value) == "Source: csv · campaign: Q4 Outreach"  # issue 10, point 9
+    assert "up to 256 MB" in at.caption[1].value  # the reader's own limit (issue 9, point 12)
+    assert [b.label for b in at.get("download_button")] == ["Download a template CSV"]
     at = upload(at, "seed.csv", (DATA / "seed.csv").read_bytes())
     assert "Map the columns of seed.csv" in shown(at.subheader[0].value)
     at = click(at, "Next: review")
@@ -197,6 +199,9 @@ def test_history_undoes_an_import_after_confirmation(console):
     no_exceptions(at)
     assert "2 contacts deleted" in at.success[0].value
     assert count(console, "contacts") == 0
+    # Issue 10, point 3: the screen tells the truth at once, and there is no second undo to click.
+    assert shown(at.subheader[0].value).endswith("— reverted")
+    assert not [b for b in at.button if b.label == "Undo this import"]
 
 
 def test_a_ragged_row_is_one_error_and_the_rest_imports(console):
