@@ -33,6 +33,7 @@ class ImportResult:
     duplicates: int
     total_rows: int   # inserted + updated: the contacts linked to the import
     unchanged: int = 0  # of the updated, those that already held these values
+    file_rows: int = 0  # the rows the file held (the batch's, for a batch)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -116,13 +117,13 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
         result = ImportResult(import_id=str(import_id), status="completed" if complete else "processing",
                               inserted=inserted, updated=updated, invalid=report.invalid,
                               duplicates=len(report.duplicates), total_rows=inserted + updated,
-                              unchanged=unchanged)
+                              unchanged=unchanged, file_rows=report.rows)
         if complete:
             # completed_at is clock_timestamp(): the time this commit held its locks, so completion
             # order is the order in which imports changed shared contacts (undo relies on it).
             change_status(conn, import_id, "completed", total_rows=result.total_rows, inserted=inserted,
                           updated=updated, unchanged=unchanged, invalid=result.invalid,
-                          duplicates=result.duplicates, error=None)
+                          duplicates=result.duplicates, error=None, file_rows=report.rows)
             conn.execute(sa.text("UPDATE imports SET changed_at = completed_at WHERE id = :id"),
                          {"id": import_uuid(import_id)})
         else:
@@ -137,10 +138,12 @@ def _add_counts(conn: Connection, import_id: str, batch: ImportResult) -> None:
     conn.execute(sa.text(
         "UPDATE imports SET inserted = inserted + :inserted, updated = updated + :updated, "
         "unchanged = unchanged + :unchanged, invalid = invalid + :invalid, duplicates = duplicates + :duplicates, "
+        "file_rows = COALESCE(file_rows, 0) + :file_rows, "
         "total_rows = (SELECT count(*) FROM import_contacts WHERE import_id = :id), "
         "changed_at = clock_timestamp() WHERE id = :id"),
         {"id": import_uuid(import_id), **{k: getattr(batch, k) for k in
-                                          ("inserted", "updated", "unchanged", "invalid", "duplicates")}})
+                                          ("inserted", "updated", "unchanged", "invalid", "duplicates",
+                                           "file_rows")}})
 
 
 def _store_rejections(conn: Connection, import_id: str, rejected: pd.DataFrame) -> None:

@@ -30,7 +30,7 @@ def campaign_list() -> None:
                 st.caption("No import attached yet.")
             else:
                 st.dataframe(imports[["created_at", "status", "source", "file_name", "total_rows"]],
-                             hide_index=True)
+                             hide_index=True, column_config={"total_rows": "contacts written"})
 
 
 def main() -> None:

@@ -14,8 +14,11 @@ from pages.common import continue_in_wizard, drop_streamlit_upload, engine, md, 
 
 ANY = "Any"
 CONTACTS_PAGE = 100
+# The seed's total_rows is the contacts written, not the file's rows: both are shown, named so.
+COUNT_LABELS = {"file_rows": "Rows in file", "total_rows": "Contacts written", "inserted": "Inserted",
+                "updated": "Updated", "unchanged": "Unchanged", "invalid": "Invalid", "duplicates": "Duplicates"}
 UNDONE = "history_undone"  # import id -> its undo's result, shown after the rerun
-TABLE_COLUMNS = ["created_at", "status", "source", "file_name", "created_by", "total_rows", "inserted",
+TABLE_COLUMNS = ["created_at", "status", "source", "file_name", "created_by", "file_rows", "total_rows", "inserted",
                  "updated", "unchanged", "invalid", "duplicates", "campaign", "id"]
 
 
@@ -39,7 +42,8 @@ def history_table(imports):
     st.caption(plural(len(imports), "import"))
     st.dataframe(imports[TABLE_COLUMNS], hide_index=True,
                  column_config={"created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
-                                "file_name": "file", "created_by": "user", "total_rows": "total rows"})
+                                "file_name": "file", "created_by": "user", "file_rows": "rows in file",
+                                "total_rows": "contacts written"})
     labels = {row.id: f"{row.created_at:%Y-%m-%d %H:%M} · {row.file_name or '(no file)'} · {row.status} · {row.id[:8]}"
               for row in imports.itertuples(index=False)}
     # A key keeps the choice when the import's label changes (its status, after an undo).
@@ -57,9 +61,10 @@ def import_detail(import_id: str) -> None:
         st.error(f"This import failed and wrote nothing: {md(record['error'])}")
     if record["status"] == "failed":
         retry_form(record)
-    counts = st.columns(6)
-    for column, key in zip(counts, ["total_rows", "inserted", "updated", "unchanged", "invalid", "duplicates"]):
-        column.metric(key.replace("_", " ").capitalize(), f"{record[key]:,}")
+    counts = st.columns(len(COUNT_LABELS))
+    for column, (key, label) in zip(counts, COUNT_LABELS.items()):
+        value = record[key]
+        column.metric(label, "—" if value is None or value != value else f"{int(value):,}")
     errors_tab, contacts_tab, campaign_tab, undo_tab = st.tabs(["Errors", "Contacts", "Campaign", "Undo"])
     with errors_tab:
         errors = import_errors(engine(), import_id)

@@ -387,11 +387,12 @@ def done_step(w: dict) -> None:
     draft = w["draft"]
     result = draft.result
     st.success(f"Import {result.import_id} completed.", icon=":material/task_alt:")
-    counts = st.columns(6)
+    counts = st.columns(7)
     for column, (label, value) in zip(counts, [
-            ("Inserted", result.inserted), ("Updated", result.updated - result.unchanged),
-            ("Unchanged", result.unchanged), ("Skipped invalid", result.invalid),
-            ("Duplicates", result.duplicates), ("Total rows", result.total_rows)]):
+            ("Rows in file", result.file_rows), ("Inserted", result.inserted),
+            ("Updated", result.updated - result.unchanged), ("Unchanged", result.unchanged),
+            ("Skipped invalid", result.invalid), ("Duplicates", result.duplicates),
+            ("Contacts written", result.total_rows)]):
         column.metric(label, f"{value:,}")
     for warning in draft.warnings:
         st.warning(md(warning), icon=":material/warning:")

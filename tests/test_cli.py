@@ -57,7 +57,7 @@ def test_import_then_reimport_then_history(database_url, engine, tmp_path):
     first = json.loads(cli("import", path, "--source", "csv", "--campaign", "Q4", "--json",
                            database_url=database_url).stdout)
     assert set(first) == {"import_id", "status", "inserted", "updated", "unchanged", "invalid", "duplicates",
-                          "total_rows"}
+                          "file_rows", "total_rows"}
     assert (first["status"], first["inserted"], first["updated"], first["invalid"], first["total_rows"]) == (
         "completed", 2, 0, 1, 2)
     again = json.loads(cli("import", path, "--source", "csv", "--json", database_url=database_url).stdout)

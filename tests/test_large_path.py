@@ -47,7 +47,8 @@ def state(engine) -> dict:
             "SELECT i.file_name, e.row_number, e.column_name, e.reason, e.value FROM import_errors e "
             "JOIN imports i ON i.id = e.import_id ORDER BY 1, 2, 3, 4")).mappings().all()
         imports = conn.execute(sa.text(
-            "SELECT file_name, status, total_rows, inserted, updated, unchanged, invalid, duplicates FROM imports "
+            "SELECT file_name, status, total_rows, inserted, updated, unchanged, invalid, duplicates, file_rows "
+            "FROM imports "
             "ORDER BY file_name")).mappings().all()
     return {"contacts": [dict(r) for r in contacts], "links": [dict(r) for r in links],
             "errors": [dict(r) for r in errors], "imports": [dict(r) for r in imports]}
@@ -110,9 +111,9 @@ EXPECTED = {
     ],
     "imports": [
         {"file_name": "1-first.csv", "status": "completed", "total_rows": 35, "inserted": 35, "updated": 0,
-         "unchanged": 0, "invalid": 1, "duplicates": 1},
+         "unchanged": 0, "invalid": 1, "duplicates": 1, "file_rows": 37},
         {"file_name": "2-second.csv", "status": "completed", "total_rows": 34, "inserted": 11, "updated": 23,
-         "unchanged": 1, "invalid": 2, "duplicates": 1},                  # person 5
+         "unchanged": 1, "invalid": 2, "duplicates": 1, "file_rows": 37},                  # person 5
     ],
 }
 

@@ -81,7 +81,8 @@ def test_wizard_imports_the_seed_csv_and_history_shows_it(console):
     at = click(at, "Commit now")
     no_exceptions(at)
     assert metrics(at) == {"Inserted": "2", "Updated": "0", "Unchanged": "0", "Skipped invalid": "0",
-                           "Duplicates": "0", "Total rows": "2"}
+                           "Duplicates": "0", "Contacts written": "2",
+                           "Rows in file": "2"}
     assert "Q4 Outreach" in at.info[0].value
     assert not [b for b in at.button if b.label == "Commit now"]  # cannot commit twice
     stored = list_imports(console).iloc[0]
