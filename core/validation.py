@@ -53,9 +53,9 @@ REASONS = {
     "max_length": f"is longer than {MAX_TEXT_LENGTH} characters",
     "email_syntax": "is not a valid email address",
     "linkedin_url": "is not a LinkedIn profile URL (expected https://linkedin.com/in/<name>)",
-    "bcp47_locale": "is not a language tag such as en, en-US or pt-BR",
-    "iana_timezone": "is not an IANA time zone such as America/New_York",
-    "json_object": 'is not a JSON object such as {"source": "csv"}',
+    "bcp47_locale": "is not a language code such as en, en-US or pt-BR",
+    "iana_timezone": "is not a time zone name such as Europe/Berlin or America/New_York",
+    "json_object": 'is not a set of extra fields written as {"source": "csv"}',
     "no_nul": "contains a NUL character, which cannot be stored",
 }
 

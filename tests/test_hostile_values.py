@@ -81,7 +81,7 @@ def test_metadata_postgresql_or_python_cannot_hold_is_a_row_error_and_the_rest_i
     assert [reason.split(" (")[0].split(",")[0] for reason in errors["reason"]] == [
         "holds a \\u escape that is not a character", "holds a number too large to store",
         "holds a number too large to store", "is nested too deeply to store",
-        'is not a JSON object such as {"source": "csv"}']
+        'is not a set of extra fields written as {"source": "csv"}']
     assert list(contacts(engine)) == ["person99@example.com"]
 
 

@@ -19,7 +19,7 @@ def test_invalid_rows_carry_their_problems():
     rows = invalid_rows(validate(mapped))
     assert rows[ROW].tolist() == [3]
     assert rows.loc[0, "problems"] == ("email is not a valid email address; "
-                                       "timezone is not an IANA time zone such as America/New_York")
+                                       "timezone is not a time zone name such as Europe/Berlin or America/New_York")
 
 
 def test_edits_replace_the_values_of_the_edited_rows_and_then_validate():
