@@ -67,16 +67,26 @@ def commit_import(engine: Engine, import_id: str, report: ValidationReport,
 def _record_failure(engine: Engine, import_id: str, why: str, complete: bool) -> None:
     """Mark the import failed, unless a batch failed after earlier ones were written: that import
     holds contacts, so it stays `processing` and the batch can be sent again."""
-    if not complete and _linked(engine, import_id):
+    if not complete and _batches_stand(engine, import_id):
         log.warning("a batch of import %s failed (%s); its earlier batches stand", import_id, why)
         return
     mark_failed(engine, import_id, why)
 
 
-def _linked(engine: Engine, import_id: str) -> int:
-    with engine.connect() as conn:
-        return conn.execute(sa.text("SELECT count(*) FROM import_contacts WHERE import_id = :id"),
-                            {"id": import_uuid(import_id)}).scalar_one()
+def _batches_stand(engine: Engine, import_id: str) -> bool:
+    try:
+        with engine.connect() as conn:
+            return _linked(conn, import_id) > 0
+    except sa.exc.OperationalError:
+        # The server is away: leave the import processing rather than call written batches failed
+        # (the sweep marks an import with none abandoned after a day).
+        return True
+
+
+def _linked(conn: Connection, import_id: str) -> int:
+    """How many contacts the import links."""
+    return conn.execute(sa.text("SELECT count(*) FROM import_contacts WHERE import_id = :id"),
+                        {"id": import_uuid(import_id)}).scalar_one()
 
 
 def complete_import(engine: Engine, import_id: str, total_rows: int | None = None) -> None:
@@ -85,8 +95,7 @@ def complete_import(engine: Engine, import_id: str, total_rows: int | None = Non
     a completed import again changes nothing."""
     with engine.begin() as conn:
         status = lock_import(conn, import_id).status
-        linked = conn.execute(sa.text("SELECT count(*) FROM import_contacts WHERE import_id = :id"),
-                              {"id": import_uuid(import_id)}).scalar_one()
+        linked = _linked(conn, import_id)
         if total_rows is not None and total_rows != linked:
             raise TotalRowsMismatch(import_id, total_rows, linked)
         if status != "completed":

@@ -280,8 +280,7 @@ def possible_duplicates(draft: Draft) -> pd.DataFrame:
         return cached[2]
     rows = report.normalized[[ROW, "email", "linkedin_profile"]].take(report.kept)
     stored = draft.review.same_person_stored if draft.review is not None else None
-    found = same_person.combine(same_person.within_file(rows),
-                                stored if stored is not None else pd.DataFrame(columns=same_person.COLUMNS))
+    found = same_person.combine(same_person.within_file(rows), stored)
     draft.same_person_cache = (report, draft.review, found)
     return found
 

@@ -42,9 +42,10 @@ LIMIT :limit
 """
 
 
-def combine(in_file: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
-    """One line per row: a stored contact first (it exists already), else the other row."""
-    frames = [f for f in (stored, in_file) if not f.empty]
+def combine(in_file: pd.DataFrame, stored: pd.DataFrame | None) -> pd.DataFrame:
+    """One line per row: a stored contact first (it exists already), else the other row. stored is
+    None before the review has looked at the stored contacts."""
+    frames = [f for f in (stored, in_file) if f is not None and not f.empty]
     if not frames:
         return pd.DataFrame(columns=COLUMNS)
     both = pd.concat(frames, ignore_index=True).drop_duplicates("row", keep="first")
