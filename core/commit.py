@@ -41,18 +41,20 @@ class ImportResult:
 
 def commit_import(engine: Engine, import_id: str, report: ValidationReport,
                   on_progress: Progress | None = None, file_name: str | None = None,
-                  complete: bool = True) -> ImportResult:
+                  complete: bool = True, fixable: pd.DataFrame | None = None) -> ImportResult:
     """Steps 2 and 3 of the seed's flow in ONE transaction (file_name: the file being committed,
     when it differs from the one the import was created with, as on a retry). A deadlock is
     retried (writers of contacts are serialized at the merge, so it should not happen); a
     refused status change (the import is completed or reverted) changes nothing; any other
     failure, or an interruption (the page rerun by its user, Ctrl-C), marks the import failed
     with its reason. complete=False adds a batch to an import in `processing` and leaves it so (the
-    HTTP API's flow: several calls, then PUT completed); its counts add up over the batches."""
+    HTTP API's flow: several calls, then PUT completed); its counts add up over the batches.
+    fixable: the rejected rows as the file held them, stored for History's error file
+    (core.error_file.fixable_rows)."""
     notify = on_progress or ignore_progress
     try:
         return retry_deadlocks(f"committing import {import_id}",
-                               lambda: _commit_once(engine, import_id, report, notify, file_name, complete))
+                               lambda: _commit_once(engine, import_id, report, notify, file_name, complete, fixable))
     except ImportConsoleError:
         raise
     except Exception as error:
@@ -103,7 +105,7 @@ def complete_import(engine: Engine, import_id: str, total_rows: int | None = Non
 
 
 def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notify: Progress,
-                 file_name: str | None, complete: bool) -> ImportResult:
+                 file_name: str | None, complete: bool, fixable: pd.DataFrame | None) -> ImportResult:
     total = report.valid_count
     with engine.begin() as conn:
         status = lock_import(conn, import_id).status
@@ -123,6 +125,8 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
             {"id": import_uuid(import_id)}).one()
         notify("finishing", total, total)
         _store_rejections(conn, import_id, report.rejected_rows())
+        if fixable is not None:
+            _store_fixable_rows(conn, import_id, fixable)
         result = ImportResult(import_id=str(import_id), status="completed" if complete else "processing",
                               inserted=inserted, updated=updated, invalid=report.invalid,
                               duplicates=len(report.duplicates), total_rows=inserted + updated,
@@ -170,3 +174,17 @@ def _store_rejections(conn: Connection, import_id: str, rejected: pd.DataFrame) 
     with cursor.copy("COPY import_errors (import_id, row_number, column_name, reason, value) "
                      "FROM STDIN (FORMAT csv)") as copy:
         copy.write(to_csv(table))
+
+
+def _store_fixable_rows(conn: Connection, import_id: str, fixable: pd.DataFrame) -> None:
+    """The file's headers on the import, and each rejected row's cells and errors."""
+    *headers, errors = fixable.columns
+    conn.execute(sa.text("UPDATE imports SET file_headers = :h WHERE id = :id"),
+                 {"h": [str(h) for h in headers], "id": import_uuid(import_id)})
+    if fixable.empty:
+        return
+    cells = fixable[headers].astype(str).apply(lambda column: column.str.replace("\x00", "", regex=False))
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy("COPY import_error_rows (import_id, row_number, cells, errors) FROM STDIN") as copy:
+        for row, values, said in zip(fixable.index, cells.itertuples(index=False, name=None), fixable[errors]):
+            copy.write_row((str(import_id), int(row), list(values), said))

@@ -46,6 +46,12 @@ def to_export_csv(frame: pd.DataFrame, *, bom: bool = True) -> bytes:
     return ("\ufeff" if bom else "").encode() + text.encode("utf-8")
 
 
+def error_file_name(file_name: str | None) -> str:
+    """The error file's name, the same in the wizard and in History: contacts.csv -> contacts-errors.csv."""
+    stem = (file_name or "import").rsplit(".", 1)[0] or "import"
+    return f"{stem}-errors.csv"
+
+
 TEMPLATE_ROW = {"full_name": "Jane Smith", "email": "jane@example.com",
                 "linkedin_profile": "https://www.linkedin.com/in/janesmith", "company": "Tech Corp",
                 "locale": "en-US", "timezone": "America/New_York", "metadata": '{"source": "template"}'}

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.campaigns import campaign_uuid
+from core.error_file import errors_column
 from core.errors import ImportNotFound
 from core.exporting import to_export_csv
 from core.fields import FIELDS
@@ -70,6 +71,20 @@ def import_errors(engine: Engine, import_id: str) -> pd.DataFrame:
             "SELECT row_number AS row, column_name AS column, reason, value FROM import_errors "
             "WHERE import_id = :id ORDER BY row_number, column_name"), {"id": import_uuid(import_id)}).all()
     return pd.DataFrame(rows, columns=["row", "column", "reason", "value"])
+
+
+def import_error_file(engine: Engine, import_id: str) -> pd.DataFrame | None:
+    """The rows the import left out for a problem, as its file held them, plus an errors column
+    (core.error_file); None for an import that did not keep them (made before, or by the API)."""
+    with engine.connect() as conn:
+        headers = conn.execute(sa.text("SELECT file_headers FROM imports WHERE id = :id"),
+                               {"id": import_uuid(import_id)}).scalar()
+        if headers is None:
+            return None
+        rows = conn.execute(sa.text(
+            "SELECT cells || errors FROM import_error_rows WHERE import_id = :id ORDER BY row_number"),
+            {"id": import_uuid(import_id)}).scalars().all()
+    return pd.DataFrame(rows, columns=[*headers, errors_column(headers)])
 
 
 def import_contacts(engine: Engine, import_id: str, limit: int = 100, offset: int = 0) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from core.campaigns import attach_to_campaign, create_campaign
 from core.commit import ImportResult, commit_import, complete_import
+from core.error_file import export_hints, fixable_rows
 from core.errors import AmbiguousColumns, ImportConsoleError, MappingIncomplete, RowsInvalid
 from core.fields import FIELDS, ROW
 from core.history import get_import
@@ -332,6 +333,17 @@ def row_fates(draft: Draft, start: int = 0, count: int = 1000,
     return row_statuses(report, candidates[start:start + count]), len(candidates)
 
 
+def error_file(draft: Draft) -> pd.DataFrame:
+    """The rows left out for a problem as the file held them, plus an errors column: the file a
+    person fixes and uploads again (core.error_file)."""
+    return fixable_rows(draft.file, draft.report, draft.mapping)
+
+
+def hints(draft: Draft) -> list[str]:
+    """What a known export's shape explains about its errors."""
+    return export_hints(draft.file, draft.report)
+
+
 def rejected_rows(draft: Draft) -> pd.DataFrame:
     """Every row left out (invalid or superseded duplicate): the error report."""
     return error_report(draft.report)
@@ -363,7 +375,8 @@ def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None) ->
         file_name = None
     else:
         file_name = draft.file_name  # a retry may come with a renamed file
-    draft.result = commit_import(engine, draft.import_id, report, on_progress, file_name=file_name)
+    draft.result = commit_import(engine, draft.import_id, report, on_progress, file_name=file_name,
+                                 fixable=error_file(draft))
     if draft.campaign:
         try:
             attach(engine, draft, draft.campaign)

@@ -6,9 +6,9 @@ import streamlit as st
 from core import importing
 from core.campaigns import list_campaigns
 from core.errors import ImportConsoleError
-from core.exporting import to_export_csv
-from core.history import (get_import, import_contacts, import_contacts_csv, import_errors, list_imports,
-                          recent_sources)
+from core.exporting import error_file_name, to_export_csv
+from core.history import (get_import, import_contacts, import_contacts_csv, import_error_file, import_errors,
+                          list_imports, recent_sources)
 from core.records import STATUSES
 from pages.common import continue_in_wizard, drop_streamlit_upload, engine, md, plural, show_error
 
@@ -67,19 +67,30 @@ def import_detail(import_id: str) -> None:
         column.metric(label, "—" if value is None or value != value else f"{int(value):,}")
     errors_tab, contacts_tab, campaign_tab, undo_tab = st.tabs(["Errors", "Contacts", "Campaign", "Undo"])
     with errors_tab:
-        errors = import_errors(engine(), import_id)
-        if errors.empty:
-            st.caption("No rejected rows.")
-        else:
-            st.dataframe(errors, hide_index=True)
-            st.download_button("Download the error report (CSV)", to_export_csv(errors),
-                               file_name=f"import-{import_id[:8]}-errors.csv", mime="text/csv")
+        errors_tab_view(record)
     with contacts_tab:
         contacts_page(import_id, record["total_rows"])
     with campaign_tab:
         attach_form(import_id)
     with undo_tab:
         undo_form(record)
+
+
+def errors_tab_view(record: dict) -> None:
+    errors = import_errors(engine(), record["id"])
+    if errors.empty:
+        st.caption("No rejected rows.")
+        return
+    st.dataframe(errors, hide_index=True)
+    fixable = import_error_file(engine(), record["id"])
+    if fixable is not None and not fixable.empty:
+        st.download_button("Download the rows to fix (CSV)", to_export_csv(fixable), on_click="ignore",
+                           file_name=error_file_name(record["file_name"]), mime="text/csv",
+                           help="The invalid rows as the file had them, with an errors column: fix them "
+                                "in a spreadsheet and upload the file as a new import.")
+    else:  # imports made before the file's rows were kept, or through the HTTP API
+        st.download_button("Download the error list (CSV)", to_export_csv(errors), on_click="ignore",
+                           file_name=error_file_name(record["file_name"]), mime="text/csv")
 
 
 def retry_form(record: dict) -> None:

@@ -9,7 +9,7 @@ import streamlit as st
 from core import importing
 from core.campaigns import list_campaigns
 from core.errors import ImportConsoleError
-from core.exporting import template_csv, to_export_csv
+from core.exporting import error_file_name, template_csv, to_export_csv
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW
 from core.history import recent_sources
 from pages.common import (WIZARD, discard_draft, drop_streamlit_upload, engine, keep_draft, md, plural,
@@ -313,13 +313,16 @@ def same_person_section(draft: importing.Draft) -> None:
 
 def errors_section(draft: importing.Draft) -> None:
     report = draft.report
-    rejected = importing.rejected_rows(draft)
     st.markdown(f"#### {plural(report.invalid, 'invalid row')}")
     start, stop = page_picker(len(report.errors), "errors_page")
     st.dataframe(report.errors.iloc[start:stop].copy(), hide_index=True,
                  column_config={"row": st.column_config.NumberColumn("row", format="%d")})
-    st.download_button("Download the error report (CSV)", to_export_csv(rejected),
-                       file_name=f"{draft.file_name.rsplit('.', 1)[0]}-errors.csv", mime="text/csv")
+    for hint in importing.hints(draft):
+        st.info(md(hint), icon=":material/lightbulb:")
+    st.download_button("Download the rows to fix (CSV)", to_export_csv(importing.error_file(draft)),
+                       file_name=error_file_name(draft.file_name), mime="text/csv", on_click="ignore",
+                       help="The invalid rows as your file has them, with an errors column: fix them in "
+                            "a spreadsheet and upload the file as a new import.")
 
 
 def page_picker(total: int, key: str) -> tuple[int, int]:

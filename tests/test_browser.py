@@ -75,10 +75,13 @@ def test_error_report_download_is_formula_safe(page, tmp_path):
     page.get_by_role("button", name="Next: review").click()
     page.get_by_text("1 invalid row", exact=True).wait_for()
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download the error report (CSV)").click()
+        page.get_by_role("button", name="Download the rows to fix (CSV)").click()
+    assert download.value.suggested_filename == "bad-errors.csv"
     content = Path(download.value.path()).read_bytes().decode("utf-8-sig")
-    assert content.split("\r\n")[:2] == ["row,column,reason,value",
-                                    "3,email,is not a valid email address,\"'=hyperlink(\"\"http://x\"\")\""]
+    assert content.split("\r\n")[:2] == [
+        "full_name,email,linkedin_profile,company,locale,timezone,metadata,errors",
+        "Person 2,\"'=HYPERLINK(\"\"http://x\"\")\",https://linkedin.com/in/person2,,,,,"
+        "row 3: email is not a valid email address"]
 
 
 def test_user_data_is_shown_as_text_and_tables_offer_no_unsafe_download(page, tmp_path):

@@ -115,7 +115,7 @@ def test_invalid_rows_are_listed_with_their_row_numbers_and_skipped(console):
     assert metrics(at)["Invalid"] == "2"
     errors = at.dataframe[0].value
     assert errors[["row", "column"]].values.tolist() == [[3, "email"], [4, "linkedin_profile"]]
-    assert any(d.label.startswith("Download the error report") for d in at.get("download_button"))
+    assert any(d.label == "Download the rows to fix (CSV)" for d in at.get("download_button"))
     at = click(at, "Next: commit 1 contact (skip 2 invalid rows)")
     at = click(at, "Commit now")
     assert metrics(at)["Skipped invalid"] == "2" and count(console, "contacts") == 1

@@ -1,0 +1,77 @@
+"""The error file a person fixes in a spreadsheet and uploads again as a new import: the rows left
+out for a problem, exactly as the file held them (every column, the file's own headers, in the
+file's order), plus an "errors" column saying what to fix, in the file's column names. Superseded
+duplicates are not in it: a later row of the same email was imported instead, and uploading the
+earlier one again would overwrite it.
+
+Also hints for export shapes whose errors have a known cause (LinkedIn's Connections export holds
+an email only for people who allowed it)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from core.fields import ROW
+from core.mapping import Mapping
+from core.reading import WHOLE_ROW, SourceFile
+from core.validation import ValidationReport
+
+ERRORS = "errors"
+LINKEDIN_CONNECTIONS = {"First Name", "Last Name", "URL", "Email Address", "Connected On"}
+EMPTY_EMAIL = "is required but empty"
+
+
+def fixable_rows(file: SourceFile, report: ValidationReport, mapping: Mapping) -> pd.DataFrame:
+    """The file's rows that have a problem, with the file's columns and an errors column, indexed
+    by their row in the file."""
+    problems = _problems_in_file_terms(report.errors, mapping)
+    rows = file.frame[file.frame[ROW].isin(problems.index)]
+    fixable = rows[file.headers].rename(columns=_file_names(file)).set_axis(pd.Index(rows[ROW], name="row"))
+    fixable[errors_column(fixable.columns)] = fixable.index.map(problems)
+    return fixable
+
+
+def _problems_in_file_terms(errors: pd.DataFrame, mapping: Mapping) -> pd.Series:
+    """row -> "row 14: Email Address is required but empty; Time Zone is not …"."""
+    if errors.empty:
+        return pd.Series(dtype=object)
+    named = errors["column"].map(lambda column: _column_words(column, mapping))
+    said = (named + " " + errors["reason"]).groupby(errors["row"]).agg("; ".join)
+    return "row " + said.index.astype(str) + ": " + said
+
+
+def _column_words(column: str, mapping: Mapping) -> str:
+    """What a person fixing the file looks for: the file's column(s) a field was read from."""
+    if column == WHOLE_ROW:
+        return "the row"
+    columns = mapping.get(column)
+    return " + ".join(columns) if columns else column
+
+
+def _file_names(file: SourceFile) -> dict[str, str]:
+    """Shown name -> the header as the file has it, where that keeps the headers unique."""
+    names = {shown: file.renamed_headers.get(shown, shown) for shown in file.headers}
+    taken = pd.Series(list(names.values()))
+    repeated = set(taken[taken.duplicated()])
+    return {shown: original for shown, original in names.items() if original not in repeated}
+
+
+def errors_column(columns) -> str:
+    """"errors", or "errors (2)" when the file has a column named so."""
+    name, n = ERRORS, 2
+    while name in set(columns):
+        name, n = f"{ERRORS} ({n})", n + 1
+    return name
+
+
+def export_hints(file: SourceFile, report: ValidationReport) -> list[str]:
+    """Sentences about the errors that a known export shape explains."""
+    hints = []
+    if LINKEDIN_CONNECTIONS <= set(file.headers):
+        empty = report.errors[(report.errors["column"] == "email") & (report.errors["reason"] == EMPTY_EMAIL)]
+        if len(empty):
+            hints.append(
+                f"This looks like LinkedIn's Connections export: it holds an email only for the people "
+                f"who allow their connections to see it, so {len(empty):,} of its {report.rows:,} rows have "
+                "none. Contacts are keyed by email; add the missing ones (from your CRM or an "
+                "enrichment tool) in the error file and upload it again.")
+    return hints
