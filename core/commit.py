@@ -20,6 +20,9 @@ from core.validation import ValidationReport
 log = logging.getLogger(__name__)
 
 
+# Emails merged per call of merge_import_stage: about a second's work on a 2-core machine, so
+# the commit's progress moves at least every 2 s (issue 10) for little overhead per call.
+MERGE_SLICE = 50_000
 INTERRUPTED = "interrupted: the commit was stopped before it finished; nothing of it was saved"
 
 
@@ -119,10 +122,7 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
         # The merge sorts and joins the whole stage; keep that in memory rather than on disk.
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         stage_rows(conn, report, notify)
-        notify("upserting", 0, total)
-        inserted, updated, unchanged = conn.execute(
-            sa.text("SELECT inserted, updated, unchanged FROM merge_import_stage(:id)"),
-            {"id": import_uuid(import_id)}).one()
+        inserted, updated, unchanged = _merge(conn, import_id, total, notify)
         notify("finishing", total, total)
         _store_rejections(conn, import_id, report.rejected_rows())
         if fixable is not None:
@@ -143,6 +143,23 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
             _add_counts(conn, import_id, result)
     notify("done", total, total)
     return result
+
+
+def _merge(conn: Connection, import_id: str, total: int, notify: Progress) -> tuple[int, int, int]:
+    """merge_import_stage over the stage, MERGE_SLICE emails at a time in their lock order, so
+    the commit can say how far it is; one transaction all the same."""
+    conn.execute(sa.text("ANALYZE import_stage"))  # a temp table has no statistics until analyzed
+    earlier_batch = conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM import_contacts WHERE import_id = :id)"),
+                                 {"id": import_uuid(import_id)}).scalar_one()
+    counts = [0, 0, 0]
+    notify("upserting", 0, total)
+    for start in range(0, total, MERGE_SLICE):
+        done = conn.execute(sa.text("SELECT inserted, updated, unchanged FROM merge_import_stage(:id, :a, :b, :e)"),
+                            {"id": import_uuid(import_id), "a": start, "b": start + MERGE_SLICE,
+                             "e": earlier_batch}).one()
+        counts = [c + d for c, d in zip(counts, done)]
+        notify("upserting", min(start + MERGE_SLICE, total), total)
+    return tuple(counts)
 
 
 def _add_counts(conn: Connection, import_id: str, batch: ImportResult) -> None:

@@ -32,7 +32,7 @@ STAGE_CHUNK = 50_000
 STAGE_COLUMNS = ("pos", "row_number", "email", "full_name", "linkedin_profile", "company", "locale",
                  "timezone", "metadata")
 # One row per email (validation dedupes). pos: for a commit, the rank of the email in byte order,
-# the order in which the merge locks and inserts. No index: the merge reads the stage whole.
+# the order in which the merge locks and inserts; the commit indexes pos to merge it slice by slice.
 STAGE_TABLE = """
 CREATE TEMP TABLE import_stage (
     pos integer NOT NULL, row_number integer NOT NULL, email text NOT NULL, full_name text,
@@ -64,6 +64,8 @@ def stage_rows(conn: Connection, report: ValidationReport, notify: Progress = ig
                        *[empty_as_null(chunk[field]) for field in fields]]
             copy.write(to_csv(pa.table(columns, names=list(STAGE_COLUMNS))))
             notify("staging", start + chunk.num_rows, total)
+    if in_lock_order:
+        cursor.execute("CREATE INDEX ON import_stage (pos)")
     notify("staging", total, total)
     return total
 

@@ -156,7 +156,9 @@ def test_committing_an_unknown_import_is_a_clear_error(engine, seed_csv):
         get_import(engine, "not-a-uuid")
 
 
-def test_concurrent_commits_with_overlapping_emails_both_succeed(engine):
+@pytest.mark.parametrize("merge_slice", [50_000, 64])
+def test_concurrent_commits_with_overlapping_emails_both_succeed(engine, monkeypatch, merge_slice):
+    monkeypatch.setattr("core.commit.MERGE_SLICE", merge_slice)
     shared = [person(n) for n in range(0, 300)]
     files = [csv_bytes(*shared, *[person(n) for n in range(1000, 1200)]),
              csv_bytes(*reversed(shared), *[person(n) for n in range(2000, 2200)])]
@@ -227,3 +229,28 @@ def test_review_tells_inserts_updates_and_changed_fields_without_writing(engine)
         {"row": 2, "email": "person1@example.com", "field": "metadata", "old": '{"a": 1}', "new": '{"a": 1, "b": 2}'},
     ]
     assert count(engine, "contacts") == 1
+
+
+def test_a_commit_merged_slice_by_slice_writes_what_one_merge_would_and_says_how_far_it_is(engine, monkeypatch):
+    # Issue 10, point 6: the merge runs MERGE_SLICE emails at a time so that progress moves; the
+    # slices must not change what is written: new and stored emails mixed across slice borders,
+    # updates, unchanged contacts, every link with its row.
+    run_import(engine, csv_bytes(*[person(n, company="Old") for n in range(0, 40, 3)]), "stored.csv")
+    before = contacts(engine)
+    monkeypatch.setattr("core.commit.MERGE_SLICE", 4)
+    seen = []
+    rows = [person(n, company="Old" if n % 2 else "New") for n in range(40)]
+    result = run_import(engine, csv_bytes(*rows), "sliced.csv",
+                        on_progress=lambda stage, done, total: seen.append((stage, done, total)))
+    stored = sum(1 for n in range(0, 40, 3))
+    changed = sum(1 for n in range(0, 40, 3) if n % 2 == 0)
+    assert (result.inserted, result.updated, result.unchanged) == (40 - stored, stored, stored - changed)
+    after = contacts(engine)
+    assert len(after) == 40 and all(after[r["email"]]["company"] == r["company"] for r in rows)
+    assert all(after[email]["id"] == contact["id"] for email, contact in before.items())
+    written = links(engine, result.import_id)
+    assert [l["row_number"] for l in written] == list(range(2, 42))
+    assert {l["email"]: l["previous"] for l in written if l["action"] == "updated" and l["previous"]} == {
+        f"person{n}@example.com": {"company": "Old"} for n in range(0, 40, 3) if n % 2 == 0}
+    merged = [done for stage, done, total in seen if stage == "upserting"]
+    assert merged == [0, *range(4, 41, 4)]

@@ -73,22 +73,25 @@ CREATE OR REPLACE FUNCTION lock_contact_writers() RETURNS void
 LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(4711002) $$;
 
 -- The commit: upsert the staged rows (import_stage: one row per email, `pos` the rank of the email
--- in byte order) and link each to the import, under lock_contact_writers. Rows are locked and
--- inserted in `pos` order, the order undo uses too (ORDER BY email COLLATE "C").
+-- in byte order) whose pos is in [p_from, p_to), and link each to the import, under
+-- lock_contact_writers. The commit calls it slice after slice, in pos order, within its one
+-- transaction, so that it can say how far it is (issue 10, point 6); rows are locked and inserted
+-- in `pos` order, the order undo uses too (ORDER BY email COLLATE "C"). The caller analyzes
+-- import_stage once before the first slice. p_earlier_batch: the import already links contacts
+-- from an earlier call of the HTTP API (not from an earlier slice of this commit).
 -- Contacts whose values do not change are locked and linked with previous = '{}', not rewritten.
-DROP FUNCTION IF EXISTS merge_import_stage(uuid);  -- its OUT columns grew `unchanged`
-CREATE FUNCTION merge_import_stage(p_import uuid, OUT inserted integer, OUT updated integer,
-                                   OUT unchanged integer)
+DROP FUNCTION IF EXISTS merge_import_stage(uuid);
+DROP FUNCTION IF EXISTS merge_import_stage(uuid, integer, integer, boolean);
+CREATE FUNCTION merge_import_stage(p_import uuid, p_from integer, p_to integer, p_earlier_batch boolean,
+                                   OUT inserted integer, OUT updated integer, OUT unchanged integer)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_random text := replace(gen_random_uuid()::text, '-', '');
     -- 12 hex digits of time, version 7, then random bits (the v4 variant digit is reused).
     v_prefix text := lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
                      || '7' || substr(v_random, 1, 3) || substr(v_random, 17, 8);
-    v_earlier_batch boolean := EXISTS (SELECT 1 FROM import_contacts WHERE import_id = p_import);
 BEGIN
     PERFORM lock_contact_writers();
-    ANALYZE import_stage;  -- temp tables have no statistics until analyzed; the joins need them
     CREATE TEMP TABLE import_matched (
         id uuid, pos integer, src_row integer,
         new_full_name text, new_linkedin_profile text, new_company text, new_locale text,
@@ -96,7 +99,7 @@ BEGIN
     ) ON COMMIT DROP;
 
     -- 1. Lock the stored contacts of the staged emails in pos order and keep their values.
-    PERFORM _merge_import_lock(NULL);
+    PERFORM _merge_import_lock(NULL, p_from, p_to);
     ANALYZE import_matched;
 
     -- 2. Insert the new emails in pos order, then link them: a plain INSERT (ON CONFLICT costs
@@ -106,13 +109,15 @@ BEGIN
         SELECT import_contact_id(v_prefix, s.pos), s.email, s.full_name, s.linkedin_profile,
                s.company, s.locale, s.timezone, COALESCE(s.metadata, '{}'::jsonb)
         FROM import_stage s
-        WHERE NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
+        WHERE s.pos >= p_from AND s.pos < p_to
+          AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
         ORDER BY s.pos;
         GET DIAGNOSTICS inserted = ROW_COUNT;
         INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
         SELECT p_import, import_contact_id(v_prefix, s.pos), 'inserted', s.row_number, NULL
         FROM import_stage s
-        WHERE NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
+        WHERE s.pos >= p_from AND s.pos < p_to
+          AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
         ORDER BY s.pos;
     EXCEPTION WHEN unique_violation THEN
         -- 3. A concurrent import inserted some of these emails after step 1 (this block's work
@@ -122,15 +127,17 @@ BEGIN
         SELECT import_contact_id(v_prefix, s.pos), s.email, s.full_name, s.linkedin_profile,
                s.company, s.locale, s.timezone, COALESCE(s.metadata, '{}'::jsonb)
         FROM import_stage s
-        WHERE NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
+        WHERE s.pos >= p_from AND s.pos < p_to
+          AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
         ORDER BY s.pos
         ON CONFLICT (email) DO NOTHING;
         GET DIAGNOSTICS inserted = ROW_COUNT;
         INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
         SELECT p_import, c.id, 'inserted', s.row_number, NULL
         FROM import_stage s JOIN contacts c ON c.id = import_contact_id(v_prefix, s.pos)
+        WHERE s.pos >= p_from AND s.pos < p_to
         ORDER BY s.pos;
-        PERFORM _merge_import_lock(v_prefix);
+        PERFORM _merge_import_lock(v_prefix, p_from, p_to);
     END;
 
     -- 4. Update what changes, link every matched contact.
@@ -145,7 +152,7 @@ BEGIN
     FROM import_matched m
     WHERE c.id = m.id AND m.previous <> '{}'::jsonb;
 
-    IF v_earlier_batch THEN
+    IF p_earlier_batch THEN
         -- A later batch of the same import (the HTTP API adds contacts in several calls): a
         -- contact it linked before keeps its link, as inserted, or with the stored values from
         -- before the import, widened by the fields only this batch changes.
@@ -165,9 +172,11 @@ END;
 $$;
 
 -- Steps 1 and 3 of merge_import_stage: lock in pos order the stored contacts of the staged emails
--- and record their new values and `previous` (from the locked, current row). With p_prefix (step
--- 3) only the emails neither recorded yet nor inserted by this import (whose ids carry p_prefix).
-CREATE OR REPLACE FUNCTION _merge_import_lock(p_prefix text) RETURNS void
+-- in [p_from, p_to) and record their new values and `previous` (from the locked, current row).
+-- With p_prefix (step 3) only the emails neither recorded yet nor inserted by this import (whose
+-- ids carry p_prefix).
+DROP FUNCTION IF EXISTS _merge_import_lock(text);
+CREATE OR REPLACE FUNCTION _merge_import_lock(p_prefix text, p_from integer, p_to integer) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     -- The new values are kept only for contacts that change: most of a re-import usually does
@@ -193,9 +202,10 @@ BEGIN
                                   c.company, s.company, c.locale, s.locale, c.timezone, s.timezone,
                                   c.metadata, s.metadata) AS previous
             FROM import_stage s JOIN contacts c ON c.email = s.email
-            WHERE p_prefix IS NULL
-               OR (c.id <> import_contact_id(p_prefix, s.pos)
-                   AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos))
+            WHERE s.pos >= p_from AND s.pos < p_to
+              AND (p_prefix IS NULL
+                   OR (c.id <> import_contact_id(p_prefix, s.pos)
+                       AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)))
             ORDER BY s.pos
             FOR UPDATE OF c  -- not flattened into the outer query: `previous` is computed once
         ) locked
