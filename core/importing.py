@@ -33,7 +33,7 @@ from core.preview import Review, review_commit
 from core import same_person
 from core.progress import Progress
 from core.reading import WHOLE_ROW, SourceFile, read_contacts
-from core.records import check_change, create_import
+from core.records import check_change, contacts_mark, create_import
 from core.review import PROBLEMS as PROBLEMS  # the fix grid's problems column, for the pages
 from core.review import apply_edits, changed_rows, error_report, invalid_rows, row_statuses, rows_of
 from core.saved_mappings import remember_mapping, suggest_mapping_for
@@ -99,6 +99,13 @@ class Draft:
     attached: str | None = None              # the campaign it was attached to
     warnings: list[str] = field(default_factory=list)  # after a commit: what went wrong but not it
     released: bool = False                   # its rows were let go (see release)
+    file_name_recorded: bool = False         # its import record was created with its file's name
+    committing: bool = False                 # a background commit holds it (core.commit_jobs)
+    # what the stored contacts were when the review was made (contacts_mark), to tell at commit
+    # time whether another import changed them since (issue 10, point 7)
+    review_mark: tuple | None = None
+    # the review the user saw, when review_is_current found that the stored contacts changed it
+    outdated_review: Review | None = None
 
     @property
     def file_name(self) -> str:
@@ -114,7 +121,10 @@ class Draft:
 
     def release(self) -> None:
         """Let go of everything large, and give the memory back: the upload and the rows (the
-        draft cannot go on after this; its result and import id stay)."""
+        draft cannot go on after this; its result and import id stay). A draft a background commit
+        holds is released by that commit when it ends."""
+        if self.committing:
+            return
         self.close()
         # Empty frames of the same columns: a zero-row slice would keep the buffers alive.
         self.file.frame = pd.DataFrame(columns=self.file.frame.columns)
@@ -361,8 +371,41 @@ def reading_problems(file: SourceFile, mapping: Mapping) -> pd.DataFrame:
 def review(engine: Engine, draft: Draft, on_progress: Progress | None = None) -> Review:
     """What the commit would do now (inserts, updates with their changes, unchanged); writes nothing."""
     report = draft.report or validate_draft(draft, on_progress)
+    draft.review_mark = contacts_mark(engine)  # before: a change made during the review shows too
     draft.review = review_commit(engine, report, on_progress=on_progress)
+    draft.outdated_review = None
     return draft.review
+
+
+def review_is_current(engine: Engine, draft: Draft, on_progress: Progress | None = None) -> bool:
+    """Whether the draft's review still says what the commit will do. When other imports (or
+    undos) changed stored contacts since, the review is made again; if it now says something else,
+    the draft keeps the one the user saw in outdated_review and this returns False."""
+    if draft.review is None:
+        review(engine, draft, on_progress)
+        return False
+    if draft.review_mark == contacts_mark(engine):
+        return True
+    seen = draft.review
+    review(engine, draft, on_progress)
+    if _review_counts(seen) == _review_counts(draft.review):
+        return True
+    draft.outdated_review = seen
+    return False
+
+
+def _review_counts(reviewed: Review) -> tuple:
+    return (reviewed.will_insert, reviewed.will_update, reviewed.unchanged, dict(reviewed.changes_by_field),
+            len(reviewed.same_person_stored) if reviewed.same_person_stored is not None else 0)
+
+
+def create_record(engine: Engine, draft: Draft) -> str:
+    """The draft's import record, created now unless it has one (a retry): the console creates it
+    when the user commits, so History never lists an import nobody committed."""
+    if draft.import_id is None:
+        draft.import_id = create_import(engine, draft.source, draft.file_name, draft.created_by)
+        draft.file_name_recorded = True
+    return draft.import_id
 
 
 def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None) -> ImportResult:
@@ -371,10 +414,9 @@ def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None) ->
     committed whatever the attach does: an attach that fails is a warning on the draft."""
     report = draft.report or validate_draft(draft, on_progress)
     if draft.import_id is None:
-        draft.import_id = create_import(engine, draft.source, draft.file_name, draft.created_by)
-        file_name = None
-    else:
-        file_name = draft.file_name  # a retry may come with a renamed file
+        create_record(engine, draft)
+    # a retry may come with a renamed file
+    file_name = None if draft.file_name_recorded else draft.file_name
     draft.result = commit_import(engine, draft.import_id, report, on_progress, file_name=file_name,
                                  fixable=error_file(draft))
     if draft.campaign:

@@ -128,6 +128,14 @@ def mark_failed(engine: Engine, import_id: str, reason: str, wait_for_server: fl
             pause = min(pause * 2, 4.0)
 
 
+def contacts_mark(engine: Engine) -> tuple:
+    """A mark that moves whenever an import or an undo changes stored contacts (each sets a time
+    and a count moves with it): equal marks mean no such change in between."""
+    with engine.connect() as conn:
+        return tuple(conn.execute(sa.text(
+            "SELECT count(changed_at), max(changed_at), count(reverted_at), max(reverted_at) FROM imports")).one())
+
+
 def abandon_stale_imports(engine: Engine, older_than: timedelta = ABANDONED_AFTER) -> list[str]:
     """Mark as failed every `processing` import older than older_than that no commit holds (a
     commit locks its import's row for its whole transaction, so an unlocked one is not being
@@ -136,7 +144,7 @@ def abandon_stale_imports(engine: Engine, older_than: timedelta = ABANDONED_AFTE
     minutes = max(0, round(older_than.total_seconds() / 60))
     api_after = max(older_than, API_ABANDONED_AFTER)
     with engine.begin() as conn:
-        return [str(i) for i in conn.execute(sa.text(
+        abandoned = [str(i) for i in conn.execute(sa.text(
             "UPDATE imports SET status = 'failed', completed_at = now(), "
             "       error = CASE created_via WHEN 'api' THEN :api_reason ELSE :reason END "
             "WHERE id IN (SELECT id FROM imports WHERE status = 'processing' "
@@ -147,3 +155,7 @@ def abandon_stale_imports(engine: Engine, older_than: timedelta = ABANDONED_AFTE
             {"reason": ABANDONED_REASON.format(minutes=minutes), "seconds": older_than.total_seconds(),
              "api_reason": ABANDONED_REASON.format(minutes=round(api_after.total_seconds() / 60)),
              "api_seconds": api_after.total_seconds()}).scalars()]
+        if abandoned:  # the progress its stopped commit last wrote
+            conn.execute(sa.text("DELETE FROM import_progress WHERE import_id = ANY(CAST(:ids AS uuid[]))"),
+                         {"ids": abandoned})
+        return abandoned

@@ -9,6 +9,7 @@ from core.errors import ImportConsoleError
 from core.exporting import error_file_name, to_export_csv
 from core.history import (get_import, import_contacts, import_contacts_csv, import_error_file, import_errors,
                           list_imports, recent_sources)
+from core.commit_jobs import COMMIT_STAGES, stored_progress
 from core.records import STATUSES
 from pages.common import continue_in_wizard, drop_streamlit_upload, engine, md, plural, show_error
 
@@ -17,6 +18,7 @@ CONTACTS_PAGE = 100
 # The seed's total_rows is the contacts written, not the file's rows: both are shown, named so.
 COUNT_LABELS = {"file_rows": "Rows in file", "total_rows": "Contacts written", "inserted": "Inserted",
                 "updated": "Updated", "unchanged": "Unchanged", "invalid": "Invalid", "duplicates": "Duplicates"}
+STALLED_AFTER = 60.0  # seconds without progress before History says the commit may have stopped
 UNDONE = "history_undone"  # import id -> its undo's result, shown after the rerun
 TABLE_COLUMNS = ["created_at", "status", "source", "file_name", "created_by", "file_rows", "total_rows", "inserted",
                  "updated", "unchanged", "invalid", "duplicates", "campaign", "id"]
@@ -57,6 +59,8 @@ def import_detail(import_id: str) -> None:
     st.subheader(f"{md(record['file_name'] or 'Import')} — {record['status']}")
     st.caption(f"{record['id']} · source {md(record['source'])} · by {md(record['created_by'])} · "
                f"{record['created_at']:%Y-%m-%d %H:%M}" + (f" · campaign {md(record['campaign'])}" if record["campaign"] else ""))
+    if record["status"] == "processing":
+        commit_progress(record["id"])
     if record["error"]:
         st.error(f"This import failed and wrote nothing: {md(record['error'])}")
     if record["status"] == "failed":
@@ -74,6 +78,23 @@ def import_detail(import_id: str) -> None:
         attach_form(import_id)
     with undo_tab:
         undo_form(record)
+
+
+@st.fragment(run_every=1.0)
+def commit_progress(import_id: str) -> None:
+    """A commit running for this import (started from any tab or process), as it last wrote."""
+    progress = stored_progress(engine(), import_id)
+    if progress is None:
+        if get_import(engine(), import_id)["status"] != "processing":
+            st.rerun(scope="app")  # it ended: show what it did
+        st.caption("Waiting for its commit to start, or for its next batch through the HTTP API.")
+        return
+    text = COMMIT_STAGES.get(progress["stage"], "Committing…").format(done=progress["done"], total=progress["total"])
+    fraction = min(progress["done"] / progress["total"], 1.0) if progress["total"] else 0.0
+    st.progress(fraction, text=f"Committing now. {text}")
+    if progress["seconds_ago"] > STALLED_AFTER:
+        st.caption(f"No progress for {progress['seconds_ago'] / 60:.0f} minutes: its server may have stopped; "
+                   "if so, the import turns failed (nothing written) and can be retried.")
 
 
 def errors_tab_view(record: dict) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import importing
+from core import commit_jobs, importing
 from core.campaigns import list_campaigns
 from core.errors import ImportConsoleError
 from core.exporting import error_file_name, template_csv, to_export_csv
@@ -24,10 +24,6 @@ DETECTED = "detected"
 ENCODINGS = [DETECTED, "utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16", "mac-roman"]
 DELIMITERS = {DETECTED: None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
 PAGE_ROWS = 1000
-COMMIT_STAGES = {"staging": "Sending rows to the database: {done:,} of {total:,}",
-                 "upserting": "Inserting and updating {total:,} contacts in one transaction…",
-                 "finishing": "Linking contacts to the import and saving the error report…",
-                 "done": "Done: {total:,} contacts."}
 
 
 def wizard() -> dict:
@@ -245,6 +241,7 @@ def review_step(w: dict) -> None:
     draft = w["draft"]
     report, preview = draft.report, draft.review
     st.subheader("Review before anything is written")
+    stale_review_notice(w, draft)
     counts = st.columns(7)
     for column, (label, value) in zip(counts, [
             ("Rows", report.rows), ("Valid", report.valid_count + len(report.duplicates)),
@@ -286,9 +283,23 @@ def review_step(w: dict) -> None:
     if report.invalid:
         label += f" (skip {plural(report.invalid, 'invalid row')})"
     if forward.button(label, type="primary", disabled=not report.valid_count):
+        w.pop("stale_review", None)
         go("commit")
     if not report.valid_count:
         st.warning("No valid row to import: fix the rows above or upload another file.")
+
+
+def stale_review_notice(w: dict, draft: importing.Draft) -> None:
+    """After "Commit now" found that other imports changed the stored contacts since the review."""
+    seen = draft.outdated_review
+    if not w.get("stale_review") or seen is None:
+        return
+    now = draft.review
+    st.warning(f"Other imports changed the stored contacts since your review, so nothing was written. "
+               f"Your review said: insert {seen.will_insert:,}, update {seen.will_update:,}, "
+               f"unchanged {seen.unchanged:,}; it now says: insert {now.will_insert:,}, "
+               f"update {now.will_update:,}, unchanged {now.unchanged:,}. Check the review below, "
+               "then commit again.", icon=":material/update:")
 
 
 def same_person_section(draft: importing.Draft) -> None:
@@ -357,31 +368,47 @@ def fix_rows(draft: importing.Draft) -> None:
 # --- 5. commit -----------------------------------------------------------------------------------
 
 def commit_step(w: dict) -> None:
-    report = w["draft"].report
+    draft = w["draft"]
+    job = commit_jobs.job_of(draft.import_id)
+    if job is not None and job.finished.is_set() and job.result is not None:
+        go("done")
+    report = draft.report
     st.subheader("Commit")
-    st.write(f"**{report.valid_count:,}** contacts will be written in one transaction; "
-             f"{report.invalid:,} invalid and {len(report.duplicates):,} duplicate rows are kept in the "
-             "import's error report. If anything fails, nothing is written.")
+    running = job is not None and job.running
+    if report is not None:
+        st.write(f"**{report.valid_count:,}** contacts will be written in one transaction; "
+                 f"{report.invalid:,} invalid and {len(report.duplicates):,} duplicate rows are kept in the "
+                 "import's error report. If anything fails, nothing is written.")
+    if job is not None and not running and job.error:
+        st.error(md(job.error), icon=":material/error:")
     back, forward, _ = st.columns([1, 2, 4])
-    if back.button("Back"):
+    if back.button("Back", disabled=running):
         go("review")
-    if forward.button("Commit now", type="primary"):
-        run_commit(w["draft"])
+    if forward.button("Commit now", type="primary", disabled=running):
+        start_commit(w, draft)
+    if running:
+        st.caption("The commit runs on the server: you may close this tab, and follow it in Import history.")
+        commit_progress(job)
 
 
-def run_commit(draft: importing.Draft) -> None:
-    bar = st.progress(0.0, text="Starting…")
+def start_commit(w: dict, draft: importing.Draft) -> None:
+    """Commit in the background, unless other imports changed what the review said meanwhile."""
+    with st.spinner("Checking that the review still holds…"):
+        current = importing.review_is_current(engine(), draft)
+    if not current:
+        w["stale_review"] = True
+        go("review")
+    commit_jobs.start_commit(engine(), draft)
+    st.rerun()
 
-    def on_progress(stage: str, done: int, total: int) -> None:
-        text = COMMIT_STAGES.get(stage, stage).format(done=done, total=total)
-        bar.progress(min(done / total, 1.0) if total else 1.0, text=text)
-    try:
-        importing.commit(engine(), draft, on_progress)
-    except Exception as error:  # shown as one line; the import stays consistent (core rolled back)
-        show_error(error)
-        return
-    draft.release()  # the done step needs the result only, not the rows
-    go("done")
+
+@st.fragment(run_every=0.5)
+def commit_progress(job: commit_jobs.CommitJob) -> None:
+    """The running commit's progress, redrawn every half second; the whole page when it ends."""
+    if not job.running:
+        st.rerun(scope="app")
+    text = commit_jobs.COMMIT_STAGES.get(job.stage, "Starting…").format(done=job.done, total=job.total)
+    st.progress(min(job.done / job.total, 1.0) if job.total else 0.0, text=text)
 
 
 # --- 6. done -------------------------------------------------------------------------------------
@@ -420,6 +447,8 @@ def main() -> None:
     st.title("New import")
     w = wizard()
     draft = w.get("draft")
+    if draft is not None and draft.result is not None and w["step"] == "commit":
+        w["step"] = "done"  # committed in the background while this page was away or waiting
     if draft is not None and draft.released and w["step"] in ("map", "review", "commit"):
         # The tab was away longer than a closed session's draft is kept: its rows were let go.
         discard_draft()

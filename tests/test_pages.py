@@ -1,12 +1,15 @@
 """Page logic through Streamlit's AppTest, on the test database."""
 import re
+import time
 
 import pytest
+import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
+from core import commit_jobs
 from core.api_keys import key_owner
 from core.campaigns import create_campaign
-from core.history import list_imports
+from core.history import get_import, list_imports
 from core.importing import import_file
 from tests.conftest import DATA
 from tests.helpers import count, csv_bytes, person
@@ -29,7 +32,17 @@ def page(name: str) -> AppTest:
 def click(at: AppTest, label: str) -> AppTest:
     matches = [b for b in at.button if b.label.startswith(label)]
     assert matches, f"no button {label!r} among {[b.label for b in at.button]}"
-    return matches[0].click().run()
+    at = matches[0].click().run()
+    if label == "Commit now":  # the commit runs in the background; the page shows it when it ends
+        at = finish_commits(at)
+    return at
+
+
+def finish_commits(at: AppTest) -> AppTest:
+    """Wait for the background commits, then rerun the page, as its timer would."""
+    for job in commit_jobs.running_jobs():
+        assert job.finished.wait(TIMEOUT), f"the commit of import {job.import_id} did not end"
+    return at.run()
 
 
 def no_exceptions(at: AppTest) -> None:
@@ -358,3 +371,65 @@ def test_api_keys_are_made_shown_once_and_revoked_from_the_console(console):
     at = click(at, "Revoke")
     assert key_owner(console, key) is None
     assert page("api_keys").dataframe[0].value["state"].tolist() == ["revoked"]
+
+
+@pytest.fixture
+def writers_held(console):
+    """Holds the lock every writer of contacts takes first: a commit then waits in its merge."""
+    with console.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(4711002)"))
+        try:
+            yield conn
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(4711002)"))
+
+
+def test_a_commit_runs_in_the_background_outlives_its_tab_and_shows_progress_everywhere(console, writers_held):
+    # Issue 10, point 6: the commit does not run in the page's script: while it runs the buttons
+    # that would start another are disabled, its progress is shown in the wizard and in History
+    # (another tab), and closing the wizard's tab neither stops nor fails it.
+    at = click(upload(start_wizard(), "background.csv", csv_bytes(person(1), person(2))), "Next: review")
+    at = click(at, "Next: commit 2 contacts")
+    at = [b for b in at.button if b.label == "Commit now"][0].click().run()
+    [job] = commit_jobs.running_jobs()
+    deadline = time.monotonic() + TIMEOUT
+    while job.stage != "upserting" and time.monotonic() < deadline:  # staged, waiting for the lock
+        time.sleep(0.05)
+    at.run()
+    no_exceptions(at)
+    assert all(b.disabled for b in at.button if b.label in ("Commit now", "Back"))
+    assert "Inserting, updating and linking contacts: 0 of 2" in at.get("progress")[-1].proto.text
+    history = page("history")
+    history.selectbox[3].set_value(job.import_id).run()
+    assert shown(history.subheader[0].value).endswith("— processing")
+    assert "Committing now. Inserting, updating and linking contacts: 0 of 2" in history.get("progress")[0].proto.text
+    del at  # the tab is closed
+    writers_held.execute(sa.text("SELECT pg_advisory_unlock(4711002)"))
+    assert job.finished.wait(TIMEOUT) and job.error is None
+    assert get_import(console, job.import_id)["status"] == "completed" and count(console, "contacts") == 2
+    assert count(console, "import_progress") == 0
+
+
+def test_a_commit_after_other_imports_changed_the_stored_contacts_shows_the_new_review_first(console):
+    # Issue 10, point 7: tab A reviewed "insert 2"; another import stored one of them since.
+    at = click(upload(start_wizard(), "tab-a.csv", csv_bytes(person(1), person(2))), "Next: review")
+    assert metrics(at)["Will insert"] == "2"
+    at = click(at, "Next: commit 2 contacts")
+    import_file(console, csv_bytes(person(2, company="Tab B")), "tab-b.csv", "csv")
+    at = [b for b in at.button if b.label == "Commit now"][0].click().run()
+    no_exceptions(at)
+    assert commit_jobs.running_jobs() == [] and count(console, "imports") == 1  # nothing written
+    assert "Review before anything is written" in at.subheader[0].value
+    assert ("Your review said: insert 2, update 0, unchanged 0; it now says: insert 1, update 0, unchanged 1"
+            in at.warning[0].value)
+    assert (metrics(at)["Will insert"], metrics(at)["Unchanged"]) == ("1", "1")
+    at = click(click(at, "Next: commit 2 contacts"), "Commit now")
+    assert (metrics(at)["Inserted"], metrics(at)["Unchanged"]) == ("1", "1") and not at.warning
+
+
+def test_a_commit_goes_ahead_when_other_imports_did_not_change_what_the_review_said(console):
+    at = click(upload(start_wizard(), "tab-a.csv", csv_bytes(person(1), person(2))), "Next: review")
+    at = click(at, "Next: commit 2 contacts")
+    import_file(console, csv_bytes(person(3)), "unrelated.csv", "csv")
+    at = click(at, "Commit now")
+    assert metrics(at)["Inserted"] == "2" and not at.warning

@@ -246,3 +246,35 @@ def test_the_same_linkedin_profile_under_another_email_is_flagged_never_merged(e
     assert report.errors["reason"].str.startswith("skipped: may be the same person as").all()
     assert importing.keep_skipped_rows(draft).valid_count == 4
     assert importing.commit(engine, draft).inserted == 4  # nothing merged: four contacts
+
+
+def test_a_background_commit_keeps_its_draft_until_it_ends_and_one_runs_per_import(engine):
+    # Issue 10, point 6: a closed tab's draft is released by the console's sweeper; the commit
+    # running in the background must still hold its rows, and a second "Commit now" joins it.
+    from core import commit_jobs
+    draft = importing.open_file(engine, csv_bytes(person(1), person(2)), "bg.csv", source="test")
+    importing.review(engine, draft)
+    with engine.connect() as held:
+        held.execute(sa.text("SELECT pg_advisory_lock(4711002)"))  # the merge waits for it
+        job = commit_jobs.start_commit(engine, draft)
+        assert commit_jobs.start_commit(engine, draft) is job and count(engine, "imports") == 1
+        draft.release()  # what the sweeper does when the tab has been gone a while
+        assert not draft.released and job.running
+        held.execute(sa.text("SELECT pg_advisory_unlock(4711002)"))
+    assert job.finished.wait(60) and job.error is None
+    assert (job.result.inserted, draft.released) == (2, True)
+    assert get_import(engine, job.import_id)["status"] == "completed"
+
+
+def test_a_background_commit_that_fails_says_why_and_keeps_its_draft_for_a_retry(engine, monkeypatch):
+    from core import commit_jobs
+    draft = importing.open_file(engine, csv_bytes(person(1)), "fails.csv", source="test")
+    importing.review(engine, draft)
+    monkeypatch.setattr("core.commit.MERGE_SLICE", 0)  # range() refuses a step of 0: an unexpected error
+    job = commit_jobs.start_commit(engine, draft)
+    assert job.finished.wait(60)
+    assert job.result is None and "failed and nothing of it was saved" in job.error
+    assert not draft.released and get_import(engine, job.import_id)["status"] == "failed"
+    monkeypatch.undo()
+    retried = commit_jobs.start_commit(engine, draft)
+    assert retried.finished.wait(60) and retried.result.inserted == 1 and retried.import_id == job.import_id

@@ -1,0 +1,140 @@
+"""Commits that outlive the browser tab (issue 10, point 6): the console starts a commit here and
+it runs in a thread of the server process, not in the page's script run, so a rerun, a closed tab
+or a refresh neither stops nor fails it. How far it is goes to the job (for the tab that started
+it) and to the import_progress table (for History in any tab or process), at most every
+PROGRESS_EVERY seconds. A server that stops mid-commit rolls it back; the import is then swept to
+`failed` like any abandoned one (core.records.abandon_stale_imports)."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from core import importing
+from core.commit import ImportResult
+from core.errors import ImportConsoleError
+from core.records import import_uuid
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 0.5
+# What each stage of core.progress means to a person, with the job's done and total.
+COMMIT_STAGES = {"starting": "Starting…", "staging": "Sending rows to the database: {done:,} of {total:,}",
+                 "upserting": "Inserting, updating and linking contacts: {done:,} of {total:,}",
+                 "finishing": "Saving the error report and completing the import…",
+                 "done": "Done: {total:,} contacts."}
+UNEXPECTED = ("the commit stopped on an unexpected error ({name}); nothing of it was saved. "
+              "Try again, and tell the admins if it keeps happening.")
+
+
+@dataclass
+class CommitJob:
+    """One commit running (or run) in the background; read by pages, written by its thread."""
+
+    import_id: str
+    total: int
+    stage: str = "starting"
+    done: int = 0
+    result: ImportResult | None = None
+    error: str | None = None
+    finished: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return not self.finished.is_set()
+
+
+_jobs: dict[str, CommitJob] = {}
+_jobs_lock = threading.Lock()
+
+
+def start_commit(engine: Engine, draft: importing.Draft) -> CommitJob:
+    """Create the draft's import record (if it has none) and commit it in a background thread;
+    a second call while that commit runs returns the running job instead of starting another."""
+    with _jobs_lock:
+        running = _jobs.get(draft.import_id) if draft.import_id else None
+        if running is not None and running.running:
+            return running
+        importing.create_record(engine, draft)
+        job = _jobs[draft.import_id] = CommitJob(draft.import_id, total=draft.report.valid_count)
+    draft.committing = True
+    threading.Thread(target=_run, args=(engine, draft, job), name=f"commit-{job.import_id}",
+                     daemon=True).start()
+    return job
+
+
+def job_of(import_id: str | None) -> CommitJob | None:
+    """The commit this server process ran or runs for this import, if any."""
+    with _jobs_lock:
+        return _jobs.get(import_id) if import_id else None
+
+
+def running_jobs() -> list[CommitJob]:
+    """The commits this server process runs now."""
+    with _jobs_lock:
+        return [job for job in _jobs.values() if job.running]
+
+
+def _run(engine: Engine, draft: importing.Draft, job: CommitJob) -> None:
+    report = _ProgressReport(engine, job)
+    try:
+        job.result = importing.commit(engine, draft, report)
+    except ImportConsoleError as error:
+        job.error = str(error)
+    except Exception as error:  # the import is already marked failed by core.commit
+        log.exception("background commit of import %s failed", job.import_id)
+        job.error = UNEXPECTED.format(name=type(error).__name__)
+    finally:
+        report.clear()
+        draft.committing = False
+        if job.result is not None:
+            draft.release()  # the done step needs the result only, not the rows
+        job.finished.set()
+
+
+class _ProgressReport:
+    """The commit's on_progress: the job at once; the import_progress row at each new stage, and
+    within a stage every PROGRESS_EVERY seconds."""
+
+    def __init__(self, engine: Engine, job: CommitJob):
+        self.engine, self.job, self.written, self.written_stage = engine, job, 0.0, None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        self.job.stage, self.job.done, self.job.total = stage, done, total
+        now = time.monotonic()
+        if stage != self.written_stage or now - self.written >= PROGRESS_EVERY:
+            self.written, self.written_stage = now, stage
+            self._write(stage, done, total)
+
+    def _write(self, stage: str, done: int, total: int) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text(
+                    "INSERT INTO import_progress (import_id, stage, done, total) VALUES (:id, :s, :d, :t) "
+                    "ON CONFLICT (import_id) DO UPDATE SET stage = EXCLUDED.stage, done = EXCLUDED.done, "
+                    "total = EXCLUDED.total, updated_at = now()"),
+                    {"id": import_uuid(self.job.import_id), "s": stage, "d": done, "t": total})
+        except sa.exc.SQLAlchemyError:  # progress is a courtesy: never fail the commit for it
+            log.warning("could not record the progress of import %s", self.job.import_id, exc_info=True)
+
+    def clear(self) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text("DELETE FROM import_progress WHERE import_id = :id"),
+                             {"id": import_uuid(self.job.import_id)})
+        except sa.exc.SQLAlchemyError:
+            log.warning("could not clear the progress of import %s", self.job.import_id, exc_info=True)
+
+
+def stored_progress(engine: Engine, import_id: str) -> dict | None:
+    """How far the running commit of this import is, as its process last wrote it: stage, done,
+    total, seconds_ago; None when no commit of it runs."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT stage, done, total, extract(epoch FROM now() - updated_at) AS seconds_ago "
+            "FROM import_progress WHERE import_id = :id"), {"id": import_uuid(import_id)}).mappings().first()
+    return dict(row) if row else None
