@@ -1,6 +1,7 @@
 """Campaigns, and attaching an import to one (step 4 of the seed's flow)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 import pandas as pd
@@ -18,7 +19,19 @@ def campaign_uuid(value) -> UUID:
         raise CampaignNotFound(value) from None
 
 
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    name: str       # as stored: an existing campaign keeps the case it was created with
+    created: bool   # False: a campaign of this name (in any case) existed and is the one used
+
+
 def create_campaign(engine: Engine, name: str) -> str:
+    """The id of the campaign with this name (any case), created if it does not exist yet."""
+    return open_campaign(engine, name).id
+
+
+def open_campaign(engine: Engine, name: str) -> Campaign:
     """The campaign with this name (any case), created if it does not exist yet."""
     name = (name or "").strip()
     if not name or len(name) > 255:
@@ -26,13 +39,14 @@ def create_campaign(engine: Engine, name: str) -> str:
     if "\x00" in name:
         raise ImportConsoleError("A campaign name cannot hold a NUL character.")
     with engine.begin() as conn:
-        found = conn.execute(sa.text("SELECT id FROM campaigns WHERE lower(name) = lower(:n)"),
-                             {"n": name}).scalar_one_or_none()
+        found = conn.execute(sa.text("SELECT id, name FROM campaigns WHERE lower(name) = lower(:n)"),
+                             {"n": name}).first()
         if found:
-            return str(found)
-        return str(conn.execute(sa.text(
+            return Campaign(str(found.id), found.name, created=False)
+        row = conn.execute(sa.text(
             "INSERT INTO campaigns (name) VALUES (:n) ON CONFLICT (lower(name)) DO UPDATE "
-            "SET name = campaigns.name RETURNING id"), {"n": name}).scalar_one())
+            "SET name = campaigns.name RETURNING id, name, xmax = 0 AS created"), {"n": name}).one()
+        return Campaign(str(row.id), row.name, row.created)
 
 
 def check_campaign(engine: Engine, campaign_id: str) -> None:

@@ -110,19 +110,29 @@ def import_contacts_csv(engine: Engine, import_id: str) -> bytes:
     return to_export_csv(import_contacts(engine, import_id, limit=max(total, 1)).drop(columns=["id"]))
 
 
+def campaign_contacts_csv(engine: Engine, campaign_id: str) -> bytes:
+    """Every contact of a campaign's imports as a formula-safe CSV download."""
+    contacts = list_contacts(engine, campaign_id=campaign_id, limit=None)
+    return to_export_csv(contacts.drop(columns=["id"]))
+
+
 CONTACT_SELECT = ("SELECT c.id::text AS id, c.full_name, c.email, c.linkedin_profile, c.company, c.locale, "
                   "c.timezone, c.metadata::text AS metadata, c.created_at, c.updated_at FROM contacts c")
 
 
 def list_contacts(engine: Engine, import_id: str | None = None, email: str | None = None,
-                  limit: int = 100, offset: int = 0) -> pd.DataFrame:
-    """Stored contacts, one page at a time: those an import linked (in source row order), the one
-    with this email (compared as stored: trimmed, lower case), or all (newest first). metadata is
-    the stored JSON text (see import_contacts)."""
+                  limit: int = 100, offset: int = 0, campaign_id: str | None = None) -> pd.DataFrame:
+    """Stored contacts, one page at a time: those an import linked (in source row order), those
+    of a campaign's imports (by email), the one with this email (compared as stored: trimmed,
+    lower case), or all (newest first). metadata is the stored JSON text (see import_contacts)."""
     where, order, params = "", "c.created_at DESC, c.id", {"limit": limit, "offset": offset}
     if import_id is not None:
         where = " JOIN import_contacts l ON l.contact_id = c.id WHERE l.import_id = :import_id"
         order, params["import_id"] = "l.row_number", import_uuid(import_id)
+    elif campaign_id is not None:
+        where = (" WHERE c.id IN (SELECT l.contact_id FROM import_contacts l JOIN campaign_imports ci "
+                 "ON ci.import_id = l.import_id WHERE ci.campaign_id = :campaign)")
+        order, params["campaign"] = "c.email", campaign_uuid(campaign_id)
     if email is not None:
         where += (" AND" if where else " WHERE") + " c.email = :email"
         params["email"] = email.strip().lower()

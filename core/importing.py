@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from core.campaigns import attach_to_campaign, create_campaign
+from core.campaigns import Campaign, attach_to_campaign, open_campaign
 from core.commit import ImportResult, commit_import, complete_import
 from core.error_file import export_hints, fixable_rows
 from core.errors import AmbiguousColumns, ImportConsoleError, MappingIncomplete, RowsInvalid
@@ -427,17 +427,18 @@ def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None) ->
     return draft.result
 
 
-def attach(engine: Engine, draft: Draft, campaign_name: str) -> None:
+def attach(engine: Engine, draft: Draft, campaign_name: str) -> Campaign:
     """Attach the draft's committed import to the campaign of this name (created if new)."""
-    attach_import(engine, draft.import_id, campaign_name)
-    draft.attached = campaign_name
+    campaign = attach_import(engine, draft.import_id, campaign_name)
+    draft.attached = campaign.name
+    return campaign
 
 
-def attach_import(engine: Engine, import_id: str, campaign_name: str) -> str:
-    """Attach an import to the campaign of this name (created if new); returns the campaign's id."""
-    campaign_id = create_campaign(engine, campaign_name)
-    attach_to_campaign(engine, import_id, campaign_id)
-    return campaign_id
+def attach_import(engine: Engine, import_id: str, campaign_name: str) -> Campaign:
+    """Attach an import to the campaign of this name, in any case (created if new)."""
+    campaign = open_campaign(engine, campaign_name)
+    attach_to_campaign(engine, import_id, campaign.id)
+    return campaign
 
 
 def undo(engine: Engine, import_id: str) -> UndoResult:

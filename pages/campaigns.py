@@ -3,17 +3,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.campaigns import create_campaign, list_campaigns
-from core.history import list_imports
-from pages.common import engine, md, show_error
+from core.campaigns import list_campaigns, open_campaign
+from core.history import campaign_contacts_csv, list_contacts, list_imports
+from pages.common import count_columns, engine, md, plural, show_error, time_column
+
+CONTACTS_PAGE = 100
 
 
 def create_form() -> None:
     with st.form("new_campaign", clear_on_submit=True):
         name = st.text_input("New campaign", placeholder="e.g. Q4 Outreach")
         if st.form_submit_button("Create campaign"):
-            create_campaign(engine(), name)
-            st.success(f"Campaign {md(name.strip())} is ready.")
+            campaign = open_campaign(engine(), name)
+            if campaign.created:
+                st.success(f"Campaign {md(campaign.name)} created.")
+            else:
+                st.info(f"A campaign named {md(campaign.name)} already exists; nothing new was created.")
 
 
 def campaign_list() -> None:
@@ -22,15 +27,34 @@ def campaign_list() -> None:
         st.info("No campaign yet.")
         return
     st.dataframe(campaigns.drop(columns=["id"]), hide_index=True,
-                 column_config={"created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm")})
+                 column_config={"name": "campaign", "created_at": time_column("created"),
+                                **count_columns("imports", "contacts")})
     for campaign in campaigns.itertuples(index=False):
-        with st.expander(f"{md(campaign.name)} — {campaign.imports} imports, {campaign.contacts:,} contacts"):
-            imports = list_imports(engine(), campaign_id=campaign.id)
-            if imports.empty:
-                st.caption("No import attached yet.")
-            else:
-                st.dataframe(imports[["created_at", "status", "source", "file_name", "total_rows"]],
-                             hide_index=True, column_config={"total_rows": "contacts written"})
+        with st.expander(f"{md(campaign.name)} — {plural(campaign.imports, 'import')}, "
+                         f"{plural(campaign.contacts, 'contact')}"):
+            campaign_detail(campaign)
+
+
+def campaign_detail(campaign) -> None:
+    imports = list_imports(engine(), campaign_id=campaign.id)
+    if imports.empty:
+        st.caption("No import attached yet.")
+        return
+    st.dataframe(imports[["created_at", "status", "source", "file_name", "total_rows"]], hide_index=True,
+                 column_config={"created_at": time_column("imported"), "file_name": "file",
+                                **count_columns(total_rows="contacts written")})
+    if not campaign.contacts:
+        return
+    pages = (campaign.contacts - 1) // CONTACTS_PAGE + 1
+    page = st.number_input(f"Contacts page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1,
+                           key=f"campaign_page_{campaign.id}")
+    contacts = list_contacts(engine(), campaign_id=campaign.id, limit=CONTACTS_PAGE,
+                             offset=(page - 1) * CONTACTS_PAGE)
+    st.dataframe(contacts.drop(columns=["id"]), hide_index=True,
+                 column_config={"created_at": time_column("added"), "updated_at": time_column("updated")})
+    st.download_button("Download the campaign's contacts (CSV)", on_click="ignore",
+                       data=lambda: campaign_contacts_csv(engine(), campaign.id),
+                       file_name=f"{campaign.name}-contacts.csv", mime="text/csv", key=f"campaign_csv_{campaign.id}")
 
 
 def main() -> None:

@@ -76,6 +76,18 @@ def plural(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
+def time_column(label: str):
+    """A stored time as a person reads it: to the minute, without the +00:00 of its zone."""
+    return st.column_config.DatetimeColumn(f"{label} (UTC)", format="YYYY-MM-DD HH:mm", timezone="UTC")
+
+
+def count_columns(*names: str, **labelled: str) -> dict:
+    """Count columns shown with thousands separators (48,000), as the metrics show them;
+    labelled: column -> its label."""
+    return {name: st.column_config.NumberColumn(label, format="localized")
+            for name, label in {**{n: n for n in names}, **labelled}.items()}
+
+
 def show_error(error: Exception) -> None:
     """Domain errors as they are; anything else logged, and one line on screen."""
     if isinstance(error, ImportConsoleError):

@@ -11,7 +11,9 @@ from core.history import (get_import, import_contacts, import_contacts_csv, impo
                           list_imports, recent_sources)
 from core.commit_jobs import COMMIT_STAGES, stored_progress
 from core.records import STATUSES
-from pages.common import continue_in_wizard, drop_streamlit_upload, engine, md, plural, show_error
+from core.fields import FIELDS, field_label
+from pages.common import (continue_in_wizard, count_columns, drop_streamlit_upload, engine, md, plural,
+                          show_error, time_column)
 
 ANY = "Any"
 CONTACTS_PAGE = 100
@@ -20,8 +22,10 @@ COUNT_LABELS = {"file_rows": "Rows in file", "total_rows": "Contacts written", "
                 "updated": "Updated", "unchanged": "Unchanged", "invalid": "Invalid", "duplicates": "Duplicates"}
 STALLED_AFTER = 60.0  # seconds without progress before History says the commit may have stopped
 UNDONE = "history_undone"  # import id -> its undo's result, shown after the rerun
-TABLE_COLUMNS = ["created_at", "status", "source", "file_name", "created_by", "file_rows", "total_rows", "inserted",
-                 "updated", "unchanged", "invalid", "duplicates", "campaign", "id"]
+COUNT_COLUMNS = ["inserted", "updated", "unchanged", "invalid", "duplicates"]
+TABLE_COLUMNS = ["created_at", "status", "source", "file_name", "created_by", "file_rows", "total_rows",
+                 *COUNT_COLUMNS, "campaign"]
+TABLE_PICK = "history_table_pick"  # the row last picked in the table
 
 
 def filters() -> dict:
@@ -41,15 +45,24 @@ def filters() -> dict:
 
 
 def history_table(imports):
-    st.caption(plural(len(imports), "import"))
-    st.dataframe(imports[TABLE_COLUMNS], hide_index=True,
-                 column_config={"created_at": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
-                                "file_name": "file", "created_by": "user", "file_rows": "rows in file",
-                                "total_rows": "contacts written"})
-    labels = {row.id: f"{row.created_at:%Y-%m-%d %H:%M} · {row.file_name or '(no file)'} · {row.status} · {row.id[:8]}"
+    """The imports, a row selectable in the table itself; the box below names the selection too
+    (and lets a keyboard pick one)."""
+    st.caption(plural(len(imports), "import") + " · select a row to see its details")
+    table = st.dataframe(imports[TABLE_COLUMNS], hide_index=True, on_select="rerun", selection_mode="single-row",
+                         key="history_table", column_config={
+                             "created_at": time_column("created"), "file_name": "file", "created_by": "user",
+                             **count_columns(*COUNT_COLUMNS, file_rows="rows in file",
+                                             total_rows="contacts written")})
+    rows = table.selection.rows
+    picked = imports.iloc[rows[0]].id if rows else None
+    if picked != st.session_state.get(TABLE_PICK):  # a new pick in the table drives the box
+        st.session_state[TABLE_PICK] = picked
+        if picked is not None:
+            st.session_state["history_selected"] = picked
+    labels = {row.id: f"{row.created_at:%Y-%m-%d %H:%M} · {row.file_name or '(no file)'} · {row.status}"
               for row in imports.itertuples(index=False)}
     # A key keeps the choice when the import's label changes (its status, after an undo).
-    return st.selectbox("Show the details of", list(labels), index=None, format_func=labels.get,
+    return st.selectbox("Details of", list(labels), index=None, format_func=labels.get,
                         placeholder="Pick an import", key="history_selected")
 
 
@@ -57,8 +70,8 @@ def import_detail(import_id: str) -> None:
     record = get_import(engine(), import_id)
     st.divider()
     st.subheader(f"{md(record['file_name'] or 'Import')} — {record['status']}")
-    st.caption(f"{record['id']} · source {md(record['source'])} · by {md(record['created_by'])} · "
-               f"{record['created_at']:%Y-%m-%d %H:%M}" + (f" · campaign {md(record['campaign'])}" if record["campaign"] else ""))
+    st.caption(f"source {md(record['source'])} · by {md(record['created_by'])} · "
+               f"{record['created_at']:%Y-%m-%d %H:%M} UTC" + (f" · campaign {md(record['campaign'])}" if record["campaign"] else ""))
     if record["status"] == "processing":
         commit_progress(record["id"])
     if record["error"]:
@@ -162,7 +175,9 @@ def contacts_page(import_id: str, total: int) -> None:
     pages = (total - 1) // CONTACTS_PAGE + 1
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1)
     rows = import_contacts(engine(), import_id, limit=CONTACTS_PAGE, offset=(page - 1) * CONTACTS_PAGE)
-    st.dataframe(rows.drop(columns=["id"]), hide_index=True)
+    st.dataframe(rows.drop(columns=["id"]), hide_index=True, column_config={
+        "row": st.column_config.NumberColumn("row", format="%d"),
+        **{name: field_label(name) for name in FIELDS}, "previous": "values before this import"})
     # Built only when clicked; Streamlit's own table download is off (it keeps formulas).
     st.download_button("Download all contacts of this import (CSV)", on_click="ignore",
                        data=lambda: import_contacts_csv(engine(), import_id),
@@ -179,8 +194,9 @@ def attach_form(import_id: str) -> None:
             if not name:
                 st.warning("Pick a campaign or type a new name.")
                 return
-            importing.attach_import(engine(), import_id, name)
-            st.success(f"Attached to {md(name)}.")
+            campaign = importing.attach_import(engine(), import_id, name)
+            reused = "" if campaign.created else " (it already existed)"
+            st.success(f"Attached to campaign {md(campaign.name)}{reused}.")
 
 
 def main() -> None:

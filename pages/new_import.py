@@ -10,7 +10,7 @@ from core import commit_jobs, importing
 from core.campaigns import list_campaigns
 from core.errors import ImportConsoleError
 from core.exporting import error_file_name, template_csv, to_export_csv
-from core.fields import FIELDS, REQUIRED_FIELDS, ROW
+from core.fields import FIELDS, REQUIRED_FIELDS, ROW, field_label
 from core.history import recent_sources
 from pages.common import (WIZARD, discard_draft, drop_streamlit_upload, engine, keep_draft, md, plural,
                           show_error, user_name)
@@ -24,6 +24,10 @@ DETECTED = "detected"
 ENCODINGS = [DETECTED, "utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16", "mac-roman"]
 DELIMITERS = {DETECTED: None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
 PAGE_ROWS = 1000
+# Grids show the spreadsheet row (not the internal column's name) and the fields as people say them.
+GRID_COLUMNS = {ROW: st.column_config.NumberColumn("row", format="%d"),
+                **{name: field_label(name) for name in FIELDS},
+                "same_as_email": "same person as (email)", "same_as": "found in"}
 
 
 def wizard() -> dict:
@@ -35,9 +39,11 @@ def go(step: str) -> None:
     st.rerun()
 
 
-def restart() -> None:
+def restart(keep: tuple[str, ...] = (), step: str = "details") -> None:
+    """A new wizard, keeping these of the last one's choices (its source, its campaign)."""
+    kept = {name: wizard().get(name) for name in keep}
     discard_draft()
-    st.session_state[WIZARD] = {"step": "details"}
+    st.session_state[WIZARD] = {"step": step, **kept}
     st.rerun()
 
 
@@ -66,14 +72,16 @@ def details_step(w: dict) -> None:
 
 
 def pick_or_type(label: str, known: list[str], new_label: str, current: str | None,
-                 placeholder: str, none_option: str | None = None) -> str | None:
-    """A selectbox of known values plus "new…", which opens a text box."""
+                 placeholder: str, none_option: str | None = None, typed_label: str | None = None) -> str | None:
+    """A selectbox of known values plus "new…", which opens a text box (typed_label: its label,
+    "New source" from "Source" by default)."""
     options = ([none_option] if none_option else []) + known + [new_label]
     default = known.index(current) + (1 if none_option else 0) if current in known else (
         0 if none_option and not current else len(options) - 1)
     choice = st.selectbox(label, options, index=default)
     if choice == new_label:
-        typed = st.text_input(f"New {label.split(' (')[0].lower()}", value=current if current and current not in known else "",
+        typed = st.text_input(typed_label or f"New {label.split(' (')[0].lower()}",
+                              value=current if current and current not in known else "",
                               placeholder=placeholder, max_chars=255).strip()
         return typed or None
     return None if choice == none_option else choice
@@ -112,8 +120,8 @@ def map_step(w: dict) -> None:
     draft = w["draft"]
     source_file = draft.file
     if draft.is_retry:
-        st.info(f"Retrying import {draft.import_id}: the same review as a first attempt, then a commit "
-                "into the same import.", icon=":material/replay:")
+        st.info("Retrying a failed import: the same review as a first attempt, then a commit into the "
+                "same import, which History keeps as one.", icon=":material/replay:")
     st.subheader(f"Map the columns of {md(source_file.file_name)}")
     reading_summary(draft)
     if draft.remembered:
@@ -125,7 +133,8 @@ def map_step(w: dict) -> None:
     unresolved = same_named_warnings(draft, mapping)
     missing = [f for f in importing.missing_fields(mapping) if f not in draft.ambiguous]
     if missing:
-        st.error(f"Map a column to each required field before going on: {', '.join(missing)}.")
+        st.error("Map a column to each required field before going on: "
+                 f"{', '.join(map(field_label, missing))}.")
     back, forward, _ = st.columns([1, 2, 4])
     if back.button("Back", disabled=draft.is_retry):
         go("upload")
@@ -189,18 +198,21 @@ def reading_overrides(draft: importing.Draft) -> None:
 
 
 def mapping_row(draft: importing.Draft, field: str) -> list[str]:
-    label, headers = field, draft.file.headers
+    label, headers = field_label(field), draft.file.headers
     chosen = draft.mapping.get(field, [])
+    # Keyed by field and file: a pick survives any rerun, and a new file (or reading) starts afresh.
+    key = f"map_{field}_{id(draft.file)}"
     name, pick, sample = st.columns([2, 3, 4], vertical_alignment="center")
-    name.markdown(f"**{field}**" + (" :red[required]" if field in REQUIRED_FIELDS else ""))
+    name.markdown(f"**{label}**" + (" :red[required]" if field in REQUIRED_FIELDS else ""))
     if field == "full_name":
-        columns = pick.multiselect(label, headers, default=[c for c in chosen if c in headers],
+        columns = pick.multiselect(label, headers, default=[c for c in chosen if c in headers], key=key,
                                    label_visibility="collapsed",
                                    help="Pick several columns (First Name, Last Name) to join them.")
     else:
         options = [UNMAPPED, *headers]
         current = chosen[0] if chosen and chosen[0] in headers else UNMAPPED
-        value = pick.selectbox(label, options, index=options.index(current), label_visibility="collapsed")
+        value = pick.selectbox(label, options, index=options.index(current), key=key,
+                               label_visibility="collapsed")
         columns = [] if value == UNMAPPED else [value]
     sample.caption(md(sample_values(draft, columns)))
     why = draft.suggested_from_values.get(field)
@@ -267,10 +279,11 @@ def review_step(w: dict) -> None:
             st.dataframe(report.duplicates.head(PAGE_ROWS).copy(), hide_index=True)
     if preview.will_update:
         with st.expander(f"{plural(preview.will_update, 'existing contact')} will be updated — what changes"):
-            st.caption(" · ".join(f"{field}: {plural(n, 'contact')}" for field, n in preview.changes_by_field.items()))
+            st.caption(" · ".join(f"{field_label(field)}: {plural(n, 'contact')}"
+                                  for field, n in preview.changes_by_field.items()))
             if preview.total_changes > len(preview.changes):
                 st.caption(f"The first {len(preview.changes):,} of {preview.total_changes:,} changes, in row order:")
-            st.dataframe(preview.changes, hide_index=True)
+            st.dataframe(preview.changes.assign(field=preview.changes["field"].map(field_label)), hide_index=True)
     same_person_section(draft)
     if preview.unchanged:
         verb = "holds" if preview.unchanged == 1 else "hold"
@@ -308,7 +321,7 @@ def same_person_section(draft: importing.Draft) -> None:
     if not same.empty:
         with st.expander(f"{plural(len(same), 'row')} may be the same person as another contact "
                          "(the same LinkedIn profile under another email)", expanded=True):
-            st.dataframe(same.head(PAGE_ROWS), hide_index=True)
+            st.dataframe(same.head(PAGE_ROWS), hide_index=True, column_config=GRID_COLUMNS)
             st.caption("Nothing is merged. Import them as separate contacts, or skip them.")
             if st.button(f"Skip {plural(len(same), 'row')}", key="skip_same_person"):
                 importing.skip_rows(draft, same["row"].tolist())
@@ -326,7 +339,8 @@ def errors_section(draft: importing.Draft) -> None:
     report = draft.report
     st.markdown(f"#### {plural(report.invalid, 'invalid row')}")
     start, stop = page_picker(len(report.errors), "errors_page")
-    st.dataframe(report.errors.iloc[start:stop].copy(), hide_index=True,
+    errors = report.errors.iloc[start:stop]
+    st.dataframe(errors.assign(column=errors["column"].map(field_label)), hide_index=True,
                  column_config={"row": st.column_config.NumberColumn("row", format="%d")})
     for hint in importing.hints(draft):
         st.info(md(hint), icon=":material/lightbulb:")
@@ -351,15 +365,14 @@ def all_rows(draft: importing.Draft) -> None:
     _, total = importing.row_fates(draft, count=0, only_invalid=only_errors)
     start, _ = page_picker(total, "rows_page")
     rows, _ = importing.row_fates(draft, start, PAGE_ROWS, only_invalid=only_errors)
-    st.dataframe(rows, hide_index=True,  # the spreadsheet row, not the internal column's name
-                 column_config={ROW: st.column_config.NumberColumn("row", format="%d")})
+    st.dataframe(rows, hide_index=True, column_config=GRID_COLUMNS)
 
 
 def fix_rows(draft: importing.Draft) -> None:
     rows = importing.rows_to_fix(draft).head(PAGE_ROWS).copy()
     st.caption("Fix the values in place, then re-validate. Rows you leave invalid are skipped.")
     edited = st.data_editor(rows, hide_index=True, disabled=[ROW, importing.PROBLEMS], key="fix_editor",
-                            column_config={ROW: st.column_config.NumberColumn("row", format="%d")})
+                            column_config=GRID_COLUMNS)
     if st.button("Re-validate with my fixes"):
         revalidate(draft, edited)
         st.rerun()
@@ -416,7 +429,7 @@ def commit_progress(job: commit_jobs.CommitJob) -> None:
 def done_step(w: dict) -> None:
     draft = w["draft"]
     result = draft.result
-    st.success(f"Import {result.import_id} completed.", icon=":material/task_alt:")
+    st.success(f"The import of {md(draft.file_name)} completed.", icon=":material/task_alt:")
     counts = st.columns(7)
     for column, (label, value) in zip(counts, [
             ("Rows in file", result.file_rows), ("Inserted", result.inserted),
@@ -431,12 +444,13 @@ def done_step(w: dict) -> None:
     else:
         campaigns = list_campaigns(engine())["name"].tolist()
         campaign = pick_or_type("Attach to a campaign", campaigns, NEW_CAMPAIGN, None,
-                                placeholder="e.g. Q4 Outreach", none_option=NO_CAMPAIGN)
+                                placeholder="e.g. Q4 Outreach", none_option=NO_CAMPAIGN, typed_label="New campaign")
         if st.button("Attach", disabled=not campaign):
             importing.attach(engine(), draft, campaign)
             st.rerun()
-    if st.button("Start another import", type="primary"):
-        restart()
+    if st.button("Start another import", type="primary",
+                 help="From the same source and campaign; change them on the first step."):
+        restart(keep=("source", "campaign"), step="upload")
 
 
 STEP_VIEWS = {"details": details_step, "upload": upload_step, "map": map_step, "review": review_step,

@@ -64,8 +64,14 @@ def test_upload_map_review_commit_then_history(page, tmp_path):
     page.get_by_text("completed.").wait_for()
     assert page.get_by_test_id("stMetricValue").first.inner_text() == "2"
     page.get_by_role("link", name="Import history").click()
-    page.get_by_text("1 import", exact=True).wait_for()
-    page.get_by_text("Show the details of").wait_for()
+    page.get_by_text("1 import · select a row to see its details", exact=True).wait_for()
+    # Issue 10, point 9: a row of the table itself opens its details (the grid is a canvas: its
+    # first row's selection box is clicked where it is drawn).
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.wait_for()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+    page.get_by_text("seed.csv — completed").wait_for()
 
 
 def test_error_report_download_is_formula_safe(page, tmp_path):

@@ -118,7 +118,7 @@ def test_wizard_maps_a_hubspot_export_with_first_and_last_name(console):
 
 def test_unmapped_required_field_blocks_the_next_step(console):
     at = upload(start_wizard(), "people.csv", b"Who,Mail\nAnn,ann@x.io\n")
-    assert "full_name, linkedin_profile" in at.error[0].value
+    assert "Full name, LinkedIn profile" in at.error[0].value
     assert [b for b in at.button if b.label == "Next: review"][0].disabled
 
 
@@ -127,7 +127,7 @@ def test_invalid_rows_are_listed_with_their_row_numbers_and_skipped(console):
     at = click(upload(start_wizard(), "bad.csv", data), "Next: review")
     assert metrics(at)["Invalid"] == "2"
     errors = at.dataframe[0].value
-    assert errors[["row", "column"]].values.tolist() == [[3, "email"], [4, "linkedin_profile"]]
+    assert errors[["row", "column"]].values.tolist() == [[3, "Email"], [4, "LinkedIn profile"]]
     assert any(d.label == "Download the rows to fix (CSV)" for d in at.get("download_button"))
     at = click(at, "Next: commit 1 contact (skip 2 invalid rows)")
     at = click(at, "Commit now")
@@ -139,7 +139,7 @@ def test_review_shows_what_changes_for_existing_contacts(console):
     at = click(upload(start_wizard(), "second.csv", csv_bytes(person(1, company="New"))), "Next: review")
     assert metrics(at)["Will update"] == "1"
     changes = next(d.value for d in at.dataframe if "field" in d.value.columns)
-    assert changes[["field", "old", "new"]].values.tolist() == [["company", "Old", "New"]]
+    assert changes[["field", "old", "new"]].values.tolist() == [["Company", "Old", "New"]]
 
 
 def test_an_unreadable_file_shows_the_message_not_a_crash(console):
@@ -270,7 +270,7 @@ def test_an_abandoned_import_is_shown_failed_and_can_be_retried_with_its_file(co
     next(b for b in at.button if b.label == "Retry the import").click().run()
     no_exceptions(at)
     # The retry goes through the wizard's mapping and review, then commits into the same import.
-    assert "Retrying import" in at.info[0].value and "Map the columns of seed.csv" in shown(at.subheader[0].value)
+    assert "Retrying a failed import" in at.info[0].value and "Map the columns of seed.csv" in shown(at.subheader[0].value)
     at.switch_page("pages/new_import.py")  # AppTest reruns the page it last chose, not the script's
     at = click(at, "Next: review")
     assert metrics(at)["Will insert"] == "2"
@@ -433,3 +433,45 @@ def test_a_commit_goes_ahead_when_other_imports_did_not_change_what_the_review_s
     import_file(console, csv_bytes(person(3)), "unrelated.csv", "csv")
     at = click(at, "Commit now")
     assert metrics(at)["Inserted"] == "2" and not at.warning
+
+
+def test_screens_use_plain_names_and_another_import_keeps_the_source_and_campaign(console):
+    # Issue 10, point 9: field names as people say them, no UUID on the done screen, "New
+    # campaign" (not "New attach to a campaign"), and "Start another import" keeps the choices.
+    at = upload(start_wizard(source="Trade show", campaign="Expo"), "people.csv", csv_bytes(person(1)))
+    names = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert names[:3] == ["**Full name** :red[required]", "**Email** :red[required]",
+                         "**LinkedIn profile** :red[required]"]
+    at = click(click(click(at, "Next: review"), "Next: commit 1 contact"), "Commit now")
+    assert shown(at.success[0].value) == "The import of people.csv completed."
+    at = click(at, "Start another import")
+    assert shown(at.caption[0].value) == "Source: Trade show · campaign: Expo"
+    at = upload(at, "more.csv", csv_bytes(person(2)))
+    at = click(click(click(at, "Next: review"), "Next: commit 1 contact"), "Commit now")
+    assert "Expo" in at.info[0].value and list_imports(console)["campaign"].tolist() == ["Expo", "Expo"]
+
+
+def test_the_done_screen_offers_a_new_campaign_by_that_name(console):
+    at = upload(start_wizard(), "people.csv", csv_bytes(person(1)))
+    at = click(click(click(at, "Next: review"), "Next: commit 1 contact"), "Commit now")
+    at.selectbox[0].set_value("+ New campaign…").run()
+    assert at.text_input[0].label == "New campaign"
+
+
+def test_campaigns_say_when_a_name_is_reused_and_list_their_contacts(console):
+    result = import_file(console, csv_bytes(person(1), person(2, full_name="=cmd")), "c.csv", "csv")
+    at = page("campaigns")
+    at.text_input[0].set_value("Q4 Outreach")
+    at.button[0].click().run()
+    assert shown(at.success[0].value) == "Campaign Q4 Outreach created."
+    at.text_input[0].set_value("q4 outreach")
+    at.button[0].click().run()
+    assert shown(at.info[0].value) == "A campaign named Q4 Outreach already exists; nothing new was created."
+    from core.importing import attach_import
+    assert attach_import(console, result.import_id, "Q4 OUTREACH").name == "Q4 Outreach"
+    at = page("campaigns")
+    contacts = at.dataframe[-1].value
+    assert contacts["email"].tolist() == ["person1@example.com", "person2@example.com"]
+    from core.history import campaign_contacts_csv
+    csv = campaign_contacts_csv(console, create_campaign(console, "Q4 Outreach")).decode("utf-8-sig")
+    assert "'=cmd" in csv and "person1@example.com" in csv

@@ -18,8 +18,8 @@ def test_invalid_rows_carry_their_problems():
     mapped = mapped_rows(person(1), person(2, email="bad", timezone="Nowhere"))
     rows = invalid_rows(validate(mapped))
     assert rows[ROW].tolist() == [3]
-    assert rows.loc[0, "problems"] == ("email is not a valid email address; "
-                                       "timezone is not a time zone name such as Europe/Berlin or America/New_York")
+    assert rows.loc[0, "problems"] == ("Email is not a valid email address; "
+                                       "Time zone is not a time zone name such as Europe/Berlin or America/New_York")
 
 
 def test_edits_replace_the_values_of_the_edited_rows_and_then_validate():
@@ -34,7 +34,7 @@ def test_edits_replace_the_values_of_the_edited_rows_and_then_validate():
 def test_row_statuses_say_what_happens_to_every_row():
     mapped = mapped_rows(person(1), person(2, email="bad"), person(1, company="Later"))
     statuses = row_statuses(validate(mapped))["status"].tolist()
-    assert statuses == ["duplicate of row 4", "invalid: email is not a valid email address", "ok"]
+    assert statuses == ["duplicate of row 4", "invalid: Email is not a valid email address", "ok"]
 
 
 def test_exports_neutralise_spreadsheet_formulas_in_values_and_headers():
