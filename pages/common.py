@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from core import drafts
 from core.database import make_engine
 from core.errors import ImportConsoleError
 from core.importing import Draft
@@ -21,6 +22,7 @@ from core.records import current_user
 log = logging.getLogger("console")
 # The import wizard's state in st.session_state: {"step", "source", "campaign", "draft"}.
 WIZARD = "import_wizard"
+DRAFT_PARAM = "draft"  # the URL's ?draft=<token>: the wizard's draft, kept on the server
 NEW_IMPORT_PAGE = "pages/new_import.py"
 # A closed tab's session is kept by Streamlit for two minutes, for a reconnect, then dropped the
 # next time Streamlit happens to look. Its draft (the upload's rows) is released here once the
@@ -28,6 +30,7 @@ NEW_IMPORT_PAGE = "pages/new_import.py"
 # SWEEP_EVERY seconds.
 RELEASE_AFTER = float(os.environ.get("CONTACT_IMPORT_DRAFT_TTL", 150))
 SWEEP_EVERY = max(1.0, min(15.0, RELEASE_AFTER / 10))
+EXPIRE_EVERY = 600.0  # seconds between two passes deleting the drafts kept over a day
 _drafts: dict[str, Draft] = {}          # browser session id -> its wizard's draft, server-wide
 _gone_since: dict[str, float] = {}
 _drafts_lock = threading.Lock()
@@ -107,10 +110,15 @@ def drop_streamlit_upload(uploaded) -> None:
         context.uploaded_file_mgr.remove_file(session_id=context.session_id, file_id=uploaded.file_id)
 
 
-def keep_draft(draft: Draft) -> None:
-    """Make draft the wizard's draft, releasing the one it replaces."""
-    discard_draft()
-    st.session_state.setdefault(WIZARD, {"step": "details"})["draft"] = draft
+def keep_draft(draft: Draft, token: str | None = None) -> None:
+    """Make draft the wizard's draft, releasing the one it replaces; token names it in the URL
+    and on the server (core.drafts): a new one for a new draft, the old one for a resumed draft."""
+    if token is None:
+        discard_draft()
+    wizard = st.session_state.setdefault(WIZARD, {"step": "details"})
+    wizard.update(draft=draft, token=token or drafts.new_token())
+    wizard.pop("saved", None)
+    st.query_params[DRAFT_PARAM] = wizard["token"]
     session_id = _session_id()
     if session_id is not None:
         _start_draft_sweeper()
@@ -119,13 +127,30 @@ def keep_draft(draft: Draft) -> None:
 
 
 def discard_draft() -> None:
-    """Release the wizard's draft now (its upload's file and rows), not at the session's end."""
-    draft = st.session_state.get(WIZARD, {}).pop("draft", None)
+    """Release the wizard's draft now (its upload's file and rows), not at the session's end, and
+    forget it on the server."""
+    wizard = st.session_state.get(WIZARD, {})
+    draft, token = wizard.pop("draft", None), wizard.pop("token", None)
+    wizard.pop("saved", None)
+    if token is not None:
+        drafts.delete_draft(engine(), token)
+        if st.query_params.get(DRAFT_PARAM) == token:
+            del st.query_params[DRAFT_PARAM]
     if draft is not None:
         draft.release()
         with _drafts_lock:
             for session_id in [s for s, kept in _drafts.items() if kept is draft]:
                 del _drafts[session_id]
+
+
+def save_wizard() -> None:
+    """Keep the wizard's draft on the server as it stands (written only when it changed)."""
+    wizard = st.session_state.get(WIZARD, {})
+    draft, token = wizard.get("draft"), wizard.get("token")
+    if draft is None or token is None or draft.released or draft.result is not None:
+        return
+    state = {name: wizard.get(name) for name in ("step", "source", "campaign")}
+    wizard["saved"] = drafts.save_draft(engine(), token, draft, state, wizard.get("saved"))
 
 
 def continue_in_wizard(draft: Draft) -> None:
@@ -158,11 +183,16 @@ def release_drafts_of_gone_sessions(now: float | None = None) -> int:
 
 @st.cache_resource
 def _start_draft_sweeper() -> threading.Thread:
+    expired = [float("-inf")]
+
     def sweep() -> None:
         while True:
             time.sleep(SWEEP_EVERY)
             try:
                 release_drafts_of_gone_sessions()
+                if time.monotonic() - expired[0] > EXPIRE_EVERY:
+                    expired[0] = time.monotonic()
+                    drafts.expire_drafts(engine())
             except Exception:  # the sweeper must outlive one bad pass
                 log.exception("releasing the drafts of closed sessions failed")
     thread = threading.Thread(target=sweep, name="draft-sweeper", daemon=True)

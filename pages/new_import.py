@@ -6,14 +6,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import commit_jobs, importing
+from core import commit_jobs, drafts, importing
 from core.campaigns import list_campaigns
 from core.errors import ImportConsoleError
 from core.exporting import error_file_name, template_csv, to_export_csv
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW, field_label
 from core.history import recent_sources
-from pages.common import (WIZARD, discard_draft, drop_streamlit_upload, engine, keep_draft, md, plural,
-                          show_error, user_name)
+from pages.common import (DRAFT_PARAM, WIZARD, discard_draft, drop_streamlit_upload, engine, keep_draft, md,
+                          plural, save_wizard, show_error, user_name)
 
 STEPS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
          "commit": "Commit", "done": "Campaign"}
@@ -384,6 +384,7 @@ def commit_step(w: dict) -> None:
     draft = w["draft"]
     job = commit_jobs.job_of(draft.import_id)
     if job is not None and job.finished.is_set() and job.result is not None:
+        draft.result = job.result  # a draft resumed in another tab learns it here
         go("done")
     report = draft.report
     st.subheader("Commit")
@@ -429,6 +430,9 @@ def commit_progress(job: commit_jobs.CommitJob) -> None:
 def done_step(w: dict) -> None:
     draft = w["draft"]
     result = draft.result
+    if w.get("token"):  # committed: the import is in History now, the draft goes
+        drafts.delete_draft(engine(), w.pop("token"))
+        st.query_params.pop(DRAFT_PARAM, None)
     st.success(f"The import of {md(draft.file_name)} completed.", icon=":material/task_alt:")
     counts = st.columns(7)
     for column, (label, value) in zip(counts, [
@@ -457,20 +461,45 @@ STEP_VIEWS = {"details": details_step, "upload": upload_step, "map": map_step, "
               "commit": commit_step, "done": done_step}
 
 
+def resume(w: dict, token: str) -> dict:
+    """The draft the URL names (a refresh, another tab, a link, or rows let go while the page was
+    away), read again from the file kept on the server; a fresh wizard if it is gone."""
+    try:
+        with st.spinner("Opening your import draft: reading its file again…"):
+            loaded = drafts.load_draft(engine(), token)
+    except ImportConsoleError as error:
+        loaded = None
+        show_error(error)
+    if loaded is None:
+        del st.query_params[DRAFT_PARAM]
+        st.info("This import draft is no longer kept (drafts are kept a day after their last change, "
+                "and until they are committed). Start the import again.", icon=":material/history:")
+        st.session_state[WIZARD] = {"step": "details"}
+        return st.session_state[WIZARD]
+    draft, state = loaded
+    st.session_state[WIZARD] = {**state, "step": state.get("step") or "map"}
+    keep_draft(draft, token)
+    return st.session_state[WIZARD]
+
+
 def main() -> None:
     st.title("New import")
     w = wizard()
+    token = st.query_params.get(DRAFT_PARAM)
+    draft = w.get("draft")
+    if token and token != w.get("token"):
+        w = resume(w, token)
+    elif draft is not None and draft.released and draft.result is None and w.get("token"):
+        w = resume(w, w["token"])  # the page was away longer than a closed tab's rows are kept
+    elif w.get("token") and not token:
+        st.query_params[DRAFT_PARAM] = w["token"]  # arrived from History's retry
     draft = w.get("draft")
     if draft is not None and draft.result is not None and w["step"] == "commit":
         w["step"] = "done"  # committed in the background while this page was away or waiting
-    if draft is not None and draft.released and w["step"] in ("map", "review", "commit"):
-        # The tab was away longer than a closed session's draft is kept: its rows were let go.
-        discard_draft()
-        w["step"] = "upload" if w.get("source") else "details"
-        st.info("This import's file was let go while the page was away; upload it again.")
     progress_header(w["step"])
     try:
         STEP_VIEWS[w["step"]](w)
+        save_wizard()
     except Exception as error:
         show_error(error)
 

@@ -17,7 +17,7 @@ from core.embedded import PROJECT_ROOT, start_embedded_server
 
 DATA = Path(__file__).parent / "data"
 TABLES = ("campaign_imports, import_errors, import_contacts, imports, contacts, campaigns, saved_mappings, "
-          "api_keys")
+          "api_keys, import_error_rows, import_progress, drafts")
 
 
 def _server_url() -> str:

@@ -112,3 +112,25 @@ def test_user_data_is_shown_as_text_and_tables_offer_no_unsafe_download(page, tm
     table.hover()
     page.get_by_test_id("stElementToolbar").first.wait_for(state="attached")
     assert page.get_by_role("button", name="Download as CSV").count() == 0
+
+
+def test_a_refresh_mid_wizard_resumes_the_draft(page, browser, tmp_path):
+    # Issue 10, point 5: the draft is named in the URL and kept on the server; a reload and a
+    # second tab both come back to it, at the step it was on.
+    people = tmp_path / "people.csv"
+    people.write_bytes(csv_bytes(person(1), person(2, email="not-an-email"), person(3)))
+    start_import(page, "Browser refresh", people)
+    assert "?draft=" in page.url
+    page.get_by_role("button", name="Next: review").click()
+    page.get_by_text("1 invalid row", exact=True).wait_for()
+    page.reload()
+    page.get_by_text("Review before anything is written").wait_for()
+    page.get_by_text("1 invalid row", exact=True).wait_for()
+    other_tab = page.context.new_page()
+    other_tab.goto(page.url)
+    other_tab.get_by_text("Review before anything is written").wait_for()
+    other_tab.close()
+    page.get_by_role("button", name="Next: commit 2 contacts (skip 1 invalid row)").click()
+    page.get_by_role("button", name="Commit now").click()
+    page.get_by_text("completed.").wait_for()
+    assert "draft=" not in page.url
