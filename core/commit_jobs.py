@@ -23,9 +23,13 @@ log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 0.5
 # What each stage of core.progress means to a person, with the job's done and total.
-COMMIT_STAGES = {"starting": "Starting…", "staging": "Sending rows to the database: {done:,} of {total:,}",
+COMMIT_STAGES = {"starting": "Starting…",
+                 "preparing": "Preparing {total:,} rows for the database…",
+                 "sorting": "Sorting {total:,} emails into the order contacts are locked in…",
+                 "staging": "Sending rows to the database: {done:,} of {total:,}",
                  "upserting": "Inserting, updating and linking contacts: {done:,} of {total:,}",
-                 "finishing": "Saving the error report and completing the import…",
+                 "finishing": "Saving the error report: {total:,} rows…",
+                 "completing": "Completing the import and writing it to disk…",
                  "done": "Done: {total:,} contacts."}
 UNEXPECTED = ("the commit stopped on an unexpected error ({name}); nothing of it was saved. "
               "Try again, and tell the admins if it keeps happening.")

@@ -84,6 +84,8 @@ class Draft:
     suggested_from_values: dict[str, str] = field(default_factory=dict)
     # rows the user chose not to import: row -> why (issue 9, point 16)
     skipped: dict[int, str] = field(default_factory=dict)
+    # samples shown beside each field, by (file, columns): the mapping page asks on every rerun
+    sample_cache: dict = field(default_factory=dict, repr=False)
     # possible_duplicates for (report, review): the page asks on every rerun, 0.7 s at 1M rows
     same_person_cache: tuple | None = field(default=None, repr=False)
     read_options: dict = field(default_factory=dict)
@@ -230,10 +232,18 @@ def missing_fields(mapping: Mapping) -> list[str]:
 
 def samples(draft: Draft, columns: list[str], count: int = 3) -> list[str]:
     """Up to count non-empty values of these columns joined, from the first SAMPLE_ROWS rows (the
-    first filled rows further down when those are empty), so a rerun never joins every row."""
+    first filled rows further down when those are empty), so a rerun never joins every row; kept
+    per file and columns, since the mapping page asks for every field on every rerun."""
     if not columns:
         return []
-    frame = draft.file.frame[columns]
+    key = (id(draft.file), tuple(columns), count)
+    if key not in draft.sample_cache:
+        draft.sample_cache = {k: v for k, v in draft.sample_cache.items() if k[0] == key[0]}
+        draft.sample_cache[key] = _samples(draft.file.frame[columns], count)
+    return draft.sample_cache[key]
+
+
+def _samples(frame: pd.DataFrame, count: int) -> list[str]:
     found = _joined_values(frame.head(SAMPLE_ROWS), count)
     if len(found) < count and len(frame) > SAMPLE_ROWS:
         rest = frame.iloc[SAMPLE_ROWS:]
@@ -247,7 +257,8 @@ def samples(draft: Draft, columns: list[str], count: int = 3) -> list[str]:
 def _joined_values(frame: pd.DataFrame, count: int) -> list[str]:
     if frame.empty:
         return []
-    joined = frame.astype(str).agg(" ".join, axis=1).str.strip()
+    text = [frame[column].astype(str) for column in frame.columns]
+    joined = (text[0].str.cat(text[1:], sep=" ") if len(text) > 1 else text[0]).str.strip()
     return joined[joined != ""].head(count).tolist()
 
 

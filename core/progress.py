@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-# on_progress(stage, done, total). Stages, in order: "validating", "staging", "upserting",
-# "finishing", "done" (a review stops after "staging").
+# on_progress(stage, done, total). Stages, in order: "validating", "preparing", "sorting" (a commit
+# only), "staging", "upserting", "finishing" (done and total: the rejected rows), "completing",
+# "done" (a review stops after "staging").
 Progress = Callable[[str, int, int], None]
 
 

@@ -49,9 +49,13 @@ def stage_rows(conn: Connection, report: ValidationReport, notify: Progress = ig
     in_lock_order: rows go in email byte order and pos is that rank (what the merge needs); the
     review, which locks nothing, keeps the file's order and saves the sort."""
     fields = ["email", *[f for f in FIELDS if f != "email"]]
+    notify("preparing", 0, report.valid_count)
     table = pa.Table.from_pandas(report.normalized[[ROW, *fields]], preserve_index=False).take(report.kept)
     total = table.num_rows
+    if in_lock_order:
+        notify("sorting", 0, total)
     order = pc.sort_indices(table["email"]) if in_lock_order else None  # UTF-8 byte order = code point order
+    notify("staging", 0, total)
     cursor = conn.connection.driver_connection.cursor()
     cursor.execute(STAGE_TABLE)
     with cursor.copy(f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:

@@ -38,10 +38,11 @@ def _rows_of(import_id: str, engine) -> dict[str, int]:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("stage", ["upserting", "finishing"])
+@pytest.mark.parametrize("stage", ["upserting", "finishing", "completing"])
 def test_a_process_killed_mid_commit_leaves_nothing_and_the_import_can_be_retried(
         stage, database_url, engine, tmp_path):
-    # "upserting": rows staged with COPY; "finishing": contacts upserted and linked, not committed.
+    # "upserting": rows staged with COPY; "finishing": contacts upserted and linked; "completing": the
+    # error report stored too; none of it committed.
     path = tmp_path / "people.csv"
     data = csv_bytes(person(1), person(2), person(3, email="broken"))
     path.write_bytes(data)

@@ -270,7 +270,9 @@ def test_a_background_commit_that_fails_says_why_and_keeps_its_draft_for_a_retry
     from core import commit_jobs
     draft = importing.open_file(engine, csv_bytes(person(1)), "fails.csv", source="test")
     importing.review(engine, draft)
-    monkeypatch.setattr("core.commit.MERGE_SLICE", 0)  # range() refuses a step of 0: an unexpected error
+    def broken_merge(*args):
+        raise RuntimeError("the merge broke")
+    monkeypatch.setattr("core.commit._merge", broken_merge)
     job = commit_jobs.start_commit(engine, draft)
     assert job.finished.wait(60)
     assert job.result is None and "failed and nothing of it was saved" in job.error
