@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.fields import FIELDS, ROW, field_label
+from core.fields import FIELDS, ROW
 from core.validation import ValidationReport
 
 PROBLEMS = "problems"
@@ -63,10 +63,7 @@ def row_statuses(report: ValidationReport, positions: np.ndarray | None = None) 
 
 
 def _problems_by_row(report: ValidationReport) -> pd.Series:
-    """row -> "Email is not a valid email address; Time zone is not …" (for the console's grids)."""
-    errors = report.errors
-    said = errors["column"].map(field_label) + " " + errors["reason"]
-    return said.groupby(errors["row"]).agg("; ".join)
+    return report.problems_by_row
 
 
 def changed_rows(shown: pd.DataFrame, edited: pd.DataFrame) -> set[int]:

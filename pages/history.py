@@ -116,15 +116,18 @@ def errors_tab_view(record: dict) -> None:
         st.caption("No rejected rows.")
         return
     st.dataframe(errors, hide_index=True)
-    fixable = import_error_file(engine(), record["id"])
-    if fixable is not None and not fixable.empty:
-        st.download_button("Download the rows to fix (CSV)", to_export_csv(fixable), on_click="ignore",
-                           file_name=error_file_name(record["file_name"]), mime="text/csv",
-                           help="The invalid rows as the file had them, with an errors column: fix them "
-                                "in a spreadsheet and upload the file as a new import.")
-    else:  # imports made before the file's rows were kept, or through the HTTP API
-        st.download_button("Download the error list (CSV)", to_export_csv(errors), on_click="ignore",
-                           file_name=error_file_name(record["file_name"]), mime="text/csv")
+    st.download_button("Download the rows to fix (CSV)", on_click="ignore", mime="text/csv",
+                       data=lambda: error_file_csv(record["id"], errors),
+                       file_name=error_file_name(record["file_name"]),
+                       help="The invalid rows as the file had them, with an errors column: fix them in a "
+                            "spreadsheet and upload the file as a new import. (Imports made before this "
+                            "file existed, or through the HTTP API, give the list above instead.)")
+
+
+def error_file_csv(import_id: str, errors) -> bytes:
+    """Built only when clicked: the rows may be many."""
+    fixable = import_error_file(engine(), import_id)
+    return to_export_csv(errors if fixable is None else fixable)
 
 
 def retry_form(record: dict) -> None:

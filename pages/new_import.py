@@ -344,7 +344,7 @@ def errors_section(draft: importing.Draft) -> None:
                  column_config={"row": st.column_config.NumberColumn("row", format="%d")})
     for hint in importing.hints(draft):
         st.info(md(hint), icon=":material/lightbulb:")
-    st.download_button("Download the rows to fix (CSV)", to_export_csv(importing.error_file(draft)),
+    st.download_button("Download the rows to fix (CSV)", lambda: to_export_csv(importing.error_file(draft)),
                        file_name=error_file_name(draft.file_name), mime="text/csv", on_click="ignore",
                        help="The invalid rows as your file has them, with an errors column: fix them in "
                             "a spreadsheet and upload the file as a new import.")
