@@ -254,13 +254,10 @@ def review_step(w: dict) -> None:
     report, preview = draft.report, draft.review
     st.subheader("Review before anything is written")
     stale_review_notice(w, draft)
-    counts = st.columns(7)
-    for column, (label, value) in zip(counts, [
-            ("Rows", report.rows), ("Valid", report.valid_count + len(report.duplicates)),
-            ("Invalid", report.invalid), ("Duplicates in file", len(report.duplicates)),
-            ("Will insert", preview.will_insert), ("Will update", preview.will_update),
-            ("Unchanged", preview.unchanged)]):
-        column.metric(label, f"{value:,}")
+    count_metrics([("Rows", report.rows), ("Valid", report.valid_count + len(report.duplicates)),
+                   ("Invalid", report.invalid), ("Duplicates in file", len(report.duplicates))],
+                  [("Will insert", preview.will_insert), ("Will update", preview.will_update),
+                   ("Unchanged", preview.unchanged)])
     if report.invalid:
         errors_tab, fix_tab, rows_tab = st.tabs(["Errors", "Fix invalid rows", "All rows"])
         with errors_tab:
@@ -300,6 +297,14 @@ def review_step(w: dict) -> None:
         go("commit")
     if not report.valid_count:
         st.warning("No valid row to import: fix the rows above or upload another file.")
+
+
+def count_metrics(*rows: list[tuple[str, int]]) -> None:
+    """Counts in rows of four (the file's, then the database's): seven side by side cut 1,000,000
+    to "1,000…"."""
+    for counts in rows:
+        for column, (label, value) in zip(st.columns(4), counts):
+            column.metric(label, f"{value:,}")
 
 
 def stale_review_notice(w: dict, draft: importing.Draft) -> None:
@@ -434,13 +439,10 @@ def done_step(w: dict) -> None:
         drafts.delete_draft(engine(), w.pop("token"))
         st.query_params.pop(DRAFT_PARAM, None)
     st.success(f"The import of {md(draft.file_name)} completed.", icon=":material/task_alt:")
-    counts = st.columns(7)
-    for column, (label, value) in zip(counts, [
-            ("Rows in file", result.file_rows), ("Inserted", result.inserted),
-            ("Updated", result.updated - result.unchanged), ("Unchanged", result.unchanged),
-            ("Skipped invalid", result.invalid), ("Duplicates", result.duplicates),
-            ("Contacts written", result.total_rows)]):
-        column.metric(label, f"{value:,}")
+    count_metrics([("Rows in file", result.file_rows), ("Skipped invalid", result.invalid),
+                   ("Duplicates", result.duplicates)],
+                  [("Inserted", result.inserted), ("Updated", result.updated - result.unchanged),
+                   ("Unchanged", result.unchanged), ("Contacts written", result.total_rows)])
     for warning in draft.warnings:
         st.warning(md(warning), icon=":material/warning:")
     if draft.attached:
