@@ -479,6 +479,8 @@ def resume(w: dict, token: str) -> dict:
         st.session_state[WIZARD] = {"step": "details"}
         return st.session_state[WIZARD]
     draft, state = loaded
+    if w.get("draft") is not None:  # this tab's other draft: kept on the server, let go here
+        w["draft"].release()
     st.session_state[WIZARD] = {**state, "step": state.get("step") or "map"}
     keep_draft(draft, token)
     return st.session_state[WIZARD]
