@@ -280,3 +280,17 @@ def test_a_background_commit_that_fails_says_why_and_keeps_its_draft_for_a_retry
     monkeypatch.undo()
     retried = commit_jobs.start_commit(engine, draft)
     assert retried.finished.wait(60) and retried.result.inserted == 1 and retried.import_id == job.import_id
+
+
+def test_what_a_rerun_asks_again_is_kept_not_recomputed():
+    # Issue 10, point 1: the mapping page asks for every field's samples on every rerun, and the
+    # review page for every row's problems; both are computed once per file (or report).
+    draft = importing.open_file(None, csv_bytes(person(1), person(2, email="bad")), "kept.csv")
+    first = importing.samples(draft, ["full_name", "email"])
+    assert first == ["Person 1 person1@example.com", "Person 2 bad"]
+    assert importing.samples(draft, ["full_name", "email"]) is first
+    importing.reread(None, draft)
+    assert importing.samples(draft, ["full_name", "email"]) is not first  # a new reading, new samples
+    report = importing.validate_draft(draft)
+    assert report.problems_by_row is report.problems_by_row
+    assert report.problems_by_row.to_dict() == {3: "Email is not a valid email address"}
