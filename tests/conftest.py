@@ -24,6 +24,20 @@ def _server_url() -> str:
     return os.environ.get("TEST_DATABASE_URL") or start_embedded_server(PROJECT_ROOT / ".data" / "test-postgres")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def drafts_folder_of_the_run(tmp_path_factory):
+    """Wizard drafts' files (core.drafts) go to the run's temp folder, not the project's .data;
+    console servers started by the tests inherit it."""
+    folder = tmp_path_factory.mktemp("drafts")
+    before = os.environ.get("CONTACT_IMPORT_DRAFTS_DIR")
+    os.environ["CONTACT_IMPORT_DRAFTS_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        del os.environ["CONTACT_IMPORT_DRAFTS_DIR"]
+    else:
+        os.environ["CONTACT_IMPORT_DRAFTS_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def database_url():
     with scratch_database(_server_url(), f"contact_import_test_{os.getpid()}") as url:
