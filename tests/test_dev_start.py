@@ -1,0 +1,50 @@
+"""`./dev start` with no settings serves this machine only (issue 13: a console without sign-in
+must not reach the network by accident)."""
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from core.embedded import PROJECT_ROOT
+from tests.console_server import free_port
+
+
+def other_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback."""
+    found = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+    return [a for a in found if "." in a and not a.startswith("127.")]
+
+
+def answers(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def test_dev_start_listens_on_127_0_0_1_only_by_default(database_url):
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if k != "CONTACT_IMPORT_ADDRESS"}
+    environment["DATABASE_URL"] = database_url
+    process = subprocess.Popen(["./dev", "start", "--server.port", str(port), "--server.headless", "true"],
+                               cwd=PROJECT_ROOT, env=environment, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not answers("127.0.0.1", port):
+            assert process.poll() is None, "./dev start exited"
+            assert time.monotonic() < deadline, "./dev start did not answer on 127.0.0.1"
+            time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as reply:
+            assert reply.read() == b"ok"
+        others = other_addresses()
+        if not others:
+            pytest.skip("this machine has no address but loopback to check")
+        assert [a for a in others if answers(a, port)] == []
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
