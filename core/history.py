@@ -87,7 +87,7 @@ def import_error_file(engine: Engine, import_id: str) -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=[*headers, errors_column(headers)])
 
 
-def import_contacts(engine: Engine, import_id: str, limit: int = 100, offset: int = 0) -> pd.DataFrame:
+def import_contacts(engine: Engine, import_id: str, limit: int | None = 100, offset: int = 0) -> pd.DataFrame:
     """The contacts linked to an import, in source row order, one page at a time. metadata and
     previous come as JSON text, as stored: a value that PostgreSQL holds but Python cannot parse
     (a 9,000-digit number, a very deep nesting) must not break the page (issue 9, point 5)."""
@@ -104,10 +104,7 @@ def import_contacts(engine: Engine, import_id: str, limit: int = 100, offset: in
 
 def import_contacts_csv(engine: Engine, import_id: str) -> bytes:
     """Every contact linked to an import as a formula-safe CSV download (core.exporting)."""
-    with engine.connect() as conn:
-        total = conn.execute(sa.text("SELECT count(*) FROM import_contacts WHERE import_id = :id"),
-                             {"id": import_uuid(import_id)}).scalar_one()
-    return to_export_csv(import_contacts(engine, import_id, limit=max(total, 1)).drop(columns=["id"]))
+    return to_export_csv(import_contacts(engine, import_id, limit=None).drop(columns=["id"]))
 
 
 def campaign_contacts_csv(engine: Engine, campaign_id: str) -> bytes:
@@ -121,7 +118,7 @@ CONTACT_SELECT = ("SELECT c.id::text AS id, c.full_name, c.email, c.linkedin_pro
 
 
 def list_contacts(engine: Engine, import_id: str | None = None, email: str | None = None,
-                  limit: int = 100, offset: int = 0, campaign_id: str | None = None) -> pd.DataFrame:
+                  limit: int | None = 100, offset: int = 0, campaign_id: str | None = None) -> pd.DataFrame:
     """Stored contacts, one page at a time: those an import linked (in source row order), those
     of a campaign's imports (by email), the one with this email (compared as stored: trimmed,
     lower case), or all (newest first). metadata is the stored JSON text (see import_contacts)."""

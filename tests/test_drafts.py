@@ -2,11 +2,12 @@
 server under a token the console puts in its URL, expired a day after their last change."""
 import pytest
 import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
 
 from core import drafts, importing
 from core.review import invalid_rows
 from tests.helpers import count, csv_bytes, person
-from tests.test_pages import click, metrics, shown, start_wizard, upload
+from tests.test_pages import click, console, metrics, shown, start_wizard, upload  # noqa: F401 (fixture)
 
 
 @pytest.fixture(autouse=True)
@@ -96,6 +97,3 @@ def test_starting_over_forgets_the_draft(console):
     at.file_uploader[0].set_value(("other.csv", csv_bytes(person(1)), "text/csv")).run()
     assert count(console, "drafts") == 1  # the new file's draft replaced the old one
 
-
-from streamlit.testing.v1 import AppTest  # noqa: E402  (beside the page helpers it goes with)
-from tests.test_pages import console  # noqa: E402,F401  (the pages' fixture)
