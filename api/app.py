@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api import campaigns, contacts, imports
+from core.access import AccessRefused
 from core.errors import (CampaignNotFound, CommitFailed, ImportClosed, ImportConsoleError, ImportNotFound,
                          StatusChangeRefused, TotalRowsMismatch, UndoFailed)
 
@@ -40,6 +41,11 @@ async def _not_found(request: Request, error: ImportConsoleError) -> JSONRespons
 @api.exception_handler(TotalRowsMismatch)
 async def _conflict(request: Request, error: ImportConsoleError) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=409)
+
+
+@api.exception_handler(AccessRefused)
+async def _forbidden(request: Request, error: AccessRefused) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=403)
 
 
 @api.exception_handler(CommitFailed)

@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from api.deps import caller, engine
+from core.access import Actor
 from core.campaigns import attach_imports, create_campaign, list_campaigns
 
 router = APIRouter(dependencies=[Depends(caller)], tags=["campaigns"])
@@ -38,7 +39,7 @@ def campaigns(db: Engine = Depends(engine)) -> list[dict]:
 
 
 @router.post("/campaign-imports/{campaign_id}/imports")
-def attach(campaign_id: str, body: AttachIn, db: Engine = Depends(engine)) -> dict:
+def attach(campaign_id: str, body: AttachIn, who: Actor = Depends(caller), db: Engine = Depends(engine)) -> dict:
     """Attach every import listed, or none: an unknown campaign or import is a 404. Idempotent."""
-    attach_imports(db, campaign_id, body.import_ids)
+    attach_imports(db, campaign_id, body.import_ids, who)
     return {"campaign_id": campaign_id, "import_ids": list(dict.fromkeys(body.import_ids))}

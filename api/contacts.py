@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from api.deps import MAX_OFFSET, caller, engine
 from core import importing
+from core.access import Actor
 from core.errors import ImportClosed, RowsInvalid, UnreadableFile
 from core.history import get_import, list_contacts
 from core.reading import MAX_FILE_BYTES
@@ -62,7 +63,7 @@ _BULK_BODY = {"requestBody": {"required": True, "content": {
 
 @router.post("/contacts/bulk", status_code=201, openapi_extra=_BULK_BODY)
 async def bulk(request: Request, import_id: str | None = Header(default=None, alias="X-Import-ID"),
-               on_invalid: OnInvalid = OnInvalid.reject, who: str = Depends(caller),
+               on_invalid: OnInvalid = OnInvalid.reject, who: Actor = Depends(caller),
                db: Engine = Depends(engine)) -> dict:
     """The seed's step 2: contacts as a JSON array, or a CSV/XLSX/JSON file in multipart field
     `file`; one request is one transaction, and several may fill one import before it is completed.
@@ -77,7 +78,7 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
             if import_id is None:
                 return await run_in_threadpool(_one_shot, db, path, file_name, who, on_invalid)
             result, report = await run_in_threadpool(importing.add_contacts, db, import_id, path, file_name,
-                                                     on_invalid is OnInvalid.skip)
+                                                     on_invalid is OnInvalid.skip, who)
         except UnreadableFile as error:
             raise HTTPException(400, f"Failed to parse CSV file: {error}") from None
         except RowsInvalid as error:
@@ -132,9 +133,9 @@ def _check_size(size: int) -> None:
                                  "several calls with the same X-Import-ID.")
 
 
-def _one_shot(db: Engine, path: Path, file_name: str, who: str, on_invalid: OnInvalid) -> dict:
+def _one_shot(db: Engine, path: Path, file_name: str, who: Actor, on_invalid: OnInvalid) -> dict:
     """Contacts sent without X-Import-ID: still tracked, by an import made for the call."""
-    draft = importing.open_file(None, path, file_name, source=who, created_by=who)
+    draft = importing.open_file(None, path, file_name, source=who.name, actor=who)
     try:
         report = importing.validate_draft(draft)
         if report.invalid and on_invalid is OnInvalid.reject:

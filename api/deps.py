@@ -8,8 +8,10 @@ from fastapi import Depends, HTTPException, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 
-from api.tokens import JwtSettings, jwt_settings, token_subject
-from core.api_keys import key_owner
+from api.tokens import JwtSettings, jwt_settings, token_actor
+from core import audit
+from core.access import Actor, Policy, load_secrets, policy_from
+from core.api_keys import key_actor
 from core.database import make_engine
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -37,14 +39,22 @@ def settings() -> JwtSettings:
     return jwt_settings()
 
 
+@lru_cache(maxsize=1)
+def policy() -> Policy:
+    """The [roles] of secrets.toml, read once per process; tests override it."""
+    return policy_from(load_secrets())
+
+
 def caller(key: str | None = Security(_api_key), bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
-           db: Engine = Depends(engine), jwt: JwtSettings = Depends(settings)) -> str:
-    """Who made the request: the key's name, or the token's subject. Unknown, revoked, expired and
-    forged credentials all get the same answer, so that a caller learns nothing from it."""
-    owner = key_owner(db, key) if key else None
+           db: Engine = Depends(engine), jwt: JwtSettings = Depends(settings),
+           roles: Policy = Depends(policy)) -> Actor:
+    """Who made the request, with their role: the key's, or the token's. Unknown, revoked, expired
+    and forged credentials all get the same answer, so that a caller learns nothing from it."""
+    owner = key_actor(db, key) if key else None
     if owner is None and bearer is not None:
-        owner = token_subject(bearer.credentials, jwt)
+        owner = token_actor(bearer.credentials, jwt, roles)
     if owner is None:
         raise HTTPException(401, "Missing or invalid credentials: send X-API-Key or a Bearer token.",
                             headers={"WWW-Authenticate": 'ApiKey header="X-API-Key", Bearer'})
+    audit.check(db, owner, "view history")  # every route needs a role, the least is importer
     return owner

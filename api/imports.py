@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from api.deps import MAX_OFFSET, caller, engine
+from core import audit
+from core.access import Actor
 from core.campaigns import attach_imports, check_campaign
 from core.history import get_import, list_imports
 from core.importing import complete
@@ -28,9 +30,10 @@ def _public(record: dict) -> dict:
 
 
 @router.post("/imports/", status_code=201)
-def create(body: ImportIn, who: str = Depends(caller), db: Engine = Depends(engine)) -> dict:
+def create(body: ImportIn, who: Actor = Depends(caller), db: Engine = Depends(engine)) -> dict:
     """Step 1 of the seed's flow: an import in `processing`, waiting for its contacts."""
-    import_id = create_import(db, body.source, body.file_name, created_by=who, created_via="api")
+    audit.check(db, who, "import")
+    import_id = create_import(db, body.source, body.file_name, created_by=who.name, created_via="api")
     record = get_import(db, import_id)
     keys = ("id", "status", "source", "file_name", "created_at")
     return _public({k: record[k] for k in keys})
@@ -57,8 +60,8 @@ class ImportUpdate(BaseModel):
     campaign_id: str | None = None
 
 
-@router.put("/imports/{import_id}", dependencies=[Depends(caller)])
-def update(import_id: str, body: ImportUpdate, db: Engine = Depends(engine)) -> dict:
+@router.put("/imports/{import_id}")
+def update(import_id: str, body: ImportUpdate, who: Actor = Depends(caller), db: Engine = Depends(engine)) -> dict:
     """The seed's step 3 (status completed, with total_rows) and the end of its step 4
     (campaign_id). total_rows must be the number of contacts linked, or 409 names both numbers;
     an unknown campaign is a 404 and changes nothing."""
@@ -66,16 +69,17 @@ def update(import_id: str, body: ImportUpdate, db: Engine = Depends(engine)) -> 
     if body.campaign_id is not None:
         check_campaign(db, body.campaign_id)
     if body.status == "completed":
-        complete(db, import_id, body.total_rows)
+        complete(db, import_id, body.total_rows, who)
     if body.campaign_id is not None:
-        attach_imports(db, body.campaign_id, [import_id])
+        attach_imports(db, body.campaign_id, [import_id], who)
     return _public(get_import(db, import_id))
 
 
-@router.post("/imports/{import_id}/undo", dependencies=[Depends(caller)])
-def undo(import_id: str, db: Engine = Depends(engine)) -> dict:
+@router.post("/imports/{import_id}/undo")
+def undo(import_id: str, who: Actor = Depends(caller), db: Engine = Depends(engine)) -> dict:
     """Revert a completed import, atomically; what a later import changed is kept and listed.
-    409 when the import is not completed (processing, failed, or reverted already)."""
-    result = undo_import(db, import_id)
+    Needs a key with the admin role (else 403). 409 when the import is not completed (processing,
+    failed, or reverted already)."""
+    result = undo_import(db, import_id, who)
     return {"import_id": result.import_id, "deleted": result.deleted, "restored": result.restored,
             "conflicts": result.conflicts.to_dict("records")}

@@ -10,15 +10,12 @@ audience, issuer); never from code.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 
 import jwt
 
-from core.embedded import PROJECT_ROOT
-
-SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+from core.access import IMPORTER, ROLES, Actor, Policy, load_secrets
 ASYMMETRIC = ("RS256", "ES256")
 LEEWAY_SECONDS = 30  # clocks of the token's issuer and of this server differ a little
 
@@ -37,15 +34,26 @@ class JwtSettings:
 
 
 def jwt_settings() -> JwtSettings:
-    section = {}
-    if SECRETS_FILE.exists():
-        section = tomllib.loads(SECRETS_FILE.read_text()).get("api", {}).get("jwt", {})
+    section = load_secrets().get("api", {}).get("jwt", {})
     names = ("secret", "public_key", "jwks_url", "audience", "issuer")
     return JwtSettings(**{n: os.environ.get(f"CONTACT_IMPORT_JWT_{n.upper()}") or section.get(n) for n in names})
 
 
-def token_subject(token: str, settings: JwtSettings) -> str | None:
-    """The token's `sub` when it is valid under settings, else None (whatever the reason)."""
+def token_actor(token: str, settings: JwtSettings, policy: Policy) -> Actor | None:
+    """The caller a valid token stands for, else None (whatever the reason). Its role is the
+    token's `role` claim, else the one [roles] gives its subject; with no [roles] table, importer
+    (a token is never an admin by default)."""
+    claims = _valid_claims(token, settings)
+    if claims is None:
+        return None
+    role = claims.get("role")
+    if role not in ROLES:
+        role = policy.role_of(claims["sub"]) if policy.configured else IMPORTER
+    return Actor(claims["sub"], role, "api")
+
+
+def _valid_claims(token: str, settings: JwtSettings) -> dict | None:
+    """The token's claims when it is valid under settings and has a subject, else None."""
     if not settings.configured:
         return None
     try:
@@ -58,7 +66,7 @@ def token_subject(token: str, settings: JwtSettings) -> str | None:
     except (jwt.PyJWTError, ValueError):
         return None
     subject = claims.get("sub")
-    return subject if isinstance(subject, str) and subject.strip() else None
+    return claims if isinstance(subject, str) and subject.strip() else None
 
 
 def _verification_key(token: str, settings: JwtSettings):

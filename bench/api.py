@@ -65,10 +65,11 @@ def _cli_import(url: str, path: Path) -> tuple[float, float]:
 
 
 def _api_import(engine, url: str, path: Path) -> tuple[float, float, dict]:
+    from core.access import local_actor
     from core.api_keys import create_key
     from tests.console_server import console_server
 
-    key = create_key(engine, f"bench {time.time()}")
+    key = create_key(engine, f"bench {time.time()}", local_actor())
     with tempfile.TemporaryDirectory() as folder, console_server(url, Path(folder) / "server.log") as (base, server):
         headers = ["-H", f"X-API-Key: {key}"]
         created = _curl("-X", "POST", f"{base}/api/imports/", *headers, "-H", "Content-Type: application/json",

@@ -8,6 +8,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from core import audit
+from core.access import Actor, local_actor
 from core.errors import CampaignNotFound, ImportConsoleError, ImportNotFound
 from core.records import import_uuid
 
@@ -57,14 +59,17 @@ def check_campaign(engine: Engine, campaign_id: str) -> None:
             raise CampaignNotFound(campaign_id)
 
 
-def attach_to_campaign(engine: Engine, import_id: str, campaign_id: str) -> None:
+def attach_to_campaign(engine: Engine, import_id: str, campaign_id: str, actor: Actor | None = None) -> None:
     """Step 4 of the seed's flow; idempotent. Records campaign_imports and imports.campaign_id."""
-    attach_imports(engine, campaign_id, [import_id])
+    attach_imports(engine, campaign_id, [import_id], actor)
 
 
-def attach_imports(engine: Engine, campaign_id: str, import_ids: list[str]) -> None:
+def attach_imports(engine: Engine, campaign_id: str, import_ids: list[str], actor: Actor | None = None) -> None:
     """Attach every one of these imports to the campaign, or none of them (an unknown campaign or
-    import raises, and nothing is attached); idempotent."""
+    import raises, and nothing is attached); idempotent. actor (by default the local user) needs
+    the importer role; each import newly attached gets its row in the audit trail."""
+    actor = actor or local_actor("service")
+    audit.check(engine, actor, "attach")
     ids = list(dict.fromkeys(import_uuid(i) for i in import_ids))
     campaign = campaign_uuid(campaign_id)
     with engine.begin() as conn:
@@ -75,9 +80,12 @@ def attach_imports(engine: Engine, campaign_id: str, import_ids: list[str]) -> N
             raise ImportNotFound(missing[0])
         if conn.execute(sa.text("SELECT 1 FROM campaigns WHERE id = :id"), {"id": campaign}).first() is None:
             raise CampaignNotFound(campaign_id)
-        conn.execute(sa.text("INSERT INTO campaign_imports (campaign_id, import_id) "
-                             "SELECT :c, unnest(CAST(:ids AS uuid[])) ON CONFLICT DO NOTHING"),
-                     {"c": campaign, "ids": ids})
+        attached = conn.execute(sa.text(
+            "INSERT INTO campaign_imports (campaign_id, import_id) SELECT :c, unnest(CAST(:ids AS uuid[])) "
+            "ON CONFLICT DO NOTHING RETURNING import_id, (SELECT name FROM campaigns WHERE id = :c)"),
+            {"c": campaign, "ids": ids}).all()
+        for import_id, name in attached:
+            audit.record(conn, actor, "attached", import_id=import_id, campaign=name)
         conn.execute(sa.text("UPDATE imports SET campaign_id = :c WHERE id = ANY(:ids)"), {"c": campaign, "ids": ids})
 
 

@@ -4,7 +4,11 @@
     python -m core import FILE --source NAME [--campaign NAME] [--map FIELD=COLUMN ...] [--dry-run] [--json]
     python -m core imports [--json]
     python -m core undo IMPORT_ID [--json]
-    python -m core api-keys create NAME [--json] | list [--json] | revoke NAME
+    python -m core api-keys create NAME [--role importer|admin] [--json] | list [--json] | revoke NAME
+    python -m core audit [--import IMPORT_ID] [--csv] [--json]
+
+Who runs it is CONTACT_IMPORT_USER, else the OS user, with the role [roles] of
+.streamlit/secrets.toml gives them (core.access): undo and API keys need the admin role.
 """
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from core import importing
+from core import audit, importing
+from core.access import local_actor
 from core.errors import AmbiguousColumns, ImportConsoleError
 from core.fields import FIELDS
 from core.mapping import describe_mapping
@@ -69,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     revert.add_argument("--json", action="store_true")
     revert.set_defaults(run=_undo)
     _api_key_commands(commands)
+    trail = commands.add_parser("audit", help="the audit trail: who did what and when (admins)")
+    trail.add_argument("--import", dest="import_id", help="only the rows of this import")
+    trail.add_argument("--csv", action="store_true", help="as a formula-safe CSV file on stdout")
+    trail.add_argument("--json", action="store_true")
+    trail.set_defaults(run=_audit)
     return parser
 
 
@@ -77,6 +87,8 @@ def _api_key_commands(commands) -> None:
     actions = keys.add_subparsers(required=True, metavar="ACTION")
     create = actions.add_parser("create", help="make a key; it is printed once, never again")
     create.add_argument("name", help="who or what uses it, e.g. 'HubSpot sync'")
+    create.add_argument("--role", choices=["importer", "admin"], default="importer",
+                        help="what the key may do: importer (the default) or admin (also undo)")
     create.add_argument("--json", action="store_true")
     create.set_defaults(run=_create_key)
     listing = actions.add_parser("list", help="the keys, with when each was last used")
@@ -91,9 +103,9 @@ def _create_key(args) -> int:
     from core.api_keys import create_key
     from core.database import make_engine
 
-    key = create_key(make_engine(), args.name)
-    print(json.dumps({"name": args.name.strip(), "key": key}) if args.json else
-          f"{key}\nThe key of {args.name.strip()!r}: keep it now, it is not shown again.")
+    key = create_key(make_engine(), args.name, local_actor(), args.role)
+    print(json.dumps({"name": args.name.strip(), "role": args.role, "key": key}) if args.json else
+          f"{key}\nThe {args.role} key of {args.name.strip()!r}: keep it now, it is not shown again.")
     return 0
 
 
@@ -103,13 +115,13 @@ def _list_keys(args) -> int:
     from core.api_keys import list_keys
     from core.database import make_engine
 
-    keys = list_keys(make_engine())
+    keys = list_keys(make_engine(), local_actor())
     if _printed_as_json(keys, args):
         return 0
     for row in keys.itertuples(index=False):
         state = "active" if pd.isna(row.revoked_at) else "revoked"
         used = "never used" if pd.isna(row.last_used_at) else f"last used {row.last_used_at:%Y-%m-%d %H:%M}"
-        print(f"{row.name:<30} {state:<8} created {row.created_at:%Y-%m-%d}, {used}")
+        print(f"{row.name:<30} {row.role:<8} {state:<8} created {row.created_at:%Y-%m-%d}, {used}")
     return 0
 
 
@@ -124,7 +136,7 @@ def _revoke_key(args) -> int:
     from core.api_keys import revoke_key
     from core.database import make_engine
 
-    revoke_key(make_engine(), args.name)
+    revoke_key(make_engine(), args.name, local_actor())
     print(f"revoked {args.name!r}")
     return 0
 
@@ -206,7 +218,8 @@ def _import(args) -> int:
         return _dry_run(args, make_engine())
     warnings: list[str] = []
     result = importing.import_file(make_engine(), args.file, None, args.source, args.campaign,
-                                   warnings=warnings, choices=_choices(args), **_read_kwargs(args))
+                                   warnings=warnings, choices=_choices(args), actor=local_actor(),
+                                   **_read_kwargs(args))
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:
@@ -241,7 +254,9 @@ def _imports(args) -> int:
     from core.database import make_engine
     from core.history import list_imports
 
-    history = list_imports(make_engine())
+    engine = make_engine()
+    audit.check(engine, local_actor(), "view history")
+    history = list_imports(engine)
     if _printed_as_json(history, args):
         return 0
     if history.empty:
@@ -255,7 +270,7 @@ def _imports(args) -> int:
 def _undo(args) -> int:
     from core.database import make_engine
 
-    result = importing.undo(make_engine(), args.import_id)
+    result = importing.undo(make_engine(), args.import_id, local_actor())
     conflicts = result.conflicts.to_dict("records")
     if args.json:
         print(json.dumps({"import_id": result.import_id, "deleted": result.deleted,
@@ -264,4 +279,22 @@ def _undo(args) -> int:
     print(f"import {result.import_id} reverted: {result.deleted} contacts deleted, {result.restored} restored")
     for conflict in conflicts:
         print(f"  kept {conflict['email']} {conflict['field']}: {conflict['reason']}")
+    return 0
+
+
+def _audit(args) -> int:
+    from core.database import make_engine
+    from core.exporting import to_export_csv
+
+    engine = make_engine()
+    audit.check(engine, local_actor(), "read audit")
+    rows = audit.trail(engine, args.import_id)
+    if args.csv:
+        sys.stdout.buffer.write(to_export_csv(rows, bom=False))
+        return 0
+    if _printed_as_json(rows, args):
+        return 0
+    for row in rows.itertuples(index=False):
+        what = " ".join(str(v) for v in (row.import_id, row.campaign, row.subject, row.detail) if v)
+        print(f"{row.at:%Y-%m-%d %H:%M:%S} {row.actor:<30} {row.role or '-':<8} {row.via:<7} {row.action:<16} {what}")
     return 0

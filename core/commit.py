@@ -12,6 +12,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from core import audit
+from core.access import Actor, local_actor
 from core.errors import CommitFailed, ImportClosed, ImportConsoleError, TotalRowsMismatch
 from core.records import change_status, check_change, import_uuid, lock_import, mark_failed
 from core.progress import Progress, ignore_progress
@@ -48,7 +50,8 @@ class ImportResult:
 
 def commit_import(engine: Engine, import_id: str, report: ValidationReport,
                   on_progress: Progress | None = None, file_name: str | None = None,
-                  complete: bool = True, fixable: pd.DataFrame | None = None) -> ImportResult:
+                  complete: bool = True, fixable: pd.DataFrame | None = None,
+                  actor: Actor | None = None) -> ImportResult:
     """Steps 2 and 3 of the seed's flow in ONE transaction (file_name: the file being committed,
     when it differs from the one the import was created with, as on a retry). A deadlock is
     retried (writers of contacts are serialized at the merge, so it should not happen); a
@@ -57,11 +60,15 @@ def commit_import(engine: Engine, import_id: str, report: ValidationReport,
     with its reason. complete=False adds a batch to an import in `processing` and leaves it so (the
     HTTP API's flow: several calls, then PUT completed); its counts add up over the batches.
     fixable: the rejected rows as the file held them, stored for History's error file
-    (core.error_file.fixable_rows)."""
+    (core.error_file.fixable_rows). actor: who commits (needs the importer role; by default the
+    local user), recorded in the audit trail with the commit."""
     notify = on_progress or ignore_progress
+    actor = actor or local_actor("service")
+    audit.check(engine, actor, "import", import_id)
     try:
         return retry_deadlocks(f"committing import {import_id}",
-                               lambda: _commit_once(engine, import_id, report, notify, file_name, complete, fixable))
+                               lambda: _commit_once(engine, import_id, report, notify, file_name, complete, fixable,
+                                                    actor))
     except ImportConsoleError:
         raise
     except Exception as error:
@@ -98,10 +105,13 @@ def _linked(conn: Connection, import_id: str) -> int:
                         {"id": import_uuid(import_id)}).scalar_one()
 
 
-def complete_import(engine: Engine, import_id: str, total_rows: int | None = None) -> None:
+def complete_import(engine: Engine, import_id: str, total_rows: int | None = None,
+                    actor: Actor | None = None) -> None:
     """The seed's step 3: an import the API filled in batches marked completed. A total_rows that
     is not the number of contacts linked is refused (the server keeps its own count); completing
     a completed import again changes nothing."""
+    actor = actor or local_actor("service")
+    audit.check(engine, actor, "import", import_id)
     with engine.begin() as conn:
         status = lock_import(conn, import_id).status
         linked = _linked(conn, import_id)
@@ -109,10 +119,12 @@ def complete_import(engine: Engine, import_id: str, total_rows: int | None = Non
             raise TotalRowsMismatch(import_id, total_rows, linked)
         if status != "completed":
             change_status(conn, import_id, "completed", total_rows=linked)
+            audit.record(conn, actor, "committed", import_id=import_id, detail={"contacts": linked})
 
 
 def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notify: Progress,
-                 file_name: str | None, complete: bool, fixable: pd.DataFrame | None) -> ImportResult:
+                 file_name: str | None, complete: bool, fixable: pd.DataFrame | None,
+                 actor: Actor) -> ImportResult:
     total = report.valid_count
     with engine.begin() as conn:
         status = lock_import(conn, import_id).status
@@ -145,6 +157,9 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
                           duplicates=result.duplicates, error=None, file_rows=report.rows)
             conn.execute(sa.text("UPDATE imports SET changed_at = completed_at WHERE id = :id"),
                          {"id": import_uuid(import_id)})
+            audit.record(conn, actor, "retried" if status == "failed" else "committed", import_id=import_id,
+                         detail={"inserted": inserted, "updated": updated, "unchanged": unchanged,
+                                 "invalid": result.invalid, "duplicates": result.duplicates})
         else:
             _add_counts(conn, import_id, result)
     notify("done", total, total)

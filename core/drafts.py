@@ -19,7 +19,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core import importing
+from core import audit, importing
+from core.access import Actor, can
 from core.embedded import PROJECT_ROOT
 from core.fields import FIELDS, ROW
 from core.history import get_import
@@ -72,10 +73,11 @@ def save_draft(engine: Engine, token: str, draft: importing.Draft, wizard: dict,
     return kept
 
 
-def load_draft(engine: Engine, token: str) -> tuple[importing.Draft, dict] | None:
+def load_draft(engine: Engine, token: str, actor: Actor) -> tuple[importing.Draft, dict] | None:
     """The draft kept under token, read again from its file with its decisions applied (validated
     and reviewed when it had got that far), and its wizard state; None if there is none (never
-    made, expired, or committed since)."""
+    made, expired, or committed since). Another user's draft is an admin's to open (else
+    AccessRefused): the token is not the only key to it."""
     try:
         path = _file_of(token)
     except ValueError:
@@ -86,12 +88,14 @@ def load_draft(engine: Engine, token: str) -> tuple[importing.Draft, dict] | Non
             {"t": token, "age": EXPIRE_AFTER}).first()
     if row is None or not path.exists():
         return None
+    if not _owns(actor, row.created_by):
+        audit.check(engine, actor, "see all drafts")
     state = row.state
     if state["import_id"] and get_import(engine, state["import_id"])["status"] == "completed":
         delete_draft(engine, token)  # committed meanwhile (from another tab): History has it
         return None
     draft = importing.open_file(engine, path, row.file_name, source=state["source"], campaign=state["campaign"],
-                                created_by=row.created_by, **state["read_options"])
+                                created_by=row.created_by, actor=actor, **state["read_options"])
     draft.mapping = {field: list(columns) for field, columns in state["mapping"].items()}
     draft.skipped = {int(r): why for r, why in state["skipped"].items()}
     draft.import_id = state["import_id"]
@@ -102,6 +106,21 @@ def load_draft(engine: Engine, token: str) -> tuple[importing.Draft, dict] | Non
         importing.validate_draft(draft)
         importing.review(engine, draft)
     return draft, state["wizard"]
+
+
+def _owns(actor: Actor, owner: str | None) -> bool:
+    return (owner or "").lower() == actor.name.lower()
+
+
+def list_drafts(engine: Engine, actor: Actor) -> pd.DataFrame:
+    """The drafts not expired, newest first: the actor's own, or everyone's for an admin."""
+    every = can(actor, "see all drafts")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT token, file_name, created_by, updated_at, state->'wizard'->>'step' AS step FROM drafts "
+            "WHERE updated_at > now() - :age AND (:every OR lower(created_by) = lower(:me)) "
+            "ORDER BY updated_at DESC LIMIT 200"), {"age": EXPIRE_AFTER, "every": every, "me": actor.name}).all()
+    return pd.DataFrame(rows, columns=["token", "file_name", "created_by", "updated_at", "step"])
 
 
 def delete_draft(engine: Engine, token: str) -> None:

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from core import audit
+from core.access import Actor, local_actor
 from core.campaigns import Campaign, attach_to_campaign, open_campaign
 from core.commit import ImportResult, commit_import, complete_import
 from core.error_file import export_hints, fixable_rows
@@ -92,6 +94,7 @@ class Draft:
     source: str | None = None                # where the contacts come from (the import's source)
     campaign: str | None = None              # attached after the commit, when given
     created_by: str | None = None
+    actor: Actor | None = None               # who works on it now; None: the local user
     import_id: str | None = None             # created by the commit, or the failed import retried
     edits: pd.DataFrame | None = None        # rows fixed by hand: ROW and every field
     edits_mapping: Mapping | None = None     # the mapping the fixes were made under
@@ -140,16 +143,19 @@ class Draft:
 
 def open_file(engine: Engine | None, data: bytes | Path, file_name: str | None = None, *,
               source: str | None = None, campaign: str | None = None, created_by: str | None = None,
-              **read_options) -> Draft:
+              actor: Actor | None = None, **read_options) -> Draft:
     """Read bytes (an upload) or a path into a draft with a suggested mapping: the one confirmed
     last time for these headers when engine is given, else from the headers alone. read_options
-    override detection (encoding, delimiter, header_row, sheet, max_bytes, max_rows)."""
+    override detection (encoding, delimiter, header_row, sheet, max_bytes, max_rows). actor: who
+    works on the draft, checked and recorded when it is committed."""
+    created_by = created_by or (actor.name if actor else None)
     upload = Upload(path=data) if isinstance(data, Path) else Upload(data=data)
     name = file_name or (data.name if isinstance(data, Path) else "upload")
     try:
         content = upload.read() if isinstance(data, Path) else data  # the bytes in hand: no 2nd copy
         draft = Draft(file=read_contacts(content, name, **read_options), upload=upload, mapping={},
-                      read_options=read_options, source=source, campaign=campaign, created_by=created_by)
+                      read_options=read_options, source=source, campaign=campaign, created_by=created_by,
+                      actor=actor)
     except BaseException:
         upload.close()
         raise
@@ -158,11 +164,11 @@ def open_file(engine: Engine | None, data: bytes | Path, file_name: str | None =
 
 
 def open_retry(engine: Engine, import_id: str, data: bytes | Path, file_name: str | None = None,
-               **read_options) -> Draft:
+               actor: Actor | None = None, **read_options) -> Draft:
     """A failed import's file uploaded again: the same review as a first attempt, then a commit
     into the same import record."""
     check_change(import_id, get_import(engine, import_id)["status"], "completed")
-    draft = open_file(engine, data, file_name, **read_options)
+    draft = open_file(engine, data, file_name, actor=actor, **read_options)
     draft.import_id = str(import_id)
     return draft
 
@@ -414,7 +420,8 @@ def create_record(engine: Engine, draft: Draft) -> str:
     """The draft's import record, created now unless it has one (a retry): the console creates it
     when the user commits, so History never lists an import nobody committed."""
     if draft.import_id is None:
-        draft.import_id = create_import(engine, draft.source, draft.file_name, draft.created_by)
+        who = draft.actor.name if draft.actor else draft.created_by  # whoever commits it
+        draft.import_id = create_import(engine, draft.source, draft.file_name, who)
         draft.file_name_recorded = True
     return draft.import_id
 
@@ -424,12 +431,13 @@ def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None) ->
     import being retried), then attach it to the draft's campaign if it names one. The import is
     committed whatever the attach does: an attach that fails is a warning on the draft."""
     report = draft.report or validate_draft(draft, on_progress)
+    audit.check(engine, draft.actor or local_actor("service"), "import")
     if draft.import_id is None:
         create_record(engine, draft)
     # a retry may come with a renamed file
     file_name = None if draft.file_name_recorded else draft.file_name
     draft.result = commit_import(engine, draft.import_id, report, on_progress, file_name=file_name,
-                                 fixable=error_file(draft))
+                                 fixable=error_file(draft), actor=draft.actor)
     if draft.campaign:
         try:
             attach(engine, draft, draft.campaign)
@@ -440,26 +448,30 @@ def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None) ->
 
 def attach(engine: Engine, draft: Draft, campaign_name: str) -> Campaign:
     """Attach the draft's committed import to the campaign of this name (created if new)."""
-    campaign = attach_import(engine, draft.import_id, campaign_name)
+    campaign = attach_import(engine, draft.import_id, campaign_name, draft.actor)
     draft.attached = campaign.name
     return campaign
 
 
-def attach_import(engine: Engine, import_id: str, campaign_name: str) -> Campaign:
+def attach_import(engine: Engine, import_id: str, campaign_name: str, actor: Actor | None = None) -> Campaign:
     """Attach an import to the campaign of this name, in any case (created if new)."""
+    actor = actor or local_actor("service")
+    audit.check(engine, actor, "attach", import_id)  # before a campaign is created for it
     campaign = open_campaign(engine, campaign_name)
-    attach_to_campaign(engine, import_id, campaign.id)
+    attach_to_campaign(engine, import_id, campaign.id, actor)
     return campaign
 
 
-def undo(engine: Engine, import_id: str) -> UndoResult:
-    return undo_import(engine, import_id)
+def undo(engine: Engine, import_id: str, actor: Actor) -> UndoResult:
+    """Revert a completed import (core.undo); an admin's action."""
+    return undo_import(engine, import_id, actor)
 
 
 # --- the HTTP API's flow: create, add batches, complete ------------------------------------------
 
 def add_contacts(engine: Engine, import_id: str, data: bytes | Path, file_name: str,
-                 skip_invalid: bool = False, **read_options) -> tuple[ImportResult, ValidationReport]:
+                 skip_invalid: bool = False, actor: Actor | None = None,
+                 **read_options) -> tuple[ImportResult, ValidationReport]:
     """One batch of the seed's step 2, in one transaction, into an import in `processing` (which
     stays so). Invalid rows refuse the whole batch (RowsInvalid), unless skip_invalid: then the
     valid rows are written and the invalid ones stored with the import."""
@@ -468,14 +480,14 @@ def add_contacts(engine: Engine, import_id: str, data: bytes | Path, file_name: 
         report = validate_draft(draft)
         if report.invalid and not skip_invalid:
             raise RowsInvalid(file_name, report.errors)
-        return commit_import(engine, import_id, report, complete=False), report
+        return commit_import(engine, import_id, report, complete=False, actor=actor), report
     finally:
         draft.close()
 
 
-def complete(engine: Engine, import_id: str, total_rows: int | None = None) -> None:
+def complete(engine: Engine, import_id: str, total_rows: int | None = None, actor: Actor | None = None) -> None:
     """The seed's step 3 (see core.commit.complete_import)."""
-    complete_import(engine, import_id, total_rows)
+    complete_import(engine, import_id, total_rows, actor)
 
 
 # --- the whole flow at once ------------------------------------------------------------------
@@ -484,12 +496,12 @@ def import_file(engine: Engine, data: bytes | Path, file_name: str | None, sourc
                 campaign: str | None = None, created_by: str | None = None,
                 mapping: Mapping | None = None, on_progress: Progress | None = None,
                 warnings: list[str] | None = None, choices: Mapping | None = None,
-                **read_options) -> ImportResult:
+                actor: Actor | None = None, **read_options) -> ImportResult:
     """The seed's four steps for one file: create the import, commit the contacts, complete, attach.
     mapping replaces the suggested mapping; choices maps some fields over it. warnings, when
     given, receives what went wrong after the commit (a failed attach)."""
     draft = open_file(None, data, file_name, source=source, campaign=campaign, created_by=created_by,
-                      **read_options)
+                      actor=actor, **read_options)
     try:
         if mapping is not None:
             confirm_mapping(None, draft, mapping)

@@ -14,6 +14,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from core import audit
+from core.access import Actor
 from core.errors import ImportConsoleError, UndoFailed
 from core.fields import FIELDS
 from core.records import change_status, check_change, import_uuid, lock_import
@@ -121,11 +123,13 @@ class UndoResult:
     conflicts: pd.DataFrame  # email, field, reason
 
 
-def undo_import(engine: Engine, import_id: str) -> UndoResult:
-    """Revert a completed import in one transaction (retried if it loses a deadlock). A refused
-    status change raises StatusChangeRefused; any other failure UndoFailed: nothing changed."""
+def undo_import(engine: Engine, import_id: str, actor: Actor) -> UndoResult:
+    """Revert a completed import in one transaction (retried if it loses a deadlock), if actor is
+    an admin (else AccessRefused). A refused status change raises StatusChangeRefused; any other
+    failure UndoFailed: nothing changed."""
+    audit.check(engine, actor, "undo", import_id)
     try:
-        return retry_deadlocks(f"undoing import {import_id}", lambda: _undo_once(engine, import_id))
+        return retry_deadlocks(f"undoing import {import_id}", lambda: _undo_once(engine, import_id, actor))
     except ImportConsoleError:
         raise
     except Exception as error:
@@ -133,7 +137,7 @@ def undo_import(engine: Engine, import_id: str) -> UndoResult:
         raise UndoFailed(import_id, reason(error)) from error
 
 
-def _undo_once(engine: Engine, import_id: str) -> UndoResult:
+def _undo_once(engine: Engine, import_id: str, actor: Actor) -> UndoResult:
     with engine.begin() as conn:
         record = lock_import(conn, import_id)
         check_change(import_id, record.status, "reverted")
@@ -147,4 +151,6 @@ def _undo_once(engine: Engine, import_id: str) -> UndoResult:
         restored = conn.execute(sa.text(_restore_statement())).rowcount
         deleted = conn.execute(sa.text(DELETE_INSERTED), params).rowcount
         change_status(conn, import_id, "reverted")
+        audit.record(conn, actor, "undone", import_id=import_id,
+                     detail={"deleted": deleted, "restored": restored, "kept": len(conflicts)})
     return UndoResult(import_id=str(import_id), deleted=deleted, restored=restored, conflicts=conflicts)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.campaigns import list_campaigns, open_campaign
 from core.history import campaign_contacts_csv, list_contacts, list_imports
-from pages.common import count_columns, engine, md, plural, show_error, time_column
+from pages.common import count_columns, engine, md, plural, show_error, signed_in, time_column
 
 CONTACTS_PAGE = 100
 
@@ -58,6 +58,7 @@ def campaign_detail(campaign) -> None:
 
 
 def main() -> None:
+    signed_in()
     st.title("Campaigns")
     try:
         create_form()

@@ -1,8 +1,9 @@
-"""What every page shares: the engine (created once per server process), the current user, the
-import wizard's state, and turning domain errors into short messages. Not a page itself: app.py
-lists the pages."""
+"""What every page shares: the engine (created once per server process), who is using the page
+(signed_in: the sign-in gate every page passes first), the import wizard's state, and turning
+domain errors into short messages. Not a page itself: app.py lists the pages."""
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -10,10 +11,11 @@ import threading
 import time
 
 import streamlit as st
-from streamlit import runtime
+from streamlit import config, runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core import drafts
+from core import audit, drafts
+from core.access import Actor, Policy, policy_from
 from core.database import make_engine
 from core.errors import ImportConsoleError
 from core.importing import Draft
@@ -41,19 +43,119 @@ def engine():
     return make_engine()
 
 
-def user_name() -> str:
-    """Who is importing: the signed-in user when an identity provider is configured ([auth] in
-    secrets), else `console_user` from secrets, else CONTACT_IMPORT_USER or the OS user."""
+def secrets() -> dict:
     try:
-        if st.user.is_logged_in:
-            return st.user.get("email") or st.user.get("name") or current_user()
-    except (AttributeError, KeyError):
-        pass
-    try:
-        configured = st.secrets.get("console_user")
+        return st.secrets.to_dict()
     except FileNotFoundError:  # no secrets.toml at all
-        configured = None
-    return configured or current_user()
+        return {}
+
+
+def user_name() -> str:
+    """Who uses a console without sign-in: `console_user` from secrets, else CONTACT_IMPORT_USER
+    or the OS user."""
+    return secrets().get("console_user") or current_user()
+
+
+def current_actor() -> Actor:
+    """Who uses the page, with the role [roles] gives them: with [auth] in secrets, the signed-in
+    email (no role until signed in); without, the local user (core.access.Policy.role_of)."""
+    settings = secrets()
+    try:
+        policy = policy_from(settings)
+    except ImportConsoleError:
+        policy = Policy({}, configured=True)  # a broken [roles] lets nobody in; signed_in says why
+    if "auth" not in settings:
+        return Actor(user_name(), policy.role_of(user_name()), "console")
+    email = st.user.get("email") if st.user.is_logged_in else None
+    role = policy.role_of(email) if email and policy.configured else None
+    return Actor(email or "(an account without an email)", role, "console")
+
+
+def signed_in() -> Actor:
+    """The gate every page passes first: who uses it, or the page stops here. With [auth] in
+    secrets, a sign-in, and a role ([roles] is the allow-list); without, the console serves this
+    machine only and says so."""
+    try:
+        policy_from(secrets())
+    except ImportConsoleError as error:
+        show_error(error)
+        st.stop()
+    if "auth" in secrets():
+        return _signed_in_with_provider()
+    if not serving_locally(st.get_option("server.address"), st.context.ip_address,
+                            not config.get_option("global.appTest")):
+        st.error("This console has no sign-in configured, so it serves only this machine. Open it on "
+                 "127.0.0.1, or configure sign-in ([auth] and [roles] in .streamlit/secrets.toml; see "
+                 "README, \"Running it for a team\").", icon=":material/lock:")
+        st.stop()
+    actor = current_actor()
+    if actor.role is None:
+        _refuse(actor, f"{actor.name} has no role in [roles] of .streamlit/secrets.toml, so the console "
+                       "refuses them. Set CONTACT_IMPORT_USER, or add them to [roles].")
+    st.sidebar.caption(":material/lock_open: Local mode: no sign-in is configured, so only this machine can open "
+               f"the console. You are {md(actor.name)} ({actor.role}).")
+    return actor
+
+
+def serving_locally(bound_address: str | None, client_ip: str | None, serving: bool) -> bool:
+    """Whether only this machine can reach the console: it listens on a loopback address (nothing
+    listens at all under AppTest: serving is False) and the browser is on this machine
+    (Streamlit gives no client IP for localhost).
+
+    >>> serving_locally("127.0.0.1", None, True), serving_locally(None, None, True)
+    (True, False)
+    >>> serving_locally("0.0.0.0", None, True), serving_locally("localhost", "192.0.2.7", True)
+    (False, False)
+    """
+    if not serving:
+        return True
+    return _loopback(bound_address) and (client_ip is None or _loopback(client_ip))
+
+
+def _loopback(address: str | None) -> bool:
+    if not address:
+        return False  # Streamlit's default: every interface
+    if address.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _signed_in_with_provider() -> Actor:
+    if not st.user.is_logged_in:
+        st.title("Contact Import Console")
+        st.write("Sign in to import contacts.")
+        providers = [name for name, value in secrets()["auth"].items() if isinstance(value, dict)]
+        for provider in providers or [None]:
+            if st.button(f"Sign in with {provider}" if provider else "Sign in", type="primary", key=f"login_{provider}"):
+                st.login(provider)  # None: the one provider of [auth]
+        st.stop()
+    actor = current_actor()
+    if actor.role is None:
+        if "roles" not in secrets():
+            why = ("Nobody is allowed in yet: the operator lists who may sign in under [roles] in "
+                   ".streamlit/secrets.toml (see README, \"Running it for a team\").")
+        else:
+            why = f"{actor.name or 'This account'} is not allowed in this console. Ask an admin to add you."
+        _refuse(actor, why)
+    with st.sidebar:
+        st.caption(f"Signed in as {md(actor.name)} ({actor.role})")
+        if st.button("Sign out", key="logout"):
+            st.logout()
+    return actor
+
+
+def _refuse(actor: Actor, why: str) -> None:
+    """A signed-in person without a role: recorded once per session, and nothing of the page shown."""
+    if st.session_state.get("_refusal_recorded") != actor.name:
+        audit.record_now(engine(), actor, "sign-in refused", subject=actor.name or None)
+        st.session_state["_refusal_recorded"] = actor.name
+    st.error(md(why), icon=":material/block:")
+    if "auth" in secrets() and st.button("Sign out", key="logout_refused"):
+        st.logout()
+    st.stop()
 
 
 # Everything Streamlit's Markdown gives a meaning to, including its own :color[...] and

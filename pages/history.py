@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import importing
+from core import audit, importing
+from core.access import AccessRefused, Actor, can
 from core.campaigns import list_campaigns
 from core.errors import ImportConsoleError
 from core.exporting import error_file_name, to_export_csv
@@ -13,7 +14,7 @@ from core.commit_jobs import COMMIT_STAGES, stored_progress
 from core.records import STATUSES
 from core.fields import FIELDS, field_label
 from pages.common import (continue_in_wizard, count_columns, drop_streamlit_upload, engine, md, plural,
-                          show_error, time_column)
+                          show_error, signed_in, time_column)
 
 ANY = "Any"
 CONTACTS_PAGE = 100
@@ -66,7 +67,7 @@ def history_table(imports):
                         placeholder="Pick an import", key="history_selected")
 
 
-def import_detail(import_id: str) -> None:
+def import_detail(import_id: str, who: Actor) -> None:
     record = get_import(engine(), import_id)
     st.divider()
     st.subheader(f"{md(record['file_name'] or 'Import')} — {record['status']}")
@@ -77,20 +78,38 @@ def import_detail(import_id: str) -> None:
     if record["error"]:
         st.error(f"This import failed and wrote nothing: {md(record['error'])}")
     if record["status"] == "failed":
-        retry_form(record)
+        retry_form(record, who)
     counts = st.columns(len(COUNT_LABELS))
     for column, (key, label) in zip(counts, COUNT_LABELS.items()):
         value = record[key]
         column.metric(label, "—" if value is None or value != value else f"{int(value):,}")
-    errors_tab, contacts_tab, campaign_tab, undo_tab = st.tabs(["Errors", "Contacts", "Campaign", "Undo"])
+    errors_tab, contacts_tab, campaign_tab, activity_tab, undo_tab = st.tabs(
+        ["Errors", "Contacts", "Campaign", "Activity", "Undo"])
     with errors_tab:
         errors_tab_view(record)
     with contacts_tab:
         contacts_page(import_id, record["total_rows"])
     with campaign_tab:
-        attach_form(import_id)
+        attach_form(import_id, who)
+    with activity_tab:
+        activity(import_id)
     with undo_tab:
-        undo_form(record)
+        undo_form(record, who)
+
+
+AUDIT_COLUMNS = {"at": None, "action": "what", "actor": "who", "role": "role", "via": "through",
+                 "campaign": "campaign", "subject": "key or action", "detail": "details"}
+
+
+def activity(import_id: str) -> None:
+    """The audit trail's rows of this import: who committed, attached, undid or tried to."""
+    rows = audit.trail(engine(), import_id)
+    if rows.empty:
+        st.caption("Nothing recorded for this import yet (imports made before the audit trail existed "
+                   "have no rows).")
+        return
+    st.dataframe(rows[list(AUDIT_COLUMNS)], hide_index=True,
+                 column_config={**AUDIT_COLUMNS, "at": time_column("when")})
 
 
 @st.fragment(run_every=1.0)
@@ -130,7 +149,7 @@ def error_file_csv(import_id: str, errors) -> bytes:
     return to_export_csv(errors if fixable is None else fixable)
 
 
-def retry_form(record: dict) -> None:
+def retry_form(record: dict, who: Actor) -> None:
     """A failed or abandoned import wrote nothing; its file uploaded again goes through the same
     mapping and review as a first attempt, in the import wizard, and commits into this import."""
     with st.form("retry_import"):
@@ -138,7 +157,8 @@ def retry_form(record: dict) -> None:
                                     type=["csv", "json", "txt", "tsv", "xlsx"])
         if st.form_submit_button("Retry the import") and uploaded is not None:
             try:
-                draft = importing.open_retry(engine(), record["id"], uploaded.getvalue(), uploaded.name)
+                draft = importing.open_retry(engine(), record["id"], uploaded.getvalue(), uploaded.name,
+                                             actor=who)
             except ImportConsoleError as error:
                 show_error(error)
                 return
@@ -146,7 +166,7 @@ def retry_form(record: dict) -> None:
             continue_in_wizard(draft)
 
 
-def undo_form(record: dict) -> None:
+def undo_form(record: dict, who: Actor) -> None:
     """The undo, and after it (on the rerun that shows the import as reverted) what it did."""
     undone = st.session_state.setdefault(UNDONE, {})
     if record["id"] in undone:
@@ -157,9 +177,12 @@ def undo_form(record: dict) -> None:
         return
     st.write("Undo deletes the contacts this import inserted and gives the fields it updated their "
              "previous values back. Whatever a later import changed is kept and listed.")
-    sure = st.checkbox("I understand: undo this import")
-    if st.button("Undo this import", type="primary", disabled=not sure):
-        undone[record["id"]] = importing.undo(engine(), record["id"])
+    allowed = can(who, "undo")
+    if not allowed:  # core refuses it all the same: this only saves a click
+        st.info(md(AccessRefused(who, "undo")), icon=":material/lock:")
+    sure = st.checkbox("I understand: undo this import", disabled=not allowed)
+    if st.button("Undo this import", type="primary", disabled=not (sure and allowed)):
+        undone[record["id"]] = importing.undo(engine(), record["id"], who)
         st.rerun()  # the header, the counts and this tab now show the import as reverted
 
 
@@ -187,7 +210,7 @@ def contacts_page(import_id: str, total: int) -> None:
                        file_name=f"import-{import_id[:8]}-contacts.csv", mime="text/csv")
 
 
-def attach_form(import_id: str) -> None:
+def attach_form(import_id: str, who: Actor) -> None:
     with st.form("attach_campaign"):
         names = list_campaigns(engine())["name"].tolist()
         existing = st.selectbox("Existing campaign", ["—", *names])
@@ -197,12 +220,13 @@ def attach_form(import_id: str) -> None:
             if not name:
                 st.warning("Pick a campaign or type a new name.")
                 return
-            campaign = importing.attach_import(engine(), import_id, name)
+            campaign = importing.attach_import(engine(), import_id, name, who)
             reused = "" if campaign.created else " (it already existed)"
             st.success(f"Attached to campaign {md(campaign.name)}{reused}.")
 
 
 def main() -> None:
+    who = signed_in()
     st.title("Import history")
     try:
         imports = list_imports(engine(), **filters())
@@ -211,7 +235,7 @@ def main() -> None:
             return
         selected = history_table(imports)
         if selected:
-            import_detail(selected)
+            import_detail(selected, who)
         else:
             st.caption("Select an import to see its errors, contacts and campaign.")
     except Exception as error:

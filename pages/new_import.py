@@ -12,8 +12,9 @@ from core.errors import ImportConsoleError
 from core.exporting import error_file_name, template_csv, to_export_csv
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW, field_label
 from core.history import recent_sources
-from pages.common import (DRAFT_PARAM, WIZARD, discard_draft, drop_streamlit_upload, engine, keep_draft, md,
-                          plural, save_wizard, show_error, user_name)
+from core.access import Actor, can
+from pages.common import (DRAFT_PARAM, WIZARD, current_actor, discard_draft, drop_streamlit_upload, engine,
+                          keep_draft, md, plural, save_wizard, show_error, signed_in, time_column)
 
 STEPS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
          "commit": "Commit", "done": "Campaign"}
@@ -69,6 +70,7 @@ def details_step(w: dict) -> None:
         go("upload")
     if not source:
         st.caption("Name the source to go on.")
+    unfinished_drafts(current_actor())
 
 
 def pick_or_type(label: str, known: list[str], new_label: str, current: str | None,
@@ -105,7 +107,7 @@ def upload_step(w: dict) -> None:
         return
     try:
         draft = importing.open_file(engine(), uploaded.getvalue(), uploaded.name, source=w["source"],
-                                    campaign=w.get("campaign"), created_by=user_name())
+                                    campaign=w.get("campaign"), actor=current_actor())
     except ImportConsoleError as error:  # unreadable: say why and stay on this step
         show_error(error)
         return
@@ -463,19 +465,37 @@ STEP_VIEWS = {"details": details_step, "upload": upload_step, "map": map_step, "
               "commit": commit_step, "done": done_step}
 
 
-def resume(w: dict, token: str) -> dict:
+def unfinished_drafts(who: Actor) -> None:
+    """The drafts kept on the server, to pick up again: one's own, or everyone's for an admin."""
+    kept = drafts.list_drafts(engine(), who)
+    if kept.empty:
+        return
+    everyone = can(who, "see all drafts")
+    with st.expander(f"Unfinished imports ({len(kept):,})" + (" — everyone's" if everyone else "")):
+        columns = ["file_name", "created_by", "updated_at", "step"] if everyone else ["file_name", "updated_at", "step"]
+        picked = st.dataframe(kept[columns], hide_index=True, on_select="rerun", selection_mode="single-row",
+                              key="unfinished_drafts", column_config={
+                                  "file_name": "file", "created_by": "by", "updated_at": time_column("last change")})
+        if picked.selection.rows and st.button("Open this draft"):
+            st.query_params[DRAFT_PARAM] = kept.iloc[picked.selection.rows[0]].token
+            st.rerun()
+
+
+def resume(w: dict, token: str, who: Actor) -> dict:
     """The draft the URL names (a refresh, another tab, a link, or rows let go while the page was
-    away), read again from the file kept on the server; a fresh wizard if it is gone."""
+    away), read again from the file kept on the server; a fresh wizard if it is gone (or another
+    user's, for anyone but an admin)."""
     try:
         with st.spinner("Opening your import draft: reading its file again…"):
-            loaded = drafts.load_draft(engine(), token)
-    except ImportConsoleError as error:
-        loaded = None
+            loaded = drafts.load_draft(engine(), token, who)
+    except ImportConsoleError as error:  # unreadable now, or another user's draft
+        loaded = error
         show_error(error)
-    if loaded is None:
+    if not isinstance(loaded, tuple):
         del st.query_params[DRAFT_PARAM]
-        st.info("This import draft is no longer kept (drafts are kept a day after their last change, "
-                "and until they are committed). Start the import again.", icon=":material/history:")
+        if loaded is None:
+            st.info("This import draft is no longer kept (drafts are kept a day after their last change, "
+                    "and until they are committed). Start the import again.", icon=":material/history:")
         st.session_state[WIZARD] = {"step": "details"}
         return st.session_state[WIZARD]
     draft, state = loaded
@@ -487,17 +507,20 @@ def resume(w: dict, token: str) -> dict:
 
 
 def main() -> None:
+    who = signed_in()
     st.title("New import")
     w = wizard()
     token = st.query_params.get(DRAFT_PARAM)
     draft = w.get("draft")
     if token and token != w.get("token"):
-        w = resume(w, token)
+        w = resume(w, token, who)
     elif draft is not None and draft.released and draft.result is None and w.get("token"):
-        w = resume(w, w["token"])  # the page was away longer than a closed tab's rows are kept
+        w = resume(w, w["token"], who)  # the page was away longer than a closed tab's rows are kept
     elif w.get("token") and not token:
         st.query_params[DRAFT_PARAM] = w["token"]  # arrived from History's retry
     draft = w.get("draft")
+    if draft is not None:
+        draft.actor = who  # whoever commits it is who the import and the audit trail name
     if draft is not None and draft.result is not None and w["step"] == "commit":
         w["step"] = "done"  # committed in the background while this page was away or waiting
     progress_header(w["step"])

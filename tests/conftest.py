@@ -25,6 +25,19 @@ def _server_url() -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def no_secrets_of_the_machine(tmp_path_factory):
+    """No developer's .streamlit/secrets.toml reaches the CLI or the API
+    (core.access.load_secrets): tests that need one write their own."""
+    before = os.environ.get("CONTACT_IMPORT_SECRETS")
+    os.environ["CONTACT_IMPORT_SECRETS"] = str(tmp_path_factory.mktemp("secrets") / "secrets.toml")
+    yield
+    if before is None:
+        os.environ.pop("CONTACT_IMPORT_SECRETS", None)
+    else:
+        os.environ["CONTACT_IMPORT_SECRETS"] = before
+
+
+@pytest.fixture(scope="session", autouse=True)
 def drafts_folder_of_the_run(tmp_path_factory):
     """Wizard drafts' files (core.drafts) go to the run's temp folder, not the project's .data;
     console servers started by the tests inherit it."""

@@ -43,14 +43,16 @@ def wait_healthy(url: str, process: subprocess.Popen, seconds: float = 60) -> No
 
 
 @contextmanager
-def console_server(database_url: str, log: Path, **env) -> Iterator[tuple[str, subprocess.Popen]]:
-    """The console on 127.0.0.1 and a free port, on database_url; yields (url, process)."""
-    port = free_port()
+def console_server(database_url: str, log: Path, *options: str, port: int | None = None,
+                   **env) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The console on 127.0.0.1 and a free port (or this one), on database_url, with more of
+    streamlit run's options (e.g. --secrets.files); yields (url, process)."""
+    port = port or free_port()
     environment = {**os.environ, "DATABASE_URL": database_url, **env}
     with open(log, "w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
+             "--server.address", "127.0.0.1", "--server.headless", "true", *options],
             cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -5,6 +5,7 @@ import json
 
 import sqlalchemy as sa
 
+from core.access import Actor
 from core.fields import FIELDS
 
 HEADER = ",".join(FIELDS)
@@ -52,3 +53,8 @@ def prepare(data: bytes, file_name: str, **read_options):
     draft = importing.open_file(None, data, file_name, **read_options)
     importing.validate_draft(draft)
     return draft
+
+
+# Callers of the service, as the entry points make them (core.access)
+ADMIN = Actor("ana@example.com", "admin", "service")
+IMPORTER = Actor("ivy@example.com", "importer", "service")

@@ -15,7 +15,7 @@ from core.api_keys import create_key, revoke_key
 from core.history import get_import
 from core.importing import import_file
 from core.records import abandon_stale_imports
-from tests.helpers import csv_bytes, person
+from tests.helpers import ADMIN, csv_bytes, person
 
 
 @pytest.fixture
@@ -28,13 +28,13 @@ def client(engine):
 
 @pytest.fixture
 def key(engine) -> dict:
-    return {"X-API-Key": create_key(engine, "HubSpot sync")}
+    return {"X-API-Key": create_key(engine, "HubSpot sync", ADMIN, "admin")}
 
 
 def test_every_route_needs_a_key_and_says_the_same_for_unknown_and_revoked_ones(client, engine, key):
-    create_key(engine, "old")  # a second key, revoked below with its own value
+    create_key(engine, "old", ADMIN, "admin")  # a second key, revoked below with its own value
     answers = [client.get("/imports"), client.get("/imports", headers={"X-API-Key": "cic_nope"})]
-    revoke_key(engine, "HubSpot sync")
+    revoke_key(engine, "HubSpot sync", ADMIN)
     answers.append(client.get("/imports", headers=key))
     assert {a.status_code for a in answers} == {401}
     assert len({a.json()["detail"] for a in answers}) == 1

@@ -9,6 +9,7 @@ import pytest
 
 from core.api_keys import create_key
 from core.history import get_import
+from tests.helpers import ADMIN
 from tests.console_server import console_server
 
 
@@ -27,7 +28,7 @@ def curl(*args: str) -> tuple[int, str]:
 
 
 def test_the_console_and_the_api_share_one_port(server_url, engine):
-    key = create_key(engine, "curl")
+    key = create_key(engine, "curl", ADMIN, "admin")
     code, body = curl("-X", "POST", f"{server_url}/api/imports/", "-H", f"X-API-Key: {key}",
                       "-H", "Content-Type: application/json",
                       "-d", '{"source": "HubSpot", "file_name": "contacts.csv"}')
@@ -63,7 +64,7 @@ SEED_CSV = ('full_name,email,linkedin_profile,company,locale,timezone,metadata\n
 
 
 def test_the_seed_s_curl_examples_then_the_four_steps(server_url, engine, tmp_path):
-    key = create_key(engine, "seed")
+    key = create_key(engine, "seed", ADMIN, "admin")
     api = f"{server_url}/api"
     code, body = curl("-X", "POST", f"{api}/imports/", "-H", f"X-API-Key: {key}", "-H", "Content-Type: application/json",
                       "-d", '{"source": "CRM sync", "file_name": "contacts.csv"}')

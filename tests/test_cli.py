@@ -9,8 +9,8 @@ from tests.conftest import DATA
 from tests.helpers import count, csv_bytes, person
 
 
-def cli(*args, database_url=None, check=True):
-    env = {**os.environ, **({"DATABASE_URL": database_url} if database_url else {})}
+def cli(*args, database_url=None, check=True, env=None):
+    env = {**os.environ, **({"DATABASE_URL": database_url} if database_url else {}), **(env or {})}
     done = subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     if check:

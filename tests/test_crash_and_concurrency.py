@@ -25,7 +25,7 @@ from core.history import get_import, list_imports
 from core.importing import import_file
 from core import importing
 from core.records import abandon_stale_imports
-from tests.helpers import contacts, count, csv_bytes, links, person
+from tests.helpers import ADMIN, contacts, count, csv_bytes, links, person
 
 WORKER = PROJECT_ROOT / "tests" / "crash_worker.py"
 
@@ -201,7 +201,7 @@ def test_an_undo_and_an_import_over_the_same_contacts_at_once_never_deadlock(icu
 
     with icu_engine.connect() as holder:
         holder.execute(sa.text("SELECT 1 FROM contacts WHERE email = 'a.c@x.io' FOR UPDATE"))
-        undo = run(lambda: importing.undo(icu_engine, first.import_id))
+        undo = run(lambda: importing.undo(icu_engine, first.import_id, ADMIN))
         _wait_for(lambda: _waiting_backends(icu_engine) == 1)
         commit = run(lambda: import_file(icu_engine, later, "later.csv", "icu"))
         _wait_for(lambda: _waiting_backends(icu_engine) == 2)

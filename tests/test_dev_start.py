@@ -48,3 +48,12 @@ def test_dev_start_listens_on_127_0_0_1_only_by_default(database_url):
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
+
+
+def test_dev_start_refuses_another_address_without_sign_in(tmp_path):
+    environment = {**os.environ, "CONTACT_IMPORT_ADDRESS": "0.0.0.0",
+                   "CONTACT_IMPORT_SECRETS": str(tmp_path / "none.toml")}
+    done = subprocess.run(["./dev", "start", "--server.headless", "true"], cwd=PROJECT_ROOT, env=environment,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "configures no sign-in ([auth])" in done.stderr and "README" in done.stderr

@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import drafts, importing
 from core.review import invalid_rows
-from tests.helpers import count, csv_bytes, person
+from tests.helpers import ADMIN, count, csv_bytes, person
 from tests.test_pages import click, console, metrics, shown, start_wizard, upload  # noqa: F401 (fixture)
 
 
@@ -35,7 +35,7 @@ def test_a_draft_comes_back_with_its_mapping_fixes_and_skips_from_its_file_alone
     drafts.save_draft(engine, token, draft, {"step": "review", "source": "Expo", "campaign": "Q4"})
     draft.release()  # the session's rows are let go; the file kept on the server is not
 
-    resumed, wizard = drafts.load_draft(engine, token)
+    resumed, wizard = drafts.load_draft(engine, token, ADMIN)
     assert wizard == {"step": "review", "source": "Expo", "campaign": "Q4"}
     assert (resumed.source, resumed.campaign, resumed.created_by) == ("Expo", "Q4", "kim")
     assert resumed.mapping["company"] == ["Org 2"] and resumed.skipped == {4: "skipped: by hand"}
@@ -53,11 +53,11 @@ def test_drafts_expire_a_day_after_their_last_change_with_their_files(engine, dr
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE drafts SET updated_at = now() - interval '25 hours' WHERE token = :t"),
                      {"t": old})
-    assert drafts.load_draft(engine, old) is None  # expired, even before the sweep
+    assert drafts.load_draft(engine, old, ADMIN) is None  # expired, even before the sweep
     assert drafts.expire_drafts(engine) == 1
     assert sorted(p.name for p in drafts_folder.iterdir()) == [f"{fresh}.upload"]
-    assert drafts.load_draft(engine, fresh) is not None
-    assert drafts.load_draft(engine, "../../etc/passwd") is None  # a token is never a path
+    assert drafts.load_draft(engine, fresh, ADMIN) is not None
+    assert drafts.load_draft(engine, "../../etc/passwd", ADMIN) is None  # a token is never a path
 
 
 def test_a_refresh_resumes_the_wizard_where_it_was(console):

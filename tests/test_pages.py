@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from core import commit_jobs
-from core.api_keys import key_owner
+from core.api_keys import key_actor
 from core.campaigns import create_campaign
 from core.history import get_import, list_imports
 from core.importing import import_file
@@ -364,12 +364,12 @@ def test_api_keys_are_made_shown_once_and_revoked_from_the_console(console):
     at.text_input[0].set_value("HubSpot sync")  # a form's values go with its submit button
     at = click(at, "Create key")
     key = at.code[0].value
-    assert key.startswith("cic_") and key_owner(console, key) == "HubSpot sync"
+    assert key.startswith("cic_") and key_actor(console, key).name == "HubSpot sync"
     assert "not shown again" in at.success[0].value
     at = page("api_keys")  # a new visit: the key is not shown any more
     assert not at.code and at.dataframe[0].value["state"].tolist() == ["active"]
     at = click(at, "Revoke")
-    assert key_owner(console, key) is None
+    assert key_actor(console, key) is None
     assert page("api_keys").dataframe[0].value["state"].tolist() == ["revoked"]
 
 

@@ -10,7 +10,7 @@ from core.importing import import_file
 from core.records import STATUSES, TRANSITIONS, change_status, create_import
 from core.undo import undo_import
 from core.commit import commit_import
-from tests.helpers import count, csv_bytes, person, prepare
+from tests.helpers import ADMIN, count, csv_bytes, person, prepare
 
 ALLOWED = {("processing", "completed"), ("processing", "failed"), ("failed", "completed"),
            ("failed", "failed"), ("completed", "reverted")}
@@ -47,7 +47,7 @@ def test_committing_a_reverted_import_is_refused_and_it_stays_reverted(engine):
     """Defect 1 of issue 8: this used to fail on import_contacts_pkey and turn the import failed."""
     data = csv_bytes(person(1), person(2))
     result = import_file(engine, data, "f.csv", "test")
-    undo_import(engine, result.import_id)
+    undo_import(engine, result.import_id, ADMIN)
     with pytest.raises(StatusChangeRefused, match="is reverted; it cannot be committed again"):
         commit_import(engine, result.import_id, prepare(data, "f.csv").report)
     stored = get_import(engine, result.import_id)
@@ -59,5 +59,5 @@ def test_undoing_a_failed_or_processing_import_is_refused(engine):
     for status in ("processing", "failed"):
         import_id = import_in(engine, status)
         with pytest.raises(StatusChangeRefused, match="only a completed import can be undone"):
-            undo_import(engine, import_id)
+            undo_import(engine, import_id, ADMIN)
         assert get_import(engine, import_id)["status"] == status

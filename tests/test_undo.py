@@ -5,7 +5,7 @@ from core.errors import StatusChangeRefused, UndoFailed
 from core.history import get_import
 from core.importing import import_file
 from core.undo import undo_import
-from tests.helpers import contacts, count, csv_bytes, person
+from tests.helpers import ADMIN, contacts, count, csv_bytes, person
 
 
 def run(engine, *rows, name="f.csv"):
@@ -15,7 +15,7 @@ def run(engine, *rows, name="f.csv"):
 def test_undo_deletes_inserted_contacts_and_restores_updated_fields(engine):
     run(engine, person(1, company="Acme", metadata='{"a": 1}'))
     second = run(engine, person(1, company="Beta", locale="fr", metadata='{"b": 2}'), person(2))
-    result = undo_import(engine, second.import_id)
+    result = undo_import(engine, second.import_id, ADMIN)
     assert (result.deleted, result.restored, result.conflicts.empty) == (1, 1, True)
     stored = contacts(engine)
     assert list(stored) == ["person1@example.com"]
@@ -28,7 +28,7 @@ def test_undo_keeps_what_a_later_import_changed_and_reports_it(engine):
     run(engine, person(1, company="Acme", locale="en"))
     middle = run(engine, person(1, company="Beta", locale="fr"), person(2), name="middle.csv")
     run(engine, person(1, company="Gamma"), person(2, company="Later"), name="later.csv")
-    result = undo_import(engine, middle.import_id)
+    result = undo_import(engine, middle.import_id, ADMIN)
     stored = contacts(engine)
     assert stored["person1@example.com"]["company"] == "Gamma"  # changed later: kept
     assert stored["person1@example.com"]["locale"] == "en"      # only middle changed it: restored
@@ -44,16 +44,16 @@ def test_undo_keeps_what_a_later_import_changed_and_reports_it(engine):
 def test_a_reverted_later_import_no_longer_blocks_an_earlier_undo(engine):
     first = run(engine, person(1))
     later = run(engine, person(1, company="X"))
-    undo_import(engine, later.import_id)
-    undo_import(engine, first.import_id)
+    undo_import(engine, later.import_id, ADMIN)
+    undo_import(engine, first.import_id, ADMIN)
     assert count(engine, "contacts") == 0
 
 
 def test_undo_twice_or_of_an_unfinished_import_is_refused(engine):
     result = run(engine, person(1))
-    undo_import(engine, result.import_id)
+    undo_import(engine, result.import_id, ADMIN)
     with pytest.raises(StatusChangeRefused, match="is reverted; only a completed import can be undone"):
-        undo_import(engine, result.import_id)
+        undo_import(engine, result.import_id, ADMIN)
 
 
 def test_undo_is_atomic(engine):
@@ -66,7 +66,7 @@ def test_undo_is_atomic(engine):
         conn.execute(sa.text("CREATE TRIGGER refuse BEFORE DELETE ON contacts FOR EACH ROW EXECUTE FUNCTION refuse()"))
     try:
         with pytest.raises(UndoFailed, match="delete refused by test"):
-            undo_import(engine, second.import_id)
+            undo_import(engine, second.import_id, ADMIN)
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("DROP TRIGGER refuse ON contacts; DROP FUNCTION refuse()"))
@@ -80,7 +80,7 @@ def test_undo_counts_as_restored_only_contacts_it_gave_a_value_back(engine):
     middle = run(engine, person(1, company="Beta"), person(2, company="Beta", locale="fr"), name="middle.csv")
     run(engine, person(1, company="Gamma"), person(2, company="Gamma"), name="later.csv")
     before = contacts(engine)["person1@example.com"]["updated_at"]
-    result = undo_import(engine, middle.import_id)
+    result = undo_import(engine, middle.import_id, ADMIN)
     assert result.restored == 1  # person 2's locale; person 1's only change was overwritten later
     stored = contacts(engine)
     assert (stored["person1@example.com"]["updated_at"], stored["person2@example.com"]["locale"]) == (before, None)
@@ -97,7 +97,7 @@ def test_an_undo_that_gives_nothing_back_reports_nothing_restored_and_touches_no
     b = run(engine, person(1, company="B"), person(2, company="B"), name="b.csv")
     run(engine, person(1, company="C"), person(2, company="C"), name="c.csv")
     before = _updated_at(engine, "person1@example.com")
-    result = undo_import(engine, b.import_id)
+    result = undo_import(engine, b.import_id, ADMIN)
     assert (result.restored, result.deleted) == (0, 0)
     assert contacts(engine)["person1@example.com"]["company"] == "C"
     assert _updated_at(engine, "person1@example.com") == before
@@ -108,8 +108,8 @@ def test_undo_skips_values_written_by_imports_already_reverted(engine):
     run(engine, person(1, company="A", locale="en"))
     b = run(engine, person(1, company="B", locale="fr"), name="b.csv")
     c = run(engine, person(1, company="C"), name="c.csv")
-    undo_import(engine, b.import_id)   # locale back to en; company stays C (c.csv changed it)
-    result = undo_import(engine, c.import_id)
+    undo_import(engine, b.import_id, ADMIN)   # locale back to en; company stays C (c.csv changed it)
+    result = undo_import(engine, c.import_id, ADMIN)
     stored = contacts(engine)["person1@example.com"]
     assert (stored["company"], stored["locale"]) == ("A", "en")  # not B: b.csv is reverted
     assert result.restored == 1
@@ -118,6 +118,6 @@ def test_undo_skips_values_written_by_imports_already_reverted(engine):
 def test_a_contact_whose_inserting_import_is_reverted_goes_with_the_last_import_holding_it(engine):
     b = run(engine, person(1, company="B"), name="b.csv")
     c = run(engine, person(1, company="C"), name="c.csv")
-    assert undo_import(engine, b.import_id).deleted == 0  # c.csv holds it
-    result = undo_import(engine, c.import_id)
+    assert undo_import(engine, b.import_id, ADMIN).deleted == 0  # c.csv holds it
+    result = undo_import(engine, c.import_id, ADMIN)
     assert (result.deleted, count(engine, "contacts")) == (1, 0)

@@ -1,0 +1,48 @@
+"""Audit trail (admins): who did what and when, filtered, and exported formula-safe."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import audit
+from core.access import AccessRefused, can
+from core.exporting import to_export_csv
+from pages.common import engine, md, plural, show_error, signed_in, time_column
+
+COLUMNS = {"at": None, "action": "what", "actor": "who", "role": "role", "via": "through",
+           "import_id": "import", "campaign": "campaign", "subject": "key or action", "detail": "details"}
+
+
+def filtered(rows):
+    action, actor, import_id = st.columns([2, 2, 2])
+    actions = action.multiselect("Action", sorted(rows["action"].unique()), placeholder="Any")
+    who = actor.text_input("Who contains", placeholder="e.g. ana@").strip().lower()
+    which = import_id.text_input("Import id starts with", placeholder="e.g. 3f2a").strip().lower()
+    if actions:
+        rows = rows[rows["action"].isin(actions)]
+    if who:
+        rows = rows[rows["actor"].str.lower().str.contains(who, regex=False)]
+    if which:
+        rows = rows[rows["import_id"].fillna("").str.startswith(which)]
+    return rows
+
+
+def main() -> None:
+    who = signed_in()
+    st.title("Audit trail")
+    if not can(who, "read audit"):
+        st.error(md(AccessRefused(who, "read audit")), icon=":material/lock:")
+        return
+    try:
+        audit.check(engine(), who, "read audit")
+        rows = audit.trail(engine())
+        st.caption(f"The last {plural(audit.LIMIT, 'action')} at most, newest last. Rows are never changed "
+                   "or removed (the database refuses it).")
+        shown = filtered(rows)
+        st.dataframe(shown[list(COLUMNS)], hide_index=True, column_config={**COLUMNS, "at": time_column("when")})
+        st.download_button("Download these rows (CSV)", on_click="ignore", mime="text/csv",
+                           data=to_export_csv(shown[list(COLUMNS)]), file_name="audit-trail.csv")
+    except Exception as error:
+        show_error(error)
+
+
+main()
