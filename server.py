@@ -1,8 +1,14 @@
 """The console and the HTTP API on one server and one port: `streamlit run server.py` (what
 `./dev start` runs) finds this st.App, serves app.py's pages, and mounts the API under /api."""
+import os
+
 import streamlit as st
 from starlette.routing import Mount
+from streamlit import config
 
-from api import api
+# The API reads the secrets the console reads ([roles], [api.jwt]; core.access.load_secrets).
+os.environ["CONTACT_IMPORT_SECRETS"] = os.pathsep.join(config.get_option("secrets.files"))
+
+from api import api  # noqa: E402 - after the secrets' location is known
 
 app = st.App("app.py", routes=[Mount("/api", app=api)])

@@ -78,7 +78,7 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
             if import_id is None:
                 return await run_in_threadpool(_one_shot, db, path, file_name, who, on_invalid)
             result, report = await run_in_threadpool(importing.add_contacts, db, import_id, path, file_name,
-                                                     on_invalid is OnInvalid.skip, who)
+                                                     on_invalid is OnInvalid.skip, actor=who)
         except UnreadableFile as error:
             raise HTTPException(400, f"Failed to parse CSV file: {error}") from None
         except RowsInvalid as error:

@@ -2,6 +2,7 @@
 a Bearer JWT (api.tokens)."""
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 from fastapi import Depends, HTTPException, Security
@@ -12,6 +13,7 @@ from api.tokens import JwtSettings, jwt_settings, token_actor
 from core import audit
 from core.access import Actor, Policy, load_secrets, policy_from
 from core.api_keys import key_actor
+from core.errors import ImportConsoleError
 from core.database import make_engine
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -19,6 +21,7 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
 _bearer = HTTPBearer(auto_error=False, description="A JWT signed with the configured key (see README)")
 
 
+log = logging.getLogger(__name__)
 # Paging past this is refused (422): PostgreSQL's OFFSET is a bigint, and no list is that long.
 MAX_OFFSET = 2**31 - 1
 
@@ -39,10 +42,15 @@ def settings() -> JwtSettings:
     return jwt_settings()
 
 
-@lru_cache(maxsize=1)
 def policy() -> Policy:
-    """The [roles] of secrets.toml, read once per process; tests override it."""
-    return policy_from(load_secrets())
+    """The [roles] of the secrets, read at each request (a person removed from [roles] is refused at
+    once, as in the console); tests override it. A broken file is the server's fault: 500, and
+    what is wrong goes to the log, not to a caller who may not even have a key."""
+    try:
+        return policy_from(load_secrets())
+    except ImportConsoleError:
+        log.exception("the secrets' [roles] cannot be read")
+        raise HTTPException(500, "The server's settings cannot be read; nothing was done. Tell the admins.") from None
 
 
 def caller(key: str | None = Security(_api_key), bearer: HTTPAuthorizationCredentials | None = Security(_bearer),

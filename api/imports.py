@@ -69,7 +69,7 @@ def update(import_id: str, body: ImportUpdate, who: Actor = Depends(caller), db:
     if body.campaign_id is not None:
         check_campaign(db, body.campaign_id)
     if body.status == "completed":
-        complete(db, import_id, body.total_rows, who)
+        complete(db, import_id, body.total_rows, actor=who)
     if body.campaign_id is not None:
         attach_imports(db, body.campaign_id, [import_id], who)
     return _public(get_import(db, import_id))

@@ -15,8 +15,10 @@ from functools import lru_cache
 
 import jwt
 
-from core.access import IMPORTER, ROLES, Actor, Policy, load_secrets
+from core.access import Actor, Policy, load_secrets, token_role
 ASYMMETRIC = ("RS256", "ES256")
+# A namespaced claim: an issuer's plain "role" claim means something of its own.
+ROLE_CLAIM = "contact_import_role"
 LEEWAY_SECONDS = 30  # clocks of the token's issuer and of this server differ a little
 
 
@@ -40,16 +42,12 @@ def jwt_settings() -> JwtSettings:
 
 
 def token_actor(token: str, settings: JwtSettings, policy: Policy) -> Actor | None:
-    """The caller a valid token stands for, else None (whatever the reason). Its role is the
-    token's `role` claim, else the one [roles] gives its subject; with no [roles] table, importer
-    (a token is never an admin by default)."""
+    """The caller a valid token stands for, else None (whatever the reason), with the role
+    core.access.token_role gives it."""
     claims = _valid_claims(token, settings)
     if claims is None:
         return None
-    role = claims.get("role")
-    if role not in ROLES:
-        role = policy.role_of(claims["sub"]) if policy.configured else IMPORTER
-    return Actor(claims["sub"], role, "api")
+    return Actor(claims["sub"], token_role(claims["sub"], claims.get(ROLE_CLAIM), policy), "api")
 
 
 def _valid_claims(token: str, settings: JwtSettings) -> dict | None:

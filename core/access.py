@@ -10,10 +10,15 @@ Roles are configured in .streamlit/secrets.toml, as emails, or "@domain" for eve
 
 Everyone with a role may sign in (the allow-list); an admin may do all an importer may. Without a
 [roles] table the console is a single user's tool on a local address, and that user (the CLI's too)
-is an admin; an API token without a role claim is then an importer.
+is an admin.
+
+The console reads its secrets as Streamlit does (st.secrets); the HTTP API and the CLI read the
+same files through load_secrets: CONTACT_IMPORT_SECRETS (the server sets it to Streamlit's
+secrets.files, see server.py), else Streamlit's defaults.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -110,21 +115,63 @@ def policy_from(secrets: Mapping | None) -> Policy:
     return Policy(roles, configured=True)
 
 
-def secrets_path() -> Path:
-    return Path(os.environ.get("CONTACT_IMPORT_SECRETS") or PROJECT_ROOT / ".streamlit" / "secrets.toml")
+def secrets_paths() -> list[Path]:
+    """The secrets files, later ones overriding earlier ones, as Streamlit's secrets.files lists
+    them: CONTACT_IMPORT_SECRETS (paths separated by os.pathsep), else Streamlit's defaults."""
+    listed = os.environ.get("CONTACT_IMPORT_SECRETS")
+    if listed:
+        return [Path(p) for p in listed.split(os.pathsep) if p]
+    return [Path.home() / ".streamlit" / "secrets.toml", PROJECT_ROOT / ".streamlit" / "secrets.toml"]
 
 
 def load_secrets() -> dict:
-    """The console's secrets file, for the CLI and the HTTP API (the console reads st.secrets)."""
-    path = secrets_path()
+    """The console's secrets, for the CLI and the HTTP API (the console reads st.secrets)."""
+    merged: dict = {}
+    for path in secrets_paths():
+        try:
+            with path.open("rb") as file:
+                merged.update(tomllib.load(file))
+        except FileNotFoundError:
+            continue
+        except tomllib.TOMLDecodeError as error:
+            # the parser's message says where, never what the file holds
+            raise ImportConsoleError(f"{path} cannot be read: {error}.") from None
+    return merged
+
+
+def token_role(subject: str, claimed: str | None, policy: Policy) -> str | None:
+    """A bearer token's role. With [roles], the role it gives the subject, lowered (never raised)
+    by the token's contact_import_role claim; without, that claim, else importer."""
+    claimed = claimed if claimed in ROLES else None
+    if not policy.configured:
+        return claimed or IMPORTER
+    listed = policy.role_of(subject)
+    if listed is None or claimed is None:
+        return listed
+    return min(listed, claimed, key=ROLES.index)
+
+
+def is_local(bound_address: str | None, client_ip: str | None) -> bool:
+    """Whether only this machine can reach a server: it listens on a loopback address, and the
+    client is on this machine (Streamlit gives no client IP for localhost).
+
+    >>> is_local("127.0.0.1", None), is_local("localhost", "::1"), is_local("[::1]", None)
+    (True, True, True)
+    >>> is_local(None, None), is_local("0.0.0.0", None), is_local("127.0.0.1", "192.0.2.7")
+    (False, False, False)
+    """
+    return _loopback(bound_address) and (client_ip is None or _loopback(client_ip))
+
+
+def _loopback(address: str | None) -> bool:
+    if not address:
+        return False  # Streamlit's default: every interface
+    if address.lower() == "localhost":
+        return True
     try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
-    except FileNotFoundError:
-        return {}
-    except tomllib.TOMLDecodeError as error:
-        # the parser's message says where, never what the file holds
-        raise ImportConsoleError(f"{path.name} cannot be read: {error}.") from None
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def local_actor(via: str = "cli") -> Actor:

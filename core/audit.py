@@ -49,12 +49,29 @@ def check(engine: Engine, actor: Actor, action: str, import_id=None) -> None:
         named = None if import_id is None else import_uuid(import_id)
     except ImportNotFound:
         named = None  # not an import id: the refusal is recorded without one
-    record_now(engine, actor, "refused", import_id=named, subject=action)
+    _record_refusal(engine, actor, action, named)
     raise AccessRefused(actor, action)
 
 
-def trail(engine: Engine, import_id: str | None = None, limit: int = LIMIT) -> pd.DataFrame:
-    """The trail, oldest first: of one import, or all of it (the last `limit` rows)."""
+def _record_refusal(engine: Engine, actor: Actor, action: str, import_id) -> None:
+    """The same refusal (actor, action, import, way in) at most once a minute: a script retrying
+    with a key that lacks the role must not grow the trail without bound."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO audit_log (actor, role, via, action, import_id, subject) "
+                "SELECT :actor, :role, :via, 'refused', :import_id, :subject WHERE NOT EXISTS ("
+                "  SELECT 1 FROM audit_log WHERE action = 'refused' AND actor = :actor AND subject = :subject "
+                "  AND via = :via AND import_id IS NOT DISTINCT FROM CAST(:import_id AS uuid) "
+                "  AND at > clock_timestamp() - interval '1 minute')"),
+                {"actor": actor.name, "role": actor.role, "via": actor.via, "import_id": import_id,
+                 "subject": action})
+    except Exception:
+        log.exception("could not write the audit row of a refusal of %s to %s", action, actor.name)
+
+
+def trail(engine: Engine, import_id: str | None = None, limit: int | None = LIMIT) -> pd.DataFrame:
+    """The trail, oldest first: of one import, or all of it; the newest `limit` rows (None: all)."""
     where = "WHERE import_id = :id" if import_id is not None else ""
     query = (f"SELECT * FROM (SELECT id, at, actor, role, via, action, import_id::text AS import_id, campaign, "
              f"subject, detail FROM audit_log {where} ORDER BY id DESC LIMIT :limit) newest ORDER BY id")
@@ -64,6 +81,11 @@ def trail(engine: Engine, import_id: str | None = None, limit: int = LIMIT) -> p
     frame = pd.DataFrame(rows, columns=["id", *COLUMNS])
     frame["detail"] = frame["detail"].map(_said)
     return frame.drop(columns="id")
+
+
+def size(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM audit_log")).scalar_one()
 
 
 def _said(detail: dict | None) -> str:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core import audit
-from core.access import Actor, local_actor
+from core.access import Actor
 from core.errors import CampaignNotFound, ImportConsoleError, ImportNotFound
 from core.records import import_uuid
 
@@ -59,16 +59,15 @@ def check_campaign(engine: Engine, campaign_id: str) -> None:
             raise CampaignNotFound(campaign_id)
 
 
-def attach_to_campaign(engine: Engine, import_id: str, campaign_id: str, actor: Actor | None = None) -> None:
+def attach_to_campaign(engine: Engine, import_id: str, campaign_id: str, actor: Actor) -> None:
     """Step 4 of the seed's flow; idempotent. Records campaign_imports and imports.campaign_id."""
     attach_imports(engine, campaign_id, [import_id], actor)
 
 
-def attach_imports(engine: Engine, campaign_id: str, import_ids: list[str], actor: Actor | None = None) -> None:
+def attach_imports(engine: Engine, campaign_id: str, import_ids: list[str], actor: Actor) -> None:
     """Attach every one of these imports to the campaign, or none of them (an unknown campaign or
-    import raises, and nothing is attached); idempotent. actor (by default the local user) needs
-    the importer role; each import newly attached gets its row in the audit trail."""
-    actor = actor or local_actor("service")
+    import raises, and nothing is attached); idempotent. actor needs the importer role; each
+    import newly attached gets its row in the audit trail."""
     audit.check(engine, actor, "attach")
     ids = list(dict.fromkeys(import_uuid(i) for i in import_ids))
     campaign = campaign_uuid(campaign_id)

@@ -288,7 +288,7 @@ def _audit(args) -> int:
 
     engine = make_engine()
     audit.check(engine, local_actor(), "read audit")
-    rows = audit.trail(engine, args.import_id)
+    rows = audit.trail(engine, args.import_id, limit=None)
     if args.csv:
         sys.stdout.buffer.write(to_export_csv(rows, bom=False))
         return 0

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from core import audit
-from core.access import Actor, local_actor
+from core.access import Actor
 from core.errors import CommitFailed, ImportClosed, ImportConsoleError, TotalRowsMismatch
 from core.records import change_status, check_change, import_uuid, lock_import, mark_failed
 from core.progress import Progress, ignore_progress
@@ -50,8 +50,8 @@ class ImportResult:
 
 def commit_import(engine: Engine, import_id: str, report: ValidationReport,
                   on_progress: Progress | None = None, file_name: str | None = None,
-                  complete: bool = True, fixable: pd.DataFrame | None = None,
-                  actor: Actor | None = None) -> ImportResult:
+                  complete: bool = True, fixable: pd.DataFrame | None = None, *,
+                  actor: Actor) -> ImportResult:
     """Steps 2 and 3 of the seed's flow in ONE transaction (file_name: the file being committed,
     when it differs from the one the import was created with, as on a retry). A deadlock is
     retried (writers of contacts are serialized at the merge, so it should not happen); a
@@ -60,10 +60,9 @@ def commit_import(engine: Engine, import_id: str, report: ValidationReport,
     with its reason. complete=False adds a batch to an import in `processing` and leaves it so (the
     HTTP API's flow: several calls, then PUT completed); its counts add up over the batches.
     fixable: the rejected rows as the file held them, stored for History's error file
-    (core.error_file.fixable_rows). actor: who commits (needs the importer role; by default the
-    local user), recorded in the audit trail with the commit."""
+    (core.error_file.fixable_rows). actor: who commits (needs the importer role), recorded in the
+    audit trail in the commit's transaction (a batch too)."""
     notify = on_progress or ignore_progress
-    actor = actor or local_actor("service")
     audit.check(engine, actor, "import", import_id)
     try:
         return retry_deadlocks(f"committing import {import_id}",
@@ -105,12 +104,10 @@ def _linked(conn: Connection, import_id: str) -> int:
                         {"id": import_uuid(import_id)}).scalar_one()
 
 
-def complete_import(engine: Engine, import_id: str, total_rows: int | None = None,
-                    actor: Actor | None = None) -> None:
+def complete_import(engine: Engine, import_id: str, total_rows: int | None = None, *, actor: Actor) -> None:
     """The seed's step 3: an import the API filled in batches marked completed. A total_rows that
     is not the number of contacts linked is refused (the server keeps its own count); completing
     a completed import again changes nothing."""
-    actor = actor or local_actor("service")
     audit.check(engine, actor, "import", import_id)
     with engine.begin() as conn:
         status = lock_import(conn, import_id).status
@@ -162,6 +159,8 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
                                  "invalid": result.invalid, "duplicates": result.duplicates})
         else:
             _add_counts(conn, import_id, result)
+            audit.record(conn, actor, "contacts added", import_id=import_id,
+                         detail={"inserted": inserted, "updated": updated, "invalid": result.invalid})
     notify("done", total, total)
     return result
 

@@ -147,8 +147,10 @@ def open_file(engine: Engine | None, data: bytes | Path, file_name: str | None =
     """Read bytes (an upload) or a path into a draft with a suggested mapping: the one confirmed
     last time for these headers when engine is given, else from the headers alone. read_options
     override detection (encoding, delimiter, header_row, sheet, max_bytes, max_rows). actor: who
-    works on the draft, checked and recorded when it is committed."""
-    created_by = created_by or (actor.name if actor else None)
+    works on the draft, checked and recorded when it is committed; scripts on this machine (the
+    CLI, tests, the benchmark) leave it out and act as the local user (core.access.local_actor)."""
+    actor = actor or local_actor()
+    created_by = created_by or actor.name
     upload = Upload(path=data) if isinstance(data, Path) else Upload(data=data)
     name = file_name or (data.name if isinstance(data, Path) else "upload")
     try:
@@ -418,10 +420,11 @@ def _review_counts(reviewed: Review) -> tuple:
 
 def create_record(engine: Engine, draft: Draft) -> str:
     """The draft's import record, created now unless it has one (a retry): the console creates it
-    when the user commits, so History never lists an import nobody committed."""
+    when the user commits, so History never lists an import nobody committed (nor one somebody
+    without a role tried to)."""
     if draft.import_id is None:
-        who = draft.actor.name if draft.actor else draft.created_by  # whoever commits it
-        draft.import_id = create_import(engine, draft.source, draft.file_name, who)
+        audit.check(engine, draft.actor, "import")
+        draft.import_id = create_import(engine, draft.source, draft.file_name, draft.actor.name)
         draft.file_name_recorded = True
     return draft.import_id
 
@@ -431,7 +434,6 @@ def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None) ->
     import being retried), then attach it to the draft's campaign if it names one. The import is
     committed whatever the attach does: an attach that fails is a warning on the draft."""
     report = draft.report or validate_draft(draft, on_progress)
-    audit.check(engine, draft.actor or local_actor("service"), "import")
     if draft.import_id is None:
         create_record(engine, draft)
     # a retry may come with a renamed file
@@ -453,9 +455,8 @@ def attach(engine: Engine, draft: Draft, campaign_name: str) -> Campaign:
     return campaign
 
 
-def attach_import(engine: Engine, import_id: str, campaign_name: str, actor: Actor | None = None) -> Campaign:
+def attach_import(engine: Engine, import_id: str, campaign_name: str, actor: Actor) -> Campaign:
     """Attach an import to the campaign of this name, in any case (created if new)."""
-    actor = actor or local_actor("service")
     audit.check(engine, actor, "attach", import_id)  # before a campaign is created for it
     campaign = open_campaign(engine, campaign_name)
     attach_to_campaign(engine, import_id, campaign.id, actor)
@@ -470,8 +471,7 @@ def undo(engine: Engine, import_id: str, actor: Actor) -> UndoResult:
 # --- the HTTP API's flow: create, add batches, complete ------------------------------------------
 
 def add_contacts(engine: Engine, import_id: str, data: bytes | Path, file_name: str,
-                 skip_invalid: bool = False, actor: Actor | None = None,
-                 **read_options) -> tuple[ImportResult, ValidationReport]:
+                 skip_invalid: bool = False, *, actor: Actor, **read_options) -> tuple[ImportResult, ValidationReport]:
     """One batch of the seed's step 2, in one transaction, into an import in `processing` (which
     stays so). Invalid rows refuse the whole batch (RowsInvalid), unless skip_invalid: then the
     valid rows are written and the invalid ones stored with the import."""
@@ -485,23 +485,23 @@ def add_contacts(engine: Engine, import_id: str, data: bytes | Path, file_name: 
         draft.close()
 
 
-def complete(engine: Engine, import_id: str, total_rows: int | None = None, actor: Actor | None = None) -> None:
+def complete(engine: Engine, import_id: str, total_rows: int | None = None, *, actor: Actor) -> None:
     """The seed's step 3 (see core.commit.complete_import)."""
-    complete_import(engine, import_id, total_rows, actor)
+    complete_import(engine, import_id, total_rows, actor=actor)
 
 
 # --- the whole flow at once ------------------------------------------------------------------
 
 def import_file(engine: Engine, data: bytes | Path, file_name: str | None, source: str,
-                campaign: str | None = None, created_by: str | None = None,
+                campaign: str | None = None,
                 mapping: Mapping | None = None, on_progress: Progress | None = None,
                 warnings: list[str] | None = None, choices: Mapping | None = None,
                 actor: Actor | None = None, **read_options) -> ImportResult:
     """The seed's four steps for one file: create the import, commit the contacts, complete, attach.
     mapping replaces the suggested mapping; choices maps some fields over it. warnings, when
-    given, receives what went wrong after the commit (a failed attach)."""
-    draft = open_file(None, data, file_name, source=source, campaign=campaign, created_by=created_by,
-                      actor=actor, **read_options)
+    given, receives what went wrong after the commit (a failed attach). actor: who imports (the
+    import records their name), by default the local user."""
+    draft = open_file(None, data, file_name, source=source, campaign=campaign, actor=actor, **read_options)
     try:
         if mapping is not None:
             confirm_mapping(None, draft, mapping)

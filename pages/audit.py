@@ -35,8 +35,11 @@ def main() -> None:
     try:
         audit.check(engine(), who, "read audit")
         rows = audit.trail(engine())
-        st.caption(f"The last {plural(audit.LIMIT, 'action')} at most, newest last. Rows are never changed "
-                   "or removed (the database refuses it).")
+        total = audit.size(engine())
+        shown_all = "" if total <= len(rows) else (
+            f" These are the newest {len(rows):,} of {total:,}; `python -m core audit --csv` exports them all.")
+        st.caption(f"{plural(total, 'action')} recorded, newest last. Rows are never changed or removed "
+                   f"(the database refuses it).{shown_all}")
         shown = filtered(rows)
         st.dataframe(shown[list(COLUMNS)], hide_index=True, column_config={**COLUMNS, "at": time_column("when")})
         st.download_button("Download these rows (CSV)", on_click="ignore", mime="text/csv",

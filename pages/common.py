@@ -3,19 +3,19 @@
 domain errors into short messages. Not a page itself: app.py lists the pages."""
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
 import threading
 import time
+from pathlib import Path
 
 import streamlit as st
 from streamlit import config, runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import audit, drafts
-from core.access import Actor, Policy, policy_from
+from core.access import Actor, is_local, policy_from
 from core.database import make_engine
 from core.errors import ImportConsoleError
 from core.importing import Draft
@@ -44,9 +44,15 @@ def engine():
 
 
 def secrets() -> dict:
+    """Streamlit's secrets; {} when there is no file, but a file that cannot be read is an error
+    (Streamlit says "not found" for both), not a console without sign-in."""
     try:
         return st.secrets.to_dict()
-    except FileNotFoundError:  # no secrets.toml at all
+    except FileNotFoundError:
+        unreadable = [path for path in config.get_option("secrets.files") if Path(path).exists()]
+        if unreadable:
+            raise ImportConsoleError(f"{Path(unreadable[-1]).name} cannot be read (the server's log says where); "
+                                     "the console stays closed until it is fixed.") from None
         return {}
 
 
@@ -59,16 +65,23 @@ def user_name() -> str:
 def current_actor() -> Actor:
     """Who uses the page, with the role [roles] gives them: with [auth] in secrets, the signed-in
     email (no role until signed in); without, the local user (core.access.Policy.role_of)."""
-    settings = secrets()
     try:
+        settings = secrets()
         policy = policy_from(settings)
-    except ImportConsoleError:
-        policy = Policy({}, configured=True)  # a broken [roles] lets nobody in; signed_in says why
+    except ImportConsoleError:  # broken secrets let nobody in; signed_in says why
+        return Actor(current_user(), None, "console")
     if "auth" not in settings:
         return Actor(user_name(), policy.role_of(user_name()), "console")
     email = st.user.get("email") if st.user.is_logged_in else None
-    role = policy.role_of(email) if email and policy.configured else None
-    return Actor(email or "(an account without an email)", role, "console")
+    trusted = email and policy.configured and email_trusted(settings)
+    return Actor(email or "(an account without an email)", policy.role_of(email) if trusted else None, "console")
+
+
+def email_trusted(settings: dict) -> bool:
+    """An email the provider verified: anyone can put someone else's address on an account at
+    some providers, and the allow-list goes by address. accept_unverified_email = true in secrets
+    is for a provider that sends no email_verified claim and verifies addresses itself."""
+    return st.user.get("email_verified") is True or settings.get("accept_unverified_email") is True
 
 
 def signed_in() -> Actor:
@@ -82,8 +95,8 @@ def signed_in() -> Actor:
         st.stop()
     if "auth" in secrets():
         return _signed_in_with_provider()
-    if not serving_locally(st.get_option("server.address"), st.context.ip_address,
-                            not config.get_option("global.appTest")):
+    under_apptest = config.get_option("global.appTest")  # AppTest serves nobody: no address to check
+    if not under_apptest and not is_local(st.get_option("server.address"), st.context.ip_address):
         st.error("This console has no sign-in configured, so it serves only this machine. Open it on "
                  "127.0.0.1, or configure sign-in ([auth] and [roles] in .streamlit/secrets.toml; see "
                  "README, \"Running it for a team\").", icon=":material/lock:")
@@ -95,32 +108,6 @@ def signed_in() -> Actor:
     st.sidebar.caption(":material/lock_open: Local mode: no sign-in is configured, so only this machine can open "
                f"the console. You are {md(actor.name)} ({actor.role}).")
     return actor
-
-
-def serving_locally(bound_address: str | None, client_ip: str | None, serving: bool) -> bool:
-    """Whether only this machine can reach the console: it listens on a loopback address (nothing
-    listens at all under AppTest: serving is False) and the browser is on this machine
-    (Streamlit gives no client IP for localhost).
-
-    >>> serving_locally("127.0.0.1", None, True), serving_locally(None, None, True)
-    (True, False)
-    >>> serving_locally("0.0.0.0", None, True), serving_locally("localhost", "192.0.2.7", True)
-    (False, False)
-    """
-    if not serving:
-        return True
-    return _loopback(bound_address) and (client_ip is None or _loopback(client_ip))
-
-
-def _loopback(address: str | None) -> bool:
-    if not address:
-        return False  # Streamlit's default: every interface
-    if address.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _signed_in_with_provider() -> Actor:
@@ -137,6 +124,9 @@ def _signed_in_with_provider() -> Actor:
         if "roles" not in secrets():
             why = ("Nobody is allowed in yet: the operator lists who may sign in under [roles] in "
                    ".streamlit/secrets.toml (see README, \"Running it for a team\").")
+        elif st.user.get("email") and not email_trusted(secrets()):
+            why = (f"The sign-in provider has not verified {actor.name}, so the console cannot go by it. "
+                   "Verify the address with the provider, then sign in again.")
         else:
             why = f"{actor.name or 'This account'} is not allowed in this console. Ask an admin to add you."
         _refuse(actor, why)

@@ -10,8 +10,9 @@ CREATE TABLE audit_log (
     actor      text NOT NULL,            -- the signed-in email, the key's name, the CLI's user
     role       text,                     -- the actor's role then (none for a refused sign-in)
     via        text NOT NULL CHECK (via IN ('console', 'cli', 'api', 'service')),
-    action     text NOT NULL CHECK (action IN ('committed', 'retried', 'undone', 'attached', 'key created',
-                                               'key revoked', 'sign-in refused', 'refused')),
+    -- 'contacts added': a batch of the HTTP API's flow, written before the import is completed
+    action     text NOT NULL CHECK (action IN ('committed', 'retried', 'contacts added', 'undone', 'attached',
+                                               'key created', 'key revoked', 'sign-in refused', 'refused')),
     -- no foreign keys: the trail outlives whatever it names
     import_id  uuid,
     campaign   text,
@@ -19,6 +20,8 @@ CREATE TABLE audit_log (
     detail     jsonb NOT NULL DEFAULT '{}'::jsonb
 );
 CREATE INDEX audit_log_import_idx ON audit_log (import_id, id) WHERE import_id IS NOT NULL;
+-- a refusal repeated within a minute is recorded once (core.audit.check)
+CREATE INDEX audit_log_refused_idx ON audit_log (actor, at) WHERE action = 'refused';
 
 -- Append-only, whatever the application does: no row is ever changed or removed.
 CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -48,6 +48,8 @@ def console_server(database_url: str, log: Path, *options: str, port: int | None
     """The console on 127.0.0.1 and a free port (or this one), on database_url, with more of
     streamlit run's options (e.g. --secrets.files); yields (url, process)."""
     port = port or free_port()
+    if "--secrets.files" not in options and os.environ.get("CONTACT_IMPORT_SECRETS"):
+        options = ("--secrets.files", os.environ["CONTACT_IMPORT_SECRETS"], *options)  # the tests' own, if any
     environment = {**os.environ, "DATABASE_URL": database_url, **env}
     with open(log, "w") as output:
         process = subprocess.Popen(

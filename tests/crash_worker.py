@@ -15,6 +15,7 @@ from core.database import make_engine  # noqa: E402
 from core.commit import commit_import  # noqa: E402
 from core.records import create_import  # noqa: E402
 from tests.helpers import prepare  # noqa: E402
+from core.access import local_actor  # noqa: E402
 
 
 def main(url: str, stage: str, path: str) -> None:
@@ -27,7 +28,7 @@ def main(url: str, stage: str, path: str) -> None:
             print(import_id, flush=True)
             time.sleep(600)  # the test kills this process with SIGKILL here
 
-    commit_import(engine, import_id, report, hang)
+    commit_import(engine, import_id, report, hang, actor=local_actor())
 
 
 if __name__ == "__main__":

@@ -57,3 +57,10 @@ def test_dev_start_refuses_another_address_without_sign_in(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "configures no sign-in ([auth])" in done.stderr and "README" in done.stderr
+
+
+@pytest.mark.parametrize("option", ["--server.address=0.0.0.0", "--secrets.files"])
+def test_dev_start_takes_the_address_and_secrets_only_from_the_settings_it_checks(option):
+    done = subprocess.run(["./dev", "start", option, "x"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and "CONTACT_IMPORT_ADDRESS" in done.stderr

@@ -8,7 +8,7 @@ import pandas as pd
 from core import importing
 from core.exporting import error_file_name, to_export_csv
 from core.history import import_error_file
-from tests.helpers import contacts, csv_bytes, person
+from tests.helpers import ADMIN, contacts, csv_bytes, person
 from tests.test_pages import DATA
 
 HUBSPOT = ("Record ID,First Name,Last Name,Email,LinkedIn URL,Company Name,errors,Email\n"
@@ -77,7 +77,7 @@ def test_an_import_without_errors_keeps_an_empty_error_file_and_an_api_batch_non
     from core.records import create_import
     api_import = create_import(engine, "api", "batch.csv", "tester", created_via="api")
     importing.add_contacts(engine, api_import, csv_bytes(person(2), person(3, email="x")), "batch.csv",
-                           skip_invalid=True)
+                           skip_invalid=True, actor=ADMIN)
     assert import_error_file(engine, api_import) is None
 
 

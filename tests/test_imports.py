@@ -11,7 +11,7 @@ from core.history import get_import, import_contacts, import_errors, list_import
 from core.importing import import_file
 from core.preview import review_commit
 from core.records import create_import
-from tests.helpers import prepare
+from tests.helpers import ADMIN, prepare
 from tests.helpers import contacts, count, csv_bytes, links, person
 
 
@@ -113,7 +113,7 @@ def test_a_failure_after_staging_leaves_nothing_and_marks_the_import_failed(engi
         if stage == "upserting":
             raise RuntimeError("disk full")
     with pytest.raises(CommitFailed, match="disk full"):
-        commit_import(engine, import_id, report, on_progress=explode)
+        commit_import(engine, import_id, report, on_progress=explode, actor=ADMIN)
     assert list(contacts(engine)) == ["person1@example.com"]
     assert contacts(engine)["person1@example.com"]["company"] == "Kept"
     assert links(engine, import_id) == [] and import_errors(engine, import_id).empty
@@ -132,26 +132,26 @@ def test_a_database_error_inside_the_commit_rolls_everything_back(engine):
                              "FOR EACH ROW EXECUTE FUNCTION refuse()"))
     try:
         with pytest.raises(CommitFailed, match="link refused by test"):
-            commit_import(engine, import_id, report)
+            commit_import(engine, import_id, report, actor=ADMIN)
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text("DROP TRIGGER refuse ON import_contacts; DROP FUNCTION refuse()"))
     assert count(engine, "contacts") == 0 and count(engine, "import_errors") == 0
     assert get_import(engine, import_id)["status"] == "failed"
-    retried = commit_import(engine, import_id, report)
+    retried = commit_import(engine, import_id, report, actor=ADMIN)
     assert (retried.status, retried.inserted, retried.invalid) == ("completed", 1, 1)
 
 
 def test_a_completed_import_cannot_be_committed_again(engine, seed_csv):
     result = run_import(engine, seed_csv)
     with pytest.raises(StatusChangeRefused, match="is completed; it cannot be committed again"):
-        commit_import(engine, result.import_id, prepare(seed_csv, "seed.csv").report)
+        commit_import(engine, result.import_id, prepare(seed_csv, "seed.csv").report, actor=ADMIN)
     assert get_import(engine, result.import_id)["status"] == "completed"
 
 
 def test_committing_an_unknown_import_is_a_clear_error(engine, seed_csv):
     with pytest.raises(ImportNotFound):
-        commit_import(engine, "00000000-0000-0000-0000-000000000000", prepare(seed_csv, "s.csv").report)
+        commit_import(engine, "00000000-0000-0000-0000-000000000000", prepare(seed_csv, "s.csv").report, actor=ADMIN)
     with pytest.raises(ImportNotFound):
         get_import(engine, "not-a-uuid")
 
@@ -170,7 +170,7 @@ def test_concurrent_commits_with_overlapping_emails_both_succeed(engine, monkeyp
     def commit(i):
         start.wait()
         try:
-            results[i] = commit_import(engine, ids[i], reports[i])
+            results[i] = commit_import(engine, ids[i], reports[i], actor=ADMIN)
         except Exception as error:  # collected: a thread's exception would be lost otherwise
             errors.append(error)
     threads = [threading.Thread(target=commit, args=(i,)) for i in range(2)]
@@ -186,11 +186,11 @@ def test_concurrent_commits_with_overlapping_emails_both_succeed(engine, monkeyp
 def test_the_seeds_four_step_flow_end_to_end(engine, seed_csv):
     import_id = create_import(engine, "csv", "contacts.csv", created_by="kim")
     assert get_import(engine, import_id)["status"] == "processing"
-    result = commit_import(engine, import_id, prepare(seed_csv, "contacts.csv").report)
+    result = commit_import(engine, import_id, prepare(seed_csv, "contacts.csv").report, actor=ADMIN)
     assert result.total_rows == 2
     campaign = create_campaign(engine, "Q4 Outreach")
-    attach_to_campaign(engine, import_id, campaign)
-    attach_to_campaign(engine, import_id, campaign)  # idempotent
+    attach_to_campaign(engine, import_id, campaign, ADMIN)
+    attach_to_campaign(engine, import_id, campaign, ADMIN)  # idempotent
     stored = get_import(engine, import_id)
     assert (stored["status"], stored["total_rows"], stored["campaign"], stored["created_by"]) == (
         "completed", 2, "Q4 Outreach", "kim")

@@ -11,7 +11,7 @@ from core.commit import commit_import
 from core.mapping import apply_mapping
 from core.reading import read_contacts
 from core.records import create_import
-from tests.helpers import prepare
+from tests.helpers import ADMIN, prepare
 from tests.helpers import csv_bytes, person
 
 FIRST = csv_bytes(
@@ -58,7 +58,7 @@ def run_both_files(engine) -> tuple[dict, list]:
     results = []
     for name, data in (("1-first.csv", FIRST), ("2-second.csv", SECOND)):
         import_id = create_import(engine, "test", name)
-        results.append(commit_import(engine, import_id, prepare(data, name).report).as_dict())
+        results.append(commit_import(engine, import_id, prepare(data, name).report, actor=ADMIN).as_dict())
     return state(engine), [{k: v for k, v in r.items() if k != "import_id"} for r in results]
 
 

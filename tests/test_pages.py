@@ -12,7 +12,7 @@ from core.campaigns import create_campaign
 from core.history import get_import, list_imports
 from core.importing import import_file
 from tests.conftest import DATA
-from tests.helpers import count, csv_bytes, person
+from tests.helpers import ADMIN, count, csv_bytes, person
 
 TIMEOUT = 60
 
@@ -468,7 +468,7 @@ def test_campaigns_say_when_a_name_is_reused_and_list_their_contacts(console):
     at.button[0].click().run()
     assert shown(at.info[0].value) == "A campaign named Q4 Outreach already exists; nothing new was created."
     from core.importing import attach_import
-    assert attach_import(console, result.import_id, "Q4 OUTREACH").name == "Q4 Outreach"
+    assert attach_import(console, result.import_id, "Q4 OUTREACH", ADMIN).name == "Q4 Outreach"
     at = page("campaigns")
     contacts = at.dataframe[-1].value
     assert contacts["email"].tolist() == ["person1@example.com", "person2@example.com"]

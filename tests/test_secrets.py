@@ -120,7 +120,8 @@ def test_no_secret_key_or_token_in_answers_pages_logs_or_exports(engine, databas
     for name in ("new_import", "history", "campaigns", "api_keys", "audit"):
         at = AppTest.from_file(f"../pages/{name}.py", default_timeout=TIMEOUT)
         at.secrets.update(SECRETS)
-        at.user = {"is_logged_in": True, "email": "ana@example.com", "tokens": {"id": bearer}}
+        at.user = {"is_logged_in": True, "email": "ana@example.com", "email_verified": True,
+                   "tokens": {"id": bearer}}
         monkeypatch.setenv("DATABASE_URL", database_url)
         at.run()
         if name == "history":
@@ -128,7 +129,7 @@ def test_no_secret_key_or_token_in_answers_pages_logs_or_exports(engine, databas
         seen.append((f"page {name}", everything_shown(at._tree)))
     refused = AppTest.from_file("../pages/history.py", default_timeout=TIMEOUT)
     refused.secrets.update(SECRETS)
-    refused.user = {"is_logged_in": True, "email": "mallory@gmail.com"}
+    refused.user = {"is_logged_in": True, "email": "mallory@gmail.com", "email_verified": True}
     seen.append(("refused page", everything_shown(refused.run()._tree)))
     signed_out = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
     signed_out.secrets.update(SECRETS)
@@ -158,9 +159,18 @@ def test_no_secret_key_or_token_in_answers_pages_logs_or_exports(engine, databas
 
 def test_a_real_server_shows_no_secret_in_its_pages_sign_in_redirect_or_log(database_url, secrets_file, tmp_path):
     log = tmp_path / "server.log"
+    # Only Streamlit's option names the file: the API must read the same one (server.py).
     with console_server(database_url, log, "--secrets.files", str(secrets_file),
-                        CONTACT_IMPORT_SECRETS=str(secrets_file)) as (url, _):
+                        CONTACT_IMPORT_SECRETS="") as (url, _):
         texts = []
+        for subject, status in (("mallory@gmail.com", 403), ("ivy@example.com", 200)):
+            request = urllib.request.Request(url + "/api/imports",
+                                             headers={"Authorization": f"Bearer {token(subject)}"})
+            try:
+                with urllib.request.urlopen(request, timeout=20) as answer:
+                    assert answer.status == status == 200
+            except urllib.error.HTTPError as error:
+                assert error.code == status == 403, error.read()
         for path in ("/", "/auth/login", "/api/imports", "/api/openapi.json", "/api/docs"):
             request = urllib.request.Request(url + path, headers={"X-API-Key": "cic_" + "x" * 43})
             try:

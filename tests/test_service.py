@@ -6,6 +6,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from core.access import Actor
 from core import importing
 from core.errors import AmbiguousColumns, StatusChangeRefused
 from core.fields import ROW
@@ -65,7 +66,8 @@ def test_a_dry_run_writes_nothing(engine):
 
 
 def test_nothing_is_recorded_until_the_commit(engine):
-    draft = importing.open_file(engine, csv_bytes(person(1)), "a.csv", source="HubSpot", created_by="kim")
+    draft = importing.open_file(engine, csv_bytes(person(1)), "a.csv", source="HubSpot",
+                                actor=Actor("kim", "importer"))
     importing.validate_draft(draft)
     importing.review(engine, draft)
     assert count(engine, "imports") == 0

@@ -81,3 +81,20 @@ def test_sign_in_lets_in_whom_the_roles_name_and_nobody_else(database_url, engin
     trail = audit.trail(engine)
     assert ["sign-in refused", "mallory@gmail.com"] in trail[["action", "actor"]].values.tolist()
     assert CLIENT_SECRET not in Path(log).read_text()
+
+
+def test_a_console_without_sign_in_served_to_the_network_shows_no_page(database_url, tmp_path):
+    log = tmp_path / "server.log"
+    # streamlit run as by hand, not through ./dev start (which refuses it): every interface
+    with console_server(database_url, log, "--server.address", "0.0.0.0") as (url, _), \
+            sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(WAIT_MS)
+            page.goto(url)
+            page.get_by_text("This console has no sign-in configured, so it serves only this machine").wait_for()
+            assert page.get_by_role("heading", name="New import").count() == 0
+            assert page.locator('[data-testid="stFileUploader"]').count() == 0
+        finally:
+            browser.close()

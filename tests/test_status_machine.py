@@ -49,7 +49,7 @@ def test_committing_a_reverted_import_is_refused_and_it_stays_reverted(engine):
     result = import_file(engine, data, "f.csv", "test")
     undo_import(engine, result.import_id, ADMIN)
     with pytest.raises(StatusChangeRefused, match="is reverted; it cannot be committed again"):
-        commit_import(engine, result.import_id, prepare(data, "f.csv").report)
+        commit_import(engine, result.import_id, prepare(data, "f.csv").report, actor=ADMIN)
     stored = get_import(engine, result.import_id)
     assert (stored["status"], stored["error"]) == ("reverted", None)
     assert count(engine, "contacts") == 0
