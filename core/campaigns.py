@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from core import audit
 from core.access import Actor
 from core.errors import CampaignNotFound, ImportConsoleError, ImportNotFound
-from core.records import import_uuid
+from core.records import IMPORT_LOCK, import_uuid
 
 
 def campaign_uuid(value) -> UUID:
@@ -72,18 +72,20 @@ def attach_imports(engine: Engine, campaign_id: str, import_ids: list[str], acto
     ids = list(dict.fromkeys(import_uuid(i) for i in import_ids))
     campaign = campaign_uuid(campaign_id)
     with engine.begin() as conn:
-        found = set(conn.execute(sa.text("SELECT id FROM imports WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
-                                 {"ids": ids}).scalars())
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock, hashtext(id::text)) "
+                             "FROM unnest(CAST(:ids AS uuid[])) AS locked(id) ORDER BY id"),
+                     {"ids": ids, "lock": IMPORT_LOCK})  # as lock_import does, in one order
+        found = set(conn.execute(sa.text("SELECT id FROM imports WHERE id = ANY(:ids)"), {"ids": ids}).scalars())
         missing = [str(i) for i in ids if i not in found]
         if missing:
             raise ImportNotFound(missing[0])
-        if conn.execute(sa.text("SELECT 1 FROM campaigns WHERE id = :id"), {"id": campaign}).first() is None:
+        name = conn.execute(sa.text("SELECT name FROM campaigns WHERE id = :id"), {"id": campaign}).scalar()
+        if name is None:
             raise CampaignNotFound(campaign_id)
         attached = conn.execute(sa.text(
             "INSERT INTO campaign_imports (campaign_id, import_id) SELECT :c, unnest(CAST(:ids AS uuid[])) "
-            "ON CONFLICT DO NOTHING RETURNING import_id, (SELECT name FROM campaigns WHERE id = :c)"),
-            {"c": campaign, "ids": ids}).all()
-        for import_id, name in attached:
+            "ON CONFLICT DO NOTHING RETURNING import_id"), {"c": campaign, "ids": ids}).scalars().all()
+        for import_id in attached:
             audit.record(conn, actor, "attached", import_id=import_id, campaign=name)
         conn.execute(sa.text("UPDATE imports SET campaign_id = :c WHERE id = ANY(:ids)"), {"c": campaign, "ids": ids})
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from core import audit
 from core.access import Actor
 from core.errors import CommitFailed, ImportClosed, ImportConsoleError, TotalRowsMismatch
-from core.records import change_status, check_change, import_uuid, lock_import, mark_failed
+from core.records import change_status, check_change, clock_now, import_uuid, lock_import, mark_failed
 from core.progress import Progress, ignore_progress
 from core.staging import reason, retry_deadlocks, stage_rows, to_csv
 from core.validation import ValidationReport
@@ -207,8 +207,8 @@ def _add_counts(conn: Connection, import_id: str, batch: ImportResult) -> None:
         "unchanged = unchanged + :unchanged, invalid = invalid + :invalid, duplicates = duplicates + :duplicates, "
         "file_rows = COALESCE(file_rows, 0) + :file_rows, "
         "total_rows = (SELECT count(*) FROM import_contacts WHERE import_id = :id), "
-        "changed_at = clock_timestamp() WHERE id = :id"),
-        {"id": import_uuid(import_id), **{k: getattr(batch, k) for k in
+        "changed_at = :now WHERE id = :id"),
+        {"id": import_uuid(import_id), "now": clock_now(conn), **{k: getattr(batch, k) for k in
                                           ("inserted", "updated", "unchanged", "invalid", "duplicates",
                                            "file_rows")}})
 

@@ -44,7 +44,20 @@ def make_engine(url: str | None = None) -> Engine:
     engine = sa.create_engine(sqlalchemy_url(url or database_url()), pool_pre_ping=True,
                               pool_size=10, max_overflow=30)
     migrate(engine)
+    if is_citus(engine):
+        engine.dispose()
+        sa.event.listen(engine, "connect", _one_connection_per_worker)
     return engine
+
+
+def _one_connection_per_worker(dbapi_connection, _record) -> None:
+    """On Citus: a transaction that wrote to a distributed table over several connections per
+    worker may not then write to a reference table that the distributed one refers to (a commit
+    writes its links, then completes its import). Sequential mode keeps one connection per
+    worker; with a worker per machine core or two, little parallelism is lost."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET citus.multi_shard_modify_mode TO sequential")
+    dbapi_connection.commit()
 
 
 def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
@@ -80,15 +93,51 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
 def scratch_database(server_url: str, name: str, options: str = "") -> Iterator[str]:
     """A new empty database `name` on the server of server_url, dropped on exit; yields its URL.
     Tests and the benchmark work in one so they never touch anybody's tables (needs CREATEDB).
-    options: more of CREATE DATABASE, e.g. "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en'"."""
+    options: more of CREATE DATABASE, e.g. "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en'".
+    On a Citus coordinator (server_url's database knows workers) the database is made on every
+    node, with the citus extension, and its coordinator given the same workers."""
     server = make_url(sqlalchemy_url(server_url))
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" {options}'.strip()))
+    workers = citus_workers(server_url)
+    nodes = [server] + [server.set(host=host, port=port) for host, port in workers]
+    for node in nodes:
+        _run_autocommit(node, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}" {options}'.strip())
     try:
+        if workers:
+            for node in nodes:
+                _run_autocommit(node.set(database=name), "CREATE EXTENSION citus")
+            _run_autocommit(server.set(database=name),
+                            f"SELECT citus_set_coordinator_host('{server.host}', {server.port or 5432})",
+                            *[f"SELECT citus_add_node('{host}', {port})" for host, port in workers])
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        for node in reversed(nodes):
+            _run_autocommit(node, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def citus_workers(url: str) -> list[tuple[str, int]]:
+    """The active workers of the Citus cluster whose coordinator database url names; [] for a
+    server without Citus there."""
+    engine = sa.create_engine(make_url(sqlalchemy_url(url)))
+    try:
+        with engine.connect() as conn:
+            if not conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")).scalar():
+                return []
+            return [tuple(row) for row in conn.execute(sa.text(
+                "SELECT node_name, node_port FROM citus_get_active_worker_nodes() ORDER BY node_port"))]
+    finally:
+        engine.dispose()
+
+
+def is_citus(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")).scalar()
+
+
+def _run_autocommit(url, *statements: str) -> None:
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()

@@ -96,7 +96,8 @@ def import_contacts(engine: Engine, import_id: str, limit: int | None = 100, off
         rows = conn.execute(sa.text(
             "SELECT l.row_number AS row, l.action, c.id::text AS id, c.full_name, c.email, "
             "c.linkedin_profile, c.company, c.locale, c.timezone, c.metadata::text, l.previous::text "
-            "FROM import_contacts l JOIN contacts c ON c.id = l.contact_id WHERE l.import_id = :id "
+            "FROM import_contacts l JOIN contacts c ON c.email = l.email AND c.id = l.contact_id "
+            "WHERE l.import_id = :id "
             "ORDER BY l.row_number LIMIT :limit OFFSET :offset"),
             {"id": import_uuid(import_id), "limit": limit, "offset": offset}).all()
     return pd.DataFrame(rows, columns=columns)
@@ -124,10 +125,11 @@ def list_contacts(engine: Engine, import_id: str | None = None, email: str | Non
     lower case), or all (newest first). metadata is the stored JSON text (see import_contacts)."""
     where, order, params = "", "c.created_at DESC, c.id", {"limit": limit, "offset": offset}
     if import_id is not None:
-        where = " JOIN import_contacts l ON l.contact_id = c.id WHERE l.import_id = :import_id"
+        where = (" JOIN import_contacts l ON l.email = c.email AND l.contact_id = c.id "
+                 "WHERE l.import_id = :import_id")
         order, params["import_id"] = "l.row_number", import_uuid(import_id)
     elif campaign_id is not None:
-        where = (" WHERE c.id IN (SELECT l.contact_id FROM import_contacts l JOIN campaign_imports ci "
+        where = (" WHERE (c.email, c.id) IN (SELECT l.email, l.contact_id FROM import_contacts l JOIN campaign_imports ci "
                  "ON ci.import_id = l.import_id WHERE ci.campaign_id = :campaign)")
         order, params["campaign"] = "c.email", campaign_uuid(campaign_id)
     if email is not None:

@@ -79,10 +79,19 @@ def create_import(engine: Engine, source: str, file_name: str | None,
                               "v": created_via}).scalar_one())
 
 
+# Held by whoever changes an import (a commit, for its whole transaction): an advisory lock per
+# import, not the imports row's lock, because on Citus (issue 12) imports is a reference table,
+# where SELECT ... FOR UPDATE locks the whole table and would run commits one after another.
+IMPORT_LOCK = 4_711_003
+
+
 def lock_import(conn: Connection, import_id: str) -> sa.Row:
     """The import's status, completed_at and changed_at, locked until the transaction ends."""
-    row = conn.execute(sa.text("SELECT status, completed_at, changed_at FROM imports WHERE id = :id FOR UPDATE"),
-                       {"id": import_uuid(import_id)}).first()
+    import_key = import_uuid(import_id)
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock, hashtext(:id))"),
+                 {"lock": IMPORT_LOCK, "id": str(import_key)})
+    row = conn.execute(sa.text("SELECT status, completed_at, changed_at FROM imports WHERE id = :id"),
+                       {"id": import_key}).first()
     if row is None:
         raise ImportNotFound(import_id)
     return row
@@ -93,16 +102,22 @@ def check_change(import_id: str, current: str, wanted: str) -> None:
         raise StatusChangeRefused(import_id, current, wanted)
 
 
+def clock_now(conn: Connection):
+    """The server's clock_timestamp(), read by itself: Citus refuses a volatile function inside an
+    UPDATE of a distributed or reference table (imports is one)."""
+    return conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
+
+
 def change_status(conn: Connection, import_id: str, wanted: str, **columns) -> str:
     """Lock the import, check the change against TRANSITIONS, and make it with the given columns
     (counts, error, …); returns the former status. A refused change raises StatusChangeRefused."""
     current = lock_import(conn, import_id).status
     check_change(import_id, current, wanted)
     assignments = "".join(f", {name} = :{name}" for name in columns)
-    stamp = {"completed": ", completed_at = clock_timestamp()", "failed": ", completed_at = now()",
+    stamp = {"completed": ", completed_at = :now", "failed": ", completed_at = now()",
              "reverted": ", reverted_at = now()"}[wanted]
     conn.execute(sa.text(f"UPDATE imports SET status = :wanted{assignments}{stamp} WHERE id = :id"),
-                 {"wanted": wanted, "id": import_uuid(import_id), **columns})
+                 {"wanted": wanted, "id": import_uuid(import_id), "now": clock_now(conn), **columns})
     return current
 
 
@@ -144,17 +159,25 @@ def abandon_stale_imports(engine: Engine, older_than: timedelta = ABANDONED_AFTE
     minutes = max(0, round(older_than.total_seconds() / 60))
     api_after = max(older_than, API_ABANDONED_AFTER)
     with engine.begin() as conn:
+        # Those whose lock_import nobody holds, kept until this transaction ends; the explicit
+        # casts spare Citus guessing the parameters' types.
+        stale = conn.execute(sa.text(
+            "SELECT id FROM imports WHERE status = 'processing' "
+            "AND created_at < now() - make_interval(secs => CASE WHEN created_via = 'api' "
+            "    THEN CAST(:api_seconds AS double precision) ELSE CAST(:seconds AS double precision) END) "
+            "ORDER BY id"),
+            {"seconds": older_than.total_seconds(), "api_seconds": api_after.total_seconds()}).scalars().all()
+        stale = conn.execute(sa.text(
+            "SELECT id FROM unnest(CAST(:ids AS uuid[])) AS stale(id) "
+            "WHERE pg_try_advisory_xact_lock(:lock, hashtext(id::text))"),
+            {"ids": stale, "lock": IMPORT_LOCK}).scalars().all()
         abandoned = [str(i) for i in conn.execute(sa.text(
             "UPDATE imports SET status = 'failed', completed_at = now(), "
-            "       error = CASE created_via WHEN 'api' THEN :api_reason ELSE :reason END "
-            "WHERE id IN (SELECT id FROM imports WHERE status = 'processing' "
-            "             AND created_at < now() - make_interval(secs => CASE created_via "
-            "                 WHEN 'api' THEN :api_seconds ELSE :seconds END) "
-            "             FOR UPDATE SKIP LOCKED) "
-            "RETURNING id"),
-            {"reason": ABANDONED_REASON.format(minutes=minutes), "seconds": older_than.total_seconds(),
-             "api_reason": ABANDONED_REASON.format(minutes=round(api_after.total_seconds() / 60)),
-             "api_seconds": api_after.total_seconds()}).scalars()]
+            "       error = CASE WHEN created_via = 'api' THEN CAST(:api_reason AS text) "
+            "                    ELSE CAST(:reason AS text) END "
+            "WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'processing' RETURNING id"),
+            {"reason": ABANDONED_REASON.format(minutes=minutes), "ids": stale,
+             "api_reason": ABANDONED_REASON.format(minutes=round(api_after.total_seconds() / 60))}).scalars()]
         if abandoned:  # the progress its stopped commit last wrote
             conn.execute(sa.text("DELETE FROM import_progress WHERE import_id = ANY(CAST(:ids AS uuid[]))"),
                          {"ids": abandoned})

@@ -25,30 +25,28 @@ log = logging.getLogger(__name__)
 
 RESTORABLE = [f for f in FIELDS if f != "email"]
 
-# The contacts this import touched, locked (after lock_contact_writers, which serializes every
-# writer of contacts) in the email's byte order (COLLATE "C"), the order the commit uses too.
+# The contacts this import touched. Every writer of contacts holds lock_contact_writers, so they
+# cannot change under the undo. Each statement goes by (email, contact_id): email is the key Citus
+# shards contacts and import_contacts by (issue 12), contact_id tells a contact from one that an
+# undo deleted and a later import made again with the same email.
 LINKS = """
 CREATE TEMP TABLE undo_links ON COMMIT DROP AS
-SELECT l.contact_id, l.action, COALESCE(l.previous, '{}'::jsonb) AS previous, c.email
-FROM import_contacts l JOIN contacts c ON c.id = l.contact_id
+SELECT l.contact_id, l.email, l.action, COALESCE(l.previous, '{}'::jsonb) AS previous
+FROM import_contacts l
 WHERE l.import_id = :id
-"""
-LOCK = """
-SELECT 1 FROM contacts WHERE id IN (SELECT contact_id FROM undo_links)
-ORDER BY email COLLATE "C" FOR UPDATE
 """
 # For each of those contacts: the fields later imports changed, and whether any later import linked it.
 LATER = """
 CREATE TEMP TABLE undo_later ON COMMIT DROP AS
-SELECT l.contact_id,
+SELECT l.contact_id, l.email,
        array_remove(array_agg(DISTINCT k.key), NULL) AS fields,
        min(i.file_name) AS by_file
 FROM import_contacts l
 JOIN imports i ON i.id = l.import_id
 LEFT JOIN LATERAL jsonb_object_keys(COALESCE(l.previous, '{}'::jsonb)) AS k(key) ON true
-WHERE l.contact_id IN (SELECT contact_id FROM undo_links)
+WHERE (l.email, l.contact_id) IN (SELECT email, contact_id FROM undo_links)
   AND i.id <> :id AND i.status IN ('completed', 'processing') AND i.changed_at > :changed_at
-GROUP BY l.contact_id
+GROUP BY l.contact_id, l.email
 """
 # Values written by imports already reverted must not come back (issue 9, point 10). Where this
 # import's `previous` holds a value that a run of reverted imports wrote (no completed import
@@ -61,13 +59,14 @@ FROM (
     FROM (
         SELECT DISTINCT ON (l.contact_id, k.key) l.contact_id, k.key, k.value, i.changed_at
         FROM undo_links u
-        JOIN import_contacts l ON l.contact_id = u.contact_id AND l.action = 'updated'
+        JOIN import_contacts l ON l.email = u.email AND l.contact_id = u.contact_id AND l.action = 'updated'
         JOIN imports i ON i.id = l.import_id AND i.status = 'reverted' AND i.changed_at < :changed_at
         CROSS JOIN LATERAL jsonb_each(l.previous) AS k(key, value)
         WHERE u.action = 'updated' AND u.previous ? k.key
           AND NOT EXISTS (
               SELECT 1 FROM import_contacts l2 JOIN imports i2 ON i2.id = l2.import_id
-              WHERE l2.contact_id = l.contact_id AND i2.status IN ('completed', 'processing') AND i2.id <> :id
+              WHERE l2.email = l.email AND l2.contact_id = l.contact_id
+                AND i2.status IN ('completed', 'processing') AND i2.id <> :id
                 AND i2.changed_at > i.changed_at AND i2.changed_at < :changed_at
                 AND (l2.action = 'inserted' OR l2.previous ? k.key))
         ORDER BY l.contact_id, k.key, i.changed_at
@@ -89,30 +88,41 @@ WHERE u.action = 'updated'
 ORDER BY 1, 2
 """
 # The contacts this import inserted, and those it updated whose inserting import is reverted,
-# unless a completed import still holds them.
+# unless a completed import still holds them: found first, then deleted by their keys.
+TO_DELETE = """
+CREATE TEMP TABLE undo_delete ON COMMIT DROP AS
+SELECT u.email, u.contact_id FROM undo_links u
+WHERE u.action = 'inserted'
+   OR (u.email, u.contact_id) IN (
+      SELECT l.email, l.contact_id FROM import_contacts l JOIN imports i ON i.id = l.import_id
+      WHERE (l.email, l.contact_id) IN (SELECT email, contact_id FROM undo_links)
+        AND l.action = 'inserted' AND i.status = 'reverted')
+EXCEPT
+SELECT l.email, l.contact_id FROM import_contacts l JOIN imports i ON i.id = l.import_id
+WHERE (l.email, l.contact_id) IN (SELECT email, contact_id FROM undo_links)
+  AND i.status IN ('completed', 'processing') AND i.id <> :id
+"""
 DELETE_INSERTED = """
-DELETE FROM contacts c USING undo_links u
-WHERE c.id = u.contact_id
-  AND (u.action = 'inserted' OR EXISTS (
-      SELECT 1 FROM import_contacts l JOIN imports i ON i.id = l.import_id
-      WHERE l.contact_id = u.contact_id AND l.action = 'inserted' AND i.status = 'reverted'))
-  AND NOT EXISTS (
-      SELECT 1 FROM import_contacts l JOIN imports i ON i.id = l.import_id
-      WHERE l.contact_id = u.contact_id AND i.status IN ('completed', 'processing') AND i.id <> :id)
+DELETE FROM contacts c USING undo_delete d WHERE c.email = d.email AND c.id = d.contact_id
+"""
+# The values to give back: a field of `previous` that no later import changed.
+TO_RESTORE = """
+CREATE TEMP TABLE undo_restore ON COMMIT DROP AS
+SELECT u.email, u.contact_id, u.previous, COALESCE(later.fields, '{}') AS later_fields
+FROM undo_links u LEFT JOIN undo_later later USING (contact_id)
+WHERE u.action = 'updated'
+  AND EXISTS (SELECT 1 FROM jsonb_object_keys(u.previous) AS k(key)
+              WHERE NOT (k.key = ANY(COALESCE(later.fields, '{}'))))
 """
 
 
 def _restore_statement() -> str:
     def restore(field: str) -> str:
-        value = "u.previous->'metadata'" if field == "metadata" else f"u.previous->>'{field}'"
-        return (f"{field} = CASE WHEN u.previous ? '{field}' AND NOT ('{field}' = ANY(COALESCE("
-                f"later.fields, '{{}}'))) THEN {value} ELSE c.{field} END")
+        value = "r.previous->'metadata'" if field == "metadata" else f"r.previous->>'{field}'"
+        return (f"{field} = CASE WHEN r.previous ? '{field}' AND NOT ('{field}' = ANY(r.later_fields)) "
+                f"THEN {value} ELSE c.{field} END")
     return (f"UPDATE contacts c SET {', '.join(restore(f) for f in RESTORABLE)}, updated_at = now() "
-            "FROM undo_links u LEFT JOIN undo_later later USING (contact_id) "
-            "WHERE c.id = u.contact_id AND u.action = 'updated' "
-            # only contacts with a field to give back: one that no later import changed
-            "AND EXISTS (SELECT 1 FROM jsonb_object_keys(u.previous) AS k(key) "
-            "            WHERE NOT (k.key = ANY(COALESCE(later.fields, '{}'))))")
+            "FROM undo_restore r WHERE c.email = r.email AND c.id = r.contact_id")
 
 
 @dataclass
@@ -144,12 +154,13 @@ def _undo_once(engine: Engine, import_id: str, actor: Actor) -> UndoResult:
         params = {"id": import_uuid(import_id), "changed_at": record.changed_at}
         conn.execute(sa.text("SELECT lock_contact_writers()"))
         conn.execute(sa.text(LINKS), params)
-        conn.execute(sa.text(LOCK))
         conn.execute(sa.text(LATER), params)
         conn.execute(sa.text(BEFORE_REVERTED), params)
         conflicts = pd.DataFrame(conn.execute(sa.text(CONFLICTS)).all(), columns=["email", "field", "reason"])
+        conn.execute(sa.text(TO_RESTORE))
         restored = conn.execute(sa.text(_restore_statement())).rowcount
-        deleted = conn.execute(sa.text(DELETE_INSERTED), params).rowcount
+        conn.execute(sa.text(TO_DELETE), params)
+        deleted = conn.execute(sa.text(DELETE_INSERTED)).rowcount
         change_status(conn, import_id, "reverted")
         audit.record(conn, actor, "undone", import_id=import_id,
                      detail={"deleted": deleted, "restored": restored, "kept": len(conflicts)})

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 
@@ -34,7 +35,8 @@ def links(engine, import_id: str) -> list[dict]:
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(sa.text(
             "SELECT c.email, l.action, l.row_number, l.previous FROM import_contacts l "
-            "JOIN contacts c ON c.id = l.contact_id WHERE l.import_id = :i ORDER BY l.row_number"),
+            "JOIN contacts c ON c.email = l.email AND c.id = l.contact_id WHERE l.import_id = :i "
+            "ORDER BY l.row_number"),
             {"i": import_id}).mappings()]
 
 
@@ -58,3 +60,28 @@ def prepare(data: bytes, file_name: str, **read_options):
 # Callers of the service, as the entry points make them (core.access)
 ADMIN = Actor("ana@example.com", "admin", "service")
 IMPORTER = Actor("ivy@example.com", "importer", "service")
+
+
+@contextmanager
+def refusing(engine, table: str, operation: str, message: str):
+    """A trigger that makes every `operation` (INSERT, DELETE) on table fail with message, for
+    the tests of what a failure half-way leaves; on Citus too, where triggers on distributed
+    tables must be allowed first."""
+    with engine.begin() as conn:
+        _allow_triggers(conn)
+        conn.execute(sa.text("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                             f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$"))
+        conn.execute(sa.text(f"CREATE TRIGGER refuse BEFORE {operation} ON {table} "
+                             "FOR EACH ROW EXECUTE FUNCTION refuse()"))
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            _allow_triggers(conn)
+            conn.execute(sa.text(f"DROP TRIGGER refuse ON {table}"))
+            conn.execute(sa.text("DROP FUNCTION refuse()"))
+
+
+def _allow_triggers(conn) -> None:
+    if conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")).scalar():
+        conn.execute(sa.text("SET LOCAL citus.enable_unsafe_triggers TO on"))

@@ -6,7 +6,7 @@ import sys
 
 from core.embedded import PROJECT_ROOT
 from tests.conftest import DATA
-from tests.helpers import count, csv_bytes, person
+from tests.helpers import count, csv_bytes, person, refusing
 
 
 def cli(*args, database_url=None, check=True, env=None):
@@ -97,19 +97,11 @@ def test_dry_run_says_what_would_change_and_writes_nothing(database_url, engine,
 
 
 def test_a_failing_undo_is_one_line_on_stderr(database_url, engine, tmp_path):
-    import sqlalchemy as sa
     path = tmp_path / "people.csv"
     path.write_bytes(csv_bytes(person(1)))
     first = json.loads(cli("import", path, "--source", "csv", "--json", database_url=database_url).stdout)
-    with engine.begin() as conn:
-        conn.execute(sa.text("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
-                             "$$ BEGIN RAISE EXCEPTION 'delete refused by test'; END $$"))
-        conn.execute(sa.text("CREATE TRIGGER refuse BEFORE DELETE ON contacts FOR EACH ROW EXECUTE FUNCTION refuse()"))
-    try:
+    with refusing(engine, "contacts", "DELETE", "delete refused by test"):
         done = cli("undo", first["import_id"], database_url=database_url, check=False)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP TRIGGER refuse ON contacts; DROP FUNCTION refuse()"))
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "failed and changed nothing: delete refused by test" in done.stderr
 

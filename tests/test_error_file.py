@@ -1,6 +1,7 @@
 """The re-uploadable error file (issue 10, point 8): the rows left out for a problem as the file held
 them plus an errors column, from the wizard's draft and from History; fixed and uploaded again,
 it imports."""
+import pytest
 import io
 
 import pandas as pd
@@ -10,6 +11,8 @@ from core.exporting import error_file_name, to_export_csv
 from core.history import import_error_file
 from tests.helpers import ADMIN, contacts, csv_bytes, person
 from tests.test_pages import DATA
+
+pytestmark = pytest.mark.integration
 
 HUBSPOT = ("Record ID,First Name,Last Name,Email,LinkedIn URL,Company Name,errors,Email\n"
            "1,Ann,Lee,ann@x.io,https://linkedin.com/in/ann,=Acme,x,\n"

@@ -11,8 +11,10 @@ from core.history import get_import, import_contacts, import_errors, list_import
 from core.importing import import_file
 from core.preview import review_commit
 from core.records import create_import
-from tests.helpers import ADMIN, prepare
+from tests.helpers import ADMIN, prepare, refusing
 from tests.helpers import contacts, count, csv_bytes, links, person
+
+pytestmark = pytest.mark.integration
 
 
 def run_import(engine, data: bytes, name: str = "contacts.csv", **kwargs):
@@ -124,18 +126,9 @@ def test_a_failure_after_staging_leaves_nothing_and_marks_the_import_failed(engi
 def test_a_database_error_inside_the_commit_rolls_everything_back(engine):
     import_id = create_import(engine, "test", "trigger.csv")
     report = prepare(csv_bytes(person(1), person(2, email="bad")), "trigger.csv").report
-    with engine.begin() as conn:
-        conn.execute(sa.text(
-            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'link refused by test'; END $$"))
-        conn.execute(sa.text("CREATE TRIGGER refuse BEFORE INSERT ON import_contacts "
-                             "FOR EACH ROW EXECUTE FUNCTION refuse()"))
-    try:
-        with pytest.raises(CommitFailed, match="link refused by test"):
-            commit_import(engine, import_id, report, actor=ADMIN)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP TRIGGER refuse ON import_contacts; DROP FUNCTION refuse()"))
+    with refusing(engine, "import_contacts", "INSERT", "link refused by test"), \
+            pytest.raises(CommitFailed, match="link refused by test"):
+        commit_import(engine, import_id, report, actor=ADMIN)
     assert count(engine, "contacts") == 0 and count(engine, "import_errors") == 0
     assert get_import(engine, import_id)["status"] == "failed"
     retried = commit_import(engine, import_id, report, actor=ADMIN)

@@ -14,6 +14,8 @@ from core.records import create_import
 from tests.helpers import ADMIN, prepare
 from tests.helpers import csv_bytes, person
 
+pytestmark = pytest.mark.integration
+
 FIRST = csv_bytes(
     person(1, company="Acme", locale="fr", timezone="Europe/Paris", metadata='{"a": 1, "b": {"c": 2}}'),
     person(2, metadata='{"x": "y"}'),
@@ -41,7 +43,7 @@ def state(engine) -> dict:
             "updated_at > created_at AS touched FROM contacts ORDER BY email COLLATE \"C\"")).mappings().all()
         links = conn.execute(sa.text(
             "SELECT i.file_name, c.email, l.action, l.row_number, l.previous FROM import_contacts l "
-            "JOIN contacts c ON c.id = l.contact_id JOIN imports i ON i.id = l.import_id "
+            "JOIN contacts c ON c.email = l.email AND c.id = l.contact_id JOIN imports i ON i.id = l.import_id "
             "ORDER BY i.file_name, l.row_number")).mappings().all()
         errors = conn.execute(sa.text(
             "SELECT i.file_name, e.row_number, e.column_name, e.reason, e.value FROM import_errors e "

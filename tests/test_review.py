@@ -1,3 +1,4 @@
+import pytest
 import pandas as pd
 
 from core.exporting import to_export_csv
@@ -7,6 +8,8 @@ from core.reading import read_contacts
 from core.review import apply_edits, changed_rows, invalid_rows, row_statuses
 from core.validation import validate
 from tests.helpers import csv_bytes, person
+
+pytestmark = pytest.mark.integration
 
 
 def mapped_rows(*rows):

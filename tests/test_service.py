@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.access import Actor
+from core.database import is_citus
 from core import importing
 from core.errors import AmbiguousColumns, StatusChangeRefused
 from core.fields import ROW
@@ -15,6 +16,8 @@ from core.records import create_import
 from core.review import invalid_rows
 from tests.helpers import contacts, count, csv_bytes, links, person
 from tests.test_large_path import FIRST, SECOND
+
+pytestmark = pytest.mark.integration
 
 
 def shown(value) -> str:
@@ -144,6 +147,8 @@ def test_samples_are_the_first_filled_values():
 
 
 def test_the_merge_expressions_are_inlined_not_called_per_row(engine):
+    if is_citus(engine):
+        pytest.skip("Citus plans the join on its workers: the coordinator's plan does not show it")
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TEMP TABLE import_stage (LIKE contacts) ON COMMIT DROP"))
         plan = "\n".join(conn.execute(sa.text(

@@ -5,7 +5,9 @@ from core.errors import StatusChangeRefused, UndoFailed
 from core.history import get_import
 from core.importing import import_file
 from core.undo import undo_import
-from tests.helpers import ADMIN, contacts, count, csv_bytes, person
+from tests.helpers import ADMIN, contacts, count, csv_bytes, person, refusing
+
+pytestmark = pytest.mark.integration
 
 
 def run(engine, *rows, name="f.csv"):
@@ -57,19 +59,11 @@ def test_undo_twice_or_of_an_unfinished_import_is_refused(engine):
 
 
 def test_undo_is_atomic(engine):
-    import sqlalchemy as sa
     run(engine, person(1, company="Acme"))
     second = run(engine, person(1, company="Beta"), person(2))
-    with engine.begin() as conn:
-        conn.execute(sa.text("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
-                             "$$ BEGIN RAISE EXCEPTION 'delete refused by test'; END $$"))
-        conn.execute(sa.text("CREATE TRIGGER refuse BEFORE DELETE ON contacts FOR EACH ROW EXECUTE FUNCTION refuse()"))
-    try:
-        with pytest.raises(UndoFailed, match="delete refused by test"):
-            undo_import(engine, second.import_id, ADMIN)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP TRIGGER refuse ON contacts; DROP FUNCTION refuse()"))
+    with refusing(engine, "contacts", "DELETE", "delete refused by test"), \
+            pytest.raises(UndoFailed, match="delete refused by test"):
+        undo_import(engine, second.import_id, ADMIN)
     assert contacts(engine)["person1@example.com"]["company"] == "Beta"  # the restore was rolled back
     assert count(engine, "contacts") == 2
     assert get_import(engine, second.import_id)["status"] == "completed"

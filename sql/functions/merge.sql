@@ -75,11 +75,16 @@ LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(4711002) $$;
 -- The commit: upsert the staged rows (import_stage: one row per email, `pos` the rank of the email
 -- in byte order) whose pos is in [p_from, p_to), and link each to the import, under
 -- lock_contact_writers. The commit calls it slice after slice, in pos order, within its one
--- transaction, so that it can say how far it is (issue 10, point 6); rows are locked and inserted
--- in `pos` order, the order undo uses too (ORDER BY email COLLATE "C"). The caller analyzes
+-- transaction, so that it can say how far it is (issue 10, point 6). The caller analyzes
 -- import_stage once before the first slice. p_earlier_batch: the import already links contacts
 -- from an earlier call of the HTTP API (not from an earlier slice of this commit).
--- Contacts whose values do not change are locked and linked with previous = '{}', not rewritten.
+-- Contacts whose values do not change are linked with previous = '{}', not rewritten.
+--
+-- No row locks: lock_contact_writers serializes every writer of contacts (a merge, an undo), so
+-- the stored values read in step 1 are those the update replaces, and no other transaction can
+-- insert one of these emails meanwhile. That is what lets Citus run it too (issue 12), where
+-- SELECT ... FOR UPDATE over many shards does not exist. Every statement joins contacts by email,
+-- the key Citus shards contacts and import_contacts by.
 DROP FUNCTION IF EXISTS merge_import_stage(uuid);
 DROP FUNCTION IF EXISTS merge_import_stage(uuid, integer, integer, boolean);
 CREATE FUNCTION merge_import_stage(p_import uuid, p_from integer, p_to integer, p_earlier_batch boolean,
@@ -93,13 +98,13 @@ DECLARE
 BEGIN
     PERFORM lock_contact_writers();
     CREATE TEMP TABLE import_matched (
-        id uuid, pos integer, src_row integer,
+        id uuid, email text, pos integer, src_row integer,
         new_full_name text, new_linkedin_profile text, new_company text, new_locale text,
         new_timezone text, new_metadata jsonb, previous jsonb
     ) ON COMMIT DROP;
 
-    -- 1. Lock the stored contacts of the staged emails in pos order and keep their values.
-    PERFORM _merge_import_lock(NULL, p_from, p_to);
+    -- 1. The stored contacts of the staged emails, their new values and `previous`.
+    PERFORM _merge_import_match(p_from, p_to, NULL);
     ANALYZE import_matched;
 
     -- 2. Insert the new emails in pos order, then link them: a plain INSERT (ON CONFLICT costs
@@ -113,16 +118,16 @@ BEGIN
           AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
         ORDER BY s.pos;
         GET DIAGNOSTICS inserted = ROW_COUNT;
-        INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
-        SELECT p_import, import_contact_id(v_prefix, s.pos), 'inserted', s.row_number, NULL
+        INSERT INTO import_contacts (import_id, email, contact_id, action, row_number, previous)
+        SELECT p_import, s.email, import_contact_id(v_prefix, s.pos), 'inserted', s.row_number, NULL
         FROM import_stage s
         WHERE s.pos >= p_from AND s.pos < p_to
           AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
         ORDER BY s.pos;
     EXCEPTION WHEN unique_violation THEN
-        -- 3. A concurrent import inserted some of these emails after step 1 (this block's work
-        --    is undone): insert the others, link what this import inserted, then lock the
-        --    concurrent ones before their values are read.
+        -- Someone wrote contacts without lock_contact_writers (by hand, a script) and inserted
+        -- some of these emails after step 1 (this block's work is undone): insert the others,
+        -- link what this import inserted, then match the others' rows too.
         INSERT INTO contacts (id, email, full_name, linkedin_profile, company, locale, timezone, metadata)
         SELECT import_contact_id(v_prefix, s.pos), s.email, s.full_name, s.linkedin_profile,
                s.company, s.locale, s.timezone, COALESCE(s.metadata, '{}'::jsonb)
@@ -132,15 +137,15 @@ BEGIN
         ORDER BY s.pos
         ON CONFLICT (email) DO NOTHING;
         GET DIAGNOSTICS inserted = ROW_COUNT;
-        INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
-        SELECT p_import, c.id, 'inserted', s.row_number, NULL
-        FROM import_stage s JOIN contacts c ON c.id = import_contact_id(v_prefix, s.pos)
+        INSERT INTO import_contacts (import_id, email, contact_id, action, row_number, previous)
+        SELECT p_import, s.email, c.id, 'inserted', s.row_number, NULL
+        FROM import_stage s JOIN contacts c ON c.email = s.email AND c.id = import_contact_id(v_prefix, s.pos)
         WHERE s.pos >= p_from AND s.pos < p_to
         ORDER BY s.pos;
-        PERFORM _merge_import_lock(v_prefix, p_from, p_to);
+        PERFORM _merge_import_match(p_from, p_to, v_prefix);
     END;
 
-    -- 4. Update what changes, link every matched contact.
+    -- 3. Update what changes, link every matched contact.
     UPDATE contacts c SET
         full_name = m.new_full_name,
         linkedin_profile = m.new_linkedin_profile,
@@ -150,20 +155,20 @@ BEGIN
         metadata = m.new_metadata,
         updated_at = now()
     FROM import_matched m
-    WHERE c.id = m.id AND m.previous <> '{}'::jsonb;
+    WHERE c.email = m.email AND c.id = m.id AND m.previous <> '{}'::jsonb;
 
     IF p_earlier_batch THEN
         -- A later batch of the same import (the HTTP API adds contacts in several calls): a
         -- contact it linked before keeps its link, as inserted, or with the stored values from
         -- before the import, widened by the fields only this batch changes.
-        INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
-        SELECT p_import, id, 'updated', src_row, previous FROM import_matched ORDER BY id
-        ON CONFLICT (import_id, contact_id) DO UPDATE SET previous = CASE
+        INSERT INTO import_contacts (import_id, email, contact_id, action, row_number, previous)
+        SELECT p_import, email, id, 'updated', src_row, previous FROM import_matched ORDER BY pos
+        ON CONFLICT (import_id, email) DO UPDATE SET previous = CASE
             WHEN import_contacts.action = 'inserted' THEN NULL
             ELSE EXCLUDED.previous || import_contacts.previous END;
     ELSE
-        INSERT INTO import_contacts (import_id, contact_id, action, row_number, previous)
-        SELECT p_import, id, 'updated', src_row, previous FROM import_matched ORDER BY id;
+        INSERT INTO import_contacts (import_id, email, contact_id, action, row_number, previous)
+        SELECT p_import, email, id, 'updated', src_row, previous FROM import_matched ORDER BY pos;
     END IF;
     GET DIAGNOSTICS updated = ROW_COUNT;
     SELECT count(*) INTO unchanged FROM import_matched WHERE previous = '{}'::jsonb;
@@ -171,18 +176,18 @@ BEGIN
 END;
 $$;
 
--- Steps 1 and 3 of merge_import_stage: lock in pos order the stored contacts of the staged emails
--- in [p_from, p_to) and record their new values and `previous` (from the locked, current row).
--- With p_prefix (step 3) only the emails neither recorded yet nor inserted by this import (whose
--- ids carry p_prefix).
+-- Step 1 of merge_import_stage: the stored contacts of the staged emails in [p_from, p_to), with
+-- their new values and `previous` (computed once per contact). With p_prefix (step 2's
+-- exception) only those neither matched yet nor inserted by this import (whose ids carry p_prefix).
 DROP FUNCTION IF EXISTS _merge_import_lock(text);
-CREATE OR REPLACE FUNCTION _merge_import_lock(p_prefix text, p_from integer, p_to integer) RETURNS void
+DROP FUNCTION IF EXISTS _merge_import_lock(text, integer, integer);
+CREATE OR REPLACE FUNCTION _merge_import_match(p_from integer, p_to integer, p_prefix text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     -- The new values are kept only for contacts that change: most of a re-import usually does
     -- not, and this table is written and read once per matched contact.
     INSERT INTO import_matched
-    SELECT id, pos, src_row,
+    SELECT id, email, pos, src_row,
            CASE WHEN changes THEN merged_text(full_name, in_full_name) END,
            CASE WHEN changes THEN merged_text(linkedin_profile, in_linkedin_profile) END,
            CASE WHEN changes THEN merged_text(company, in_company) END,
@@ -193,7 +198,7 @@ BEGIN
     FROM (
         SELECT *, previous <> '{}'::jsonb AS changes
         FROM (
-            SELECT c.id, s.pos, s.row_number AS src_row,
+            SELECT c.id, c.email, s.pos, s.row_number AS src_row,
                    c.full_name, s.full_name AS in_full_name,
                    c.linkedin_profile, s.linkedin_profile AS in_linkedin_profile,
                    c.company, s.company AS in_company, c.locale, s.locale AS in_locale,
@@ -201,14 +206,15 @@ BEGIN
                    changed_fields(c.full_name, s.full_name, c.linkedin_profile, s.linkedin_profile,
                                   c.company, s.company, c.locale, s.locale, c.timezone, s.timezone,
                                   c.metadata, s.metadata) AS previous
-            FROM import_stage s JOIN contacts c ON c.email = s.email
-            WHERE s.pos >= p_from AND s.pos < p_to
-              AND (p_prefix IS NULL
-                   OR (c.id <> import_contact_id(p_prefix, s.pos)
-                       AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)))
-            ORDER BY s.pos
-            FOR UPDATE OF c  -- not flattened into the outer query: `previous` is computed once
-        ) locked
+            -- the slice's rows to match come first, as a subquery of temporary tables alone:
+            -- Citus joins it to contacts as one result, not row by row
+            FROM (SELECT * FROM import_stage st
+                  WHERE st.pos >= p_from AND st.pos < p_to
+                    AND (p_prefix IS NULL OR NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = st.pos))) s
+            JOIN contacts c ON c.email = s.email
+            WHERE p_prefix IS NULL OR c.id <> import_contact_id(p_prefix, s.pos)
+            OFFSET 0  -- not flattened into the outer query: `previous` is computed once
+        ) matched
     ) compared;
 END;
 $$;
@@ -216,13 +222,18 @@ $$;
 -- The review: what merge_import_stage would do with the staged rows, computed with the same
 -- functions, locking and writing nothing (the commit reads the stored values again under its
 -- locks). One pass counts the stored contacts matched, those that change, and each field's changes.
-CREATE OR REPLACE FUNCTION review_import_stage(
+DROP FUNCTION IF EXISTS review_import_stage();
+CREATE FUNCTION review_import_stage(
     OUT matched bigint, OUT changed bigint, OUT full_name bigint, OUT linkedin_profile bigint,
     OUT company bigint, OUT locale bigint, OUT timezone bigint, OUT metadata bigint)
-LANGUAGE sql STABLE AS $$
+-- PL/pgSQL, not SQL: Citus plans a SQL function's query with parameters, which it cannot distribute
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
     SELECT count(*), count(*) FILTER (WHERE fn OR lp OR co OR lo OR tz OR md),
            count(*) FILTER (WHERE fn), count(*) FILTER (WHERE lp), count(*) FILTER (WHERE co),
            count(*) FILTER (WHERE lo), count(*) FILTER (WHERE tz), count(*) FILTER (WHERE md)
+    INTO matched, changed, full_name, linkedin_profile, company, locale, timezone, metadata
     FROM (SELECT text_changes(c.full_name, s.full_name) AS fn,
                  text_changes(c.linkedin_profile, s.linkedin_profile) AS lp,
                  text_changes(c.company, s.company) AS co,
@@ -230,37 +241,43 @@ LANGUAGE sql STABLE AS $$
                  text_changes(c.timezone, s.timezone) AS tz,
                  metadata_changes(c.metadata, s.metadata) AS md
           FROM import_stage s JOIN contacts c ON c.email = s.email
-          OFFSET 0) AS compared  -- OFFSET 0: each comparison made once per row, not once per use
+          OFFSET 0) AS compared;  -- OFFSET 0: each comparison made once per row, not once per use
+END;
 $$;
 
 -- The review's first p_limit changes, in row order: one row per changed field, old -> new as text
 -- (metadata as JSON). Only the first rows that change anything are compared field by field.
-CREATE OR REPLACE FUNCTION review_import_changes(p_limit integer)
+DROP FUNCTION IF EXISTS review_import_changes(integer);
+CREATE FUNCTION review_import_changes(p_limit integer)
 RETURNS TABLE (row_number integer, email text, field text, old text, new text)
-LANGUAGE sql STABLE AS $$
-    SELECT m.row_number, m.email, f.field, COALESCE(f.old, ''), COALESCE(f.new, '')
-    FROM (SELECT s.*, c.full_name AS c_full_name, c.linkedin_profile AS c_linkedin_profile,
-                 c.company AS c_company, c.locale AS c_locale, c.timezone AS c_timezone,
-                 c.metadata AS c_metadata
-          FROM import_stage s JOIN contacts c ON c.email = s.email
-          WHERE text_changes(c.full_name, s.full_name) OR text_changes(c.linkedin_profile, s.linkedin_profile)
-             OR text_changes(c.company, s.company) OR text_changes(c.locale, s.locale)
-             OR text_changes(c.timezone, s.timezone) OR metadata_changes(c.metadata, s.metadata)
-          ORDER BY s.row_number
-          LIMIT p_limit) AS m
-    CROSS JOIN LATERAL (VALUES
-        (1, 'full_name', m.c_full_name, merged_text(m.c_full_name, m.full_name),
-            text_changes(m.c_full_name, m.full_name)),
-        (2, 'linkedin_profile', m.c_linkedin_profile, merged_text(m.c_linkedin_profile, m.linkedin_profile),
-            text_changes(m.c_linkedin_profile, m.linkedin_profile)),
-        (3, 'company', m.c_company, merged_text(m.c_company, m.company), text_changes(m.c_company, m.company)),
-        (4, 'locale', m.c_locale, merged_text(m.c_locale, m.locale), text_changes(m.c_locale, m.locale)),
-        (5, 'timezone', m.c_timezone, merged_text(m.c_timezone, m.timezone),
-            text_changes(m.c_timezone, m.timezone)),
-        (6, 'metadata', m.c_metadata::text, merged_metadata(m.c_metadata, m.metadata)::text,
-            metadata_changes(m.c_metadata, m.metadata))
-    ) AS f(position, field, old, new, changes)
-    WHERE f.changes
-    ORDER BY m.row_number, f.position
-    LIMIT p_limit
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        SELECT m.row_number, m.email, f.field, COALESCE(f.old, ''), COALESCE(f.new, '')
+        FROM (SELECT s.*, c.full_name AS c_full_name, c.linkedin_profile AS c_linkedin_profile,
+                     c.company AS c_company, c.locale AS c_locale, c.timezone AS c_timezone,
+                     c.metadata AS c_metadata
+              FROM import_stage s JOIN contacts c ON c.email = s.email
+              WHERE text_changes(c.full_name, s.full_name) OR text_changes(c.linkedin_profile, s.linkedin_profile)
+                 OR text_changes(c.company, s.company) OR text_changes(c.locale, s.locale)
+                 OR text_changes(c.timezone, s.timezone) OR metadata_changes(c.metadata, s.metadata)
+              ORDER BY s.row_number
+              LIMIT p_limit) AS m
+        CROSS JOIN LATERAL (VALUES
+            (1, 'full_name', m.c_full_name, merged_text(m.c_full_name, m.full_name),
+                text_changes(m.c_full_name, m.full_name)),
+            (2, 'linkedin_profile', m.c_linkedin_profile, merged_text(m.c_linkedin_profile, m.linkedin_profile),
+                text_changes(m.c_linkedin_profile, m.linkedin_profile)),
+            (3, 'company', m.c_company, merged_text(m.c_company, m.company), text_changes(m.c_company, m.company)),
+            (4, 'locale', m.c_locale, merged_text(m.c_locale, m.locale), text_changes(m.c_locale, m.locale)),
+            (5, 'timezone', m.c_timezone, merged_text(m.c_timezone, m.timezone),
+                text_changes(m.c_timezone, m.timezone)),
+            (6, 'metadata', m.c_metadata::text, merged_metadata(m.c_metadata, m.metadata)::text,
+                metadata_changes(m.c_metadata, m.metadata))
+        ) AS f(position, field, old, new, changes)
+        WHERE f.changes
+        ORDER BY m.row_number, f.position
+        LIMIT p_limit;
+END;
 $$;
