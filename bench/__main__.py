@@ -108,14 +108,34 @@ def _child(kind: str, path: str, url: str) -> dict:
         outcome = importing.review(engine, draft)
         reviewed = time.perf_counter()
         review = reviewed - validated
-        importing.commit(engine, draft)
+        stages = StageClock()
+        importing.commit(engine, draft, stages)
         commit = time.perf_counter() - reviewed
-        result = {"will_insert": outcome.will_insert, "will_update": outcome.will_update,
-                  "inserted": draft.result.inserted, "updated": draft.result.updated}
+        result["stages"] = stages.seconds()
+        result.update(will_insert=outcome.will_insert, will_update=outcome.will_update,
+                      inserted=draft.result.inserted, updated=draft.result.updated)
     engine.dispose()
     return {"rows": report.rows, "read": read - started, "validate": validated - read, "review": review,
             "commit": commit, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             **result}
+
+
+class StageClock:
+    """The commit's progress callback: how long each of its stages took (core.commit's stages)."""
+
+    def __init__(self):
+        self.began, self.marks = time.perf_counter(), []
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.marks or self.marks[-1][0] != stage:
+            self.marks.append((stage, time.perf_counter()))
+
+    def seconds(self) -> dict[str, float]:
+        ends = [at for _, at in self.marks[1:]] + [time.perf_counter()]
+        spent: dict[str, float] = {}
+        for (stage, start), end in zip(self.marks, ends):
+            spent[stage] = spent.get(stage, 0.0) + end - start
+        return spent
 
 
 def _baseline(engine, valid) -> float:
@@ -138,7 +158,7 @@ def _baseline(engine, valid) -> float:
     with engine.begin() as conn:
         import_id = conn.execute(sa.text("INSERT INTO imports (source) VALUES ('baseline') RETURNING id")).scalar_one()
     links = pa.table({"import_id": pa.array([str(import_id)] * table.num_rows, pa.large_string()),
-                      "contact_id": ids, "action": pa.array(["inserted"] * table.num_rows, pa.large_string()),
+                      "email": table["email"], "contact_id": ids, "action": pa.array(["inserted"] * table.num_rows, pa.large_string()),
                       "row_number": table[ROW]})
     chunks = [(pa.table(columns).slice(start, 50_000), links.slice(start, 50_000))
               for start in range(0, table.num_rows, 50_000)]
@@ -148,7 +168,7 @@ def _baseline(engine, valid) -> float:
         with cursor.copy(f"COPY contacts (id, {', '.join(FIELDS)}) FROM STDIN (FORMAT csv)") as copy:
             for contacts, _ in chunks:
                 copy.write(to_csv(contacts))
-        with cursor.copy("COPY import_contacts (import_id, contact_id, action, row_number) "
+        with cursor.copy("COPY import_contacts (import_id, email, contact_id, action, row_number) "
                          "FROM STDIN (FORMAT csv)") as copy:
             for _, link_rows in chunks:
                 copy.write(to_csv(link_rows))
