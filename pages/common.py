@@ -105,8 +105,8 @@ def signed_in() -> Actor:
     if actor.role is None:
         _refuse(actor, f"{actor.name} has no role in [roles] of .streamlit/secrets.toml, so the console "
                        "refuses them. Set CONTACT_IMPORT_USER, or add them to [roles].")
-    st.sidebar.caption(":material/lock_open: Local mode: no sign-in is configured, so only this machine can open "
-               f"the console. You are {md(actor.name)} ({actor.role}).")
+    st.sidebar.caption(":material/lock_open: Local mode: no sign-in is configured, so only this machine can "
+                       f"open the console. You are {md(actor.name)} ({actor.role}).")
     return actor
 
 
