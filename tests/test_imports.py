@@ -2,7 +2,6 @@
 import threading
 
 import pytest
-import sqlalchemy as sa
 
 from core.campaigns import attach_to_campaign, create_campaign, list_campaigns
 from core.commit import commit_import

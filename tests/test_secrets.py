@@ -24,7 +24,7 @@ from core.exporting import to_export_csv
 from core.campaigns import list_campaigns
 from core.history import campaign_contacts_csv, import_contacts_csv, import_error_file
 from tests.console_server import CHROMIUM, CHROMIUM_ARGS, console_server
-from tests.helpers import ADMIN, csv_bytes, person
+from tests.helpers import ADMIN, person
 from tests.test_cli import cli
 from tests.test_pages import TIMEOUT
 
