@@ -120,7 +120,7 @@ def citus_workers(url: str) -> list[tuple[str, int]]:
     engine = sa.create_engine(make_url(sqlalchemy_url(url)))
     try:
         with engine.connect() as conn:
-            if not conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")).scalar():
+            if not has_citus(conn):
                 return []
             return [tuple(row) for row in conn.execute(sa.text(
                 "SELECT node_name, node_port FROM citus_get_active_worker_nodes() ORDER BY node_port"))]
@@ -130,7 +130,12 @@ def citus_workers(url: str) -> list[tuple[str, int]]:
 
 def is_citus(engine: Engine) -> bool:
     with engine.connect() as conn:
-        return conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")).scalar()
+        return has_citus(conn)
+
+
+def has_citus(conn: sa.Connection) -> bool:
+    """Whether the connection's database has the citus extension."""
+    return conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")).scalar()
 
 
 def _run_autocommit(url, *statements: str) -> None:

@@ -56,22 +56,24 @@ def secrets() -> dict:
         return {}
 
 
-def user_name() -> str:
+def user_name(settings: dict | None = None) -> str:
     """Who uses a console without sign-in: `console_user` from secrets, else CONTACT_IMPORT_USER
     or the OS user."""
-    return secrets().get("console_user") or current_user()
+    return (secrets() if settings is None else settings).get("console_user") or current_user()
 
 
-def current_actor() -> Actor:
+def current_actor(settings: dict | None = None) -> Actor:
     """Who uses the page, with the role [roles] gives them: with [auth] in secrets, the signed-in
-    email (no role until signed in); without, the local user (core.access.Policy.role_of)."""
+    email (no role until signed in); without, the local user (core.access.Policy.role_of).
+    settings: the secrets, when the caller has read them."""
     try:
-        settings = secrets()
+        settings = secrets() if settings is None else settings
         policy = policy_from(settings)
     except ImportConsoleError:  # broken secrets let nobody in; signed_in says why
         return Actor(current_user(), None, "console")
     if "auth" not in settings:
-        return Actor(user_name(), policy.role_of(user_name()), "console")
+        name = user_name(settings)
+        return Actor(name, policy.role_of(name), "console")
     email = st.user.get("email") if st.user.is_logged_in else None
     trusted = email and policy.configured and email_trusted(settings)
     return Actor(email or "(an account without an email)", policy.role_of(email) if trusted else None, "console")
@@ -89,47 +91,49 @@ def signed_in() -> Actor:
     secrets, a sign-in, and a role ([roles] is the allow-list); without, the console serves this
     machine only and says so."""
     try:
-        policy_from(secrets())
+        settings = secrets()
+        policy_from(settings)
     except ImportConsoleError as error:
         show_error(error)
         st.stop()
-    if "auth" in secrets():
-        return _signed_in_with_provider()
+    if "auth" in settings:
+        return _signed_in_with_provider(settings)
     under_apptest = config.get_option("global.appTest")  # AppTest serves nobody: no address to check
     if not under_apptest and not is_local(st.get_option("server.address"), st.context.ip_address):
         st.error("This console has no sign-in configured, so it serves only this machine. Open it on "
                  "127.0.0.1, or configure sign-in ([auth] and [roles] in .streamlit/secrets.toml; see "
                  "README, \"Running it for a team\").", icon=":material/lock:")
         st.stop()
-    actor = current_actor()
+    actor = current_actor(settings)
     if actor.role is None:
-        _refuse(actor, f"{actor.name} has no role in [roles] of .streamlit/secrets.toml, so the console "
+        _refuse(actor, settings, f"{actor.name} has no role in [roles] of .streamlit/secrets.toml, so the console "
                        "refuses them. Set CONTACT_IMPORT_USER, or add them to [roles].")
     st.sidebar.caption(":material/lock_open: Local mode: no sign-in is configured, so only this machine can "
                        f"open the console. You are {md(actor.name)} ({actor.role}).")
     return actor
 
 
-def _signed_in_with_provider() -> Actor:
+def _signed_in_with_provider(settings: dict) -> Actor:
     if not st.user.is_logged_in:
         st.title("Contact Import Console")
         st.write("Sign in to import contacts.")
-        providers = [name for name, value in secrets()["auth"].items() if isinstance(value, dict)]
+        providers = [name for name, value in settings["auth"].items() if isinstance(value, dict)]
         for provider in providers or [None]:
-            if st.button(f"Sign in with {provider}" if provider else "Sign in", type="primary", key=f"login_{provider}"):
+            label = f"Sign in with {md(provider)}" if provider else "Sign in"
+            if st.button(label, type="primary", key=f"login_{provider}"):
                 st.login(provider)  # None: the one provider of [auth]
         st.stop()
-    actor = current_actor()
+    actor = current_actor(settings)
     if actor.role is None:
-        if "roles" not in secrets():
+        if "roles" not in settings:
             why = ("Nobody is allowed in yet: the operator lists who may sign in under [roles] in "
                    ".streamlit/secrets.toml (see README, \"Running it for a team\").")
-        elif st.user.get("email") and not email_trusted(secrets()):
+        elif st.user.get("email") and not email_trusted(settings):
             why = (f"The sign-in provider has not verified {actor.name}, so the console cannot go by it. "
                    "Verify the address with the provider, then sign in again.")
         else:
-            why = f"{actor.name or 'This account'} is not allowed in this console. Ask an admin to add you."
-        _refuse(actor, why)
+            why = f"{actor.name} is not allowed in this console. Ask an admin to add you."
+        _refuse(actor, settings, why)
     with st.sidebar:
         st.caption(f"Signed in as {md(actor.name)} ({actor.role})")
         if st.button("Sign out", key="logout"):
@@ -137,13 +141,13 @@ def _signed_in_with_provider() -> Actor:
     return actor
 
 
-def _refuse(actor: Actor, why: str) -> None:
+def _refuse(actor: Actor, settings: dict, why: str) -> None:
     """A signed-in person without a role: recorded once per session, and nothing of the page shown."""
     if st.session_state.get("_refusal_recorded") != actor.name:
         audit.record_now(engine(), actor, "sign-in refused", subject=actor.name or None)
         st.session_state["_refusal_recorded"] = actor.name
     st.error(md(why), icon=":material/block:")
-    if "auth" in secrets() and st.button("Sign out", key="logout_refused"):
+    if "auth" in settings and st.button("Sign out", key="logout_refused"):
         st.logout()
     st.stop()
 

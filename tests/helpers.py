@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from core.access import Actor
+from core.database import has_citus
 from core.fields import FIELDS
 
 HEADER = ",".join(FIELDS)
@@ -83,5 +84,5 @@ def refusing(engine, table: str, operation: str, message: str):
 
 
 def _allow_triggers(conn) -> None:
-    if conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")).scalar():
+    if has_citus(conn):
         conn.execute(sa.text("SET LOCAL citus.enable_unsafe_triggers TO on"))
