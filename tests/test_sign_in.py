@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from core import audit
 from tests.console_server import CHROMIUM, CHROMIUM_ARGS, console_server, free_port
@@ -62,7 +62,7 @@ def test_sign_in_lets_in_whom_the_roles_name_and_nobody_else(database_url, engin
                 refused.get_by_text("is not allowed in this console").wait_for()
                 assert refused.get_by_role("heading", name="New import").count() == 0
                 assert refused.locator('[data-testid="stFileUploader"]').count() == 0
-                assert refused.get_by_role("button", name="Sign out").count() == 1
+                expect(refused.get_by_role("button", name="Sign out")).to_have_count(1, timeout=WAIT_MS)
 
                 importer = sign_in(browser, url, provider, "ivy@example.com")
                 importer.get_by_role("heading", name="New import").wait_for()
