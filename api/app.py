@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from api import campaigns, contacts, imports
 from core.access import AccessRefused
 from core.errors import (CampaignNotFound, CommitFailed, ImportClosed, ImportConsoleError, ImportNotFound,
-                         StatusChangeRefused, TotalRowsMismatch, UndoFailed)
+                         NotTheOwner, StatusChangeRefused, TotalRowsMismatch, UndoFailed)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ async def _conflict(request: Request, error: ImportConsoleError) -> JSONResponse
 
 
 @api.exception_handler(AccessRefused)
-async def _forbidden(request: Request, error: AccessRefused) -> JSONResponse:
+@api.exception_handler(NotTheOwner)
+async def _forbidden(request: Request, error: ImportConsoleError) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=403)
 
 

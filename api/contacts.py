@@ -155,7 +155,8 @@ def _batch_answer(db: Engine, result, report) -> dict:
         details = conn.execute(sa.text("SELECT id::text AS id, email, full_name FROM contacts "
                                        "WHERE email = ANY(:emails) ORDER BY email"), {"emails": emails}).mappings().all()
     return {"import_id": result.import_id, "status": result.status,
-            "inserted": result.inserted + result.updated, "created": result.inserted,
+            # the seed's `inserted`: every contact the call upserted (linked), new or not
+            "inserted": result.total_rows, "created": result.inserted,
             "updated": result.updated, "unchanged": result.unchanged, "invalid": result.invalid,
             "duplicates": result.duplicates, "errors": _records(report.errors),
             "details": [dict(d) for d in details], "details_truncated": report.valid_count > DETAILS_SHOWN}

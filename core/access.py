@@ -41,6 +41,7 @@ ACTIONS = {
     "undo": (ADMIN, "Undoing an import"),
     "manage keys": (ADMIN, "Managing API keys"),
     "see all drafts": (ADMIN, "Opening another user's draft"),
+    "act on any import": (ADMIN, "Acting on an import another key or token created"),
     "read audit": (ADMIN, "Reading the audit trail"),
 }
 

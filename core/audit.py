@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from core.access import AccessRefused, Actor, can
-from core.errors import ImportNotFound
+from core.errors import ImportNotFound, NotTheOwner
 from core.records import import_uuid
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,17 @@ def check(engine: Engine, actor: Actor, action: str, import_id=None) -> None:
         named = None  # not an import id: the refusal is recorded without one
     _record_refusal(engine, actor, action, named)
     raise AccessRefused(actor, action)
+
+
+def check_owner(engine: Engine, import_id, record, actor: Actor) -> None:
+    """An import the HTTP API created is its creator's (the key's name, the token's subject): anyone
+    else but an admin is refused, and the refusal recorded. record: the import's row as
+    core.records.lock_import reads it."""
+    owner = record.created_by or ""
+    if record.created_via != "api" or owner.casefold() == actor.name.casefold() or can(actor, "act on any import"):
+        return
+    _record_refusal(engine, actor, "act on another's import", import_uuid(import_id))
+    raise NotTheOwner(import_id, owner, actor.name)
 
 
 def _record_refusal(engine: Engine, actor: Actor, action: str, import_id) -> None:

@@ -226,7 +226,7 @@ def _import(args) -> int:
         print(json.dumps(result.as_dict()))
     else:
         print(f"import {result.import_id} {result.status}: {result.inserted} inserted, "
-              f"{result.updated} updated ({result.unchanged} of them unchanged), {result.invalid} invalid, "
+              f"{result.updated} updated, {result.unchanged} unchanged, {result.invalid} invalid, "
               f"{result.duplicates} duplicates, total_rows {result.total_rows}")
     return 0
 

@@ -14,8 +14,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from core import audit
 from core.access import Actor
-from core.errors import CommitFailed, ImportClosed, ImportConsoleError, TotalRowsMismatch
-from core.records import change_status, check_change, clock_now, import_uuid, lock_import, mark_failed
+from core.counts import Counts
+from core.errors import CommitFailed, ImportClosed, ImportConsoleError, StatusChangeRefused, TotalRowsMismatch
+from core.records import (add_batch_counts, change_status, check_change, clock_now, import_uuid, lock_import,
+                          mark_failed)
 from core.progress import Progress, ignore_progress
 from core.staging import reason, retry_deadlocks, stage_rows, to_csv
 from core.validation import ValidationReport
@@ -34,15 +36,23 @@ INTERRUPTED = "interrupted: the commit was stopped before it finished; nothing o
 
 @dataclass(frozen=True)
 class ImportResult:
+    """What a commit (or one batch) did, in the counts of core.counts."""
+
     import_id: str
     status: str
     inserted: int
-    updated: int      # stored contacts linked (the seed's meaning), changed or not
+    updated: int      # stored contacts whose values changed
     invalid: int
     duplicates: int
-    total_rows: int   # inserted + updated: the contacts linked to the import
-    unchanged: int = 0  # of the updated, those that already held these values
+    total_rows: int   # the contacts linked: inserted + updated + unchanged
+    unchanged: int = 0  # stored contacts linked as they were
     file_rows: int = 0  # the rows the file held (the batch's, for a batch)
+    skipped: int = 0    # rows the user chose to leave out
+
+    @property
+    def counts(self) -> Counts:
+        return Counts(rows=self.file_rows, invalid=self.invalid, skipped=self.skipped, duplicates=self.duplicates,
+                      inserted=self.inserted, updated=self.updated, unchanged=self.unchanged)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -105,18 +115,25 @@ def _linked(conn: Connection, import_id: str) -> int:
 
 
 def complete_import(engine: Engine, import_id: str, total_rows: int | None = None, *, actor: Actor) -> None:
-    """The seed's step 3: an import the API filled in batches marked completed. A total_rows that
-    is not the number of contacts linked is refused (the server keeps its own count); completing
-    a completed import again changes nothing."""
+    """The seed's step 3: an import the API filled in batches marked completed, by its owner (or an
+    admin). A total_rows that is not the number of contacts linked is refused (the server keeps
+    its own count); completing a completed import again changes nothing; a failed or reverted
+    import cannot be completed."""
     audit.check(engine, actor, "import", import_id)
     with engine.begin() as conn:
-        status = lock_import(conn, import_id).status
+        record = lock_import(conn, import_id)
+        audit.check_owner(engine, import_id, record, actor)
+        if record.status == "completed" and total_rows is None:
+            return
         linked = _linked(conn, import_id)
         if total_rows is not None and total_rows != linked:
             raise TotalRowsMismatch(import_id, total_rows, linked)
-        if status != "completed":
-            change_status(conn, import_id, "completed", total_rows=linked)
-            audit.record(conn, actor, "committed", import_id=import_id, detail={"contacts": linked})
+        if record.status == "completed":
+            return
+        if record.status != "processing":
+            raise StatusChangeRefused(import_id, record.status, "completed")
+        change_status(conn, import_id, "completed", total_rows=linked)
+        audit.record(conn, actor, "committed", import_id=import_id, detail={"contacts": linked})
 
 
 def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notify: Progress,
@@ -124,7 +141,9 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
                  actor: Actor) -> ImportResult:
     total = report.valid_count
     with engine.begin() as conn:
-        status = lock_import(conn, import_id).status
+        record = lock_import(conn, import_id)
+        audit.check_owner(engine, import_id, record, actor)
+        status = record.status
         if complete:
             check_change(import_id, status, "completed")
         elif status != "processing":
@@ -135,7 +154,8 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
         # The merge sorts and joins the whole stage; keep that in memory rather than on disk.
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         stage_rows(conn, report, notify)
-        inserted, updated, unchanged = _merge(conn, import_id, total, notify)
+        inserted, matched, unchanged = _merge(conn, import_id, total, notify)
+        updated = matched - unchanged
         rejected = report.rejected_rows()
         notify("finishing", len(rejected), len(rejected))
         _store_rejections(conn, import_id, rejected)
@@ -144,23 +164,25 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
         notify("completing", total, total)
         result = ImportResult(import_id=str(import_id), status="completed" if complete else "processing",
                               inserted=inserted, updated=updated, invalid=report.invalid,
-                              duplicates=len(report.duplicates), total_rows=inserted + updated,
-                              unchanged=unchanged, file_rows=report.rows)
+                              duplicates=len(report.duplicates), total_rows=inserted + matched,
+                              unchanged=unchanged, file_rows=report.rows, skipped=report.skipped)
         if complete:
             # completed_at is clock_timestamp(): the time this commit held its locks, so completion
             # order is the order in which imports changed shared contacts (undo relies on it).
             change_status(conn, import_id, "completed", total_rows=result.total_rows, inserted=inserted,
-                          updated=updated, unchanged=unchanged, invalid=result.invalid,
+                          updated=updated, unchanged=unchanged, invalid=result.invalid, skipped=result.skipped,
                           duplicates=result.duplicates, error=None, file_rows=report.rows)
             conn.execute(sa.text("UPDATE imports SET changed_at = completed_at WHERE id = :id"),
                          {"id": import_uuid(import_id)})
+            _mark_draft_committed(conn, import_id)
             audit.record(conn, actor, "retried" if status == "failed" else "committed", import_id=import_id,
                          detail={"inserted": inserted, "updated": updated, "unchanged": unchanged,
                                  "invalid": result.invalid, "duplicates": result.duplicates})
         else:
-            _add_counts(conn, import_id, result)
+            add_batch_counts(conn, import_id, report.rows, report.invalid)
             audit.record(conn, actor, "contacts added", import_id=import_id,
-                         detail={"inserted": inserted, "updated": updated, "invalid": result.invalid})
+                         detail={"inserted": inserted, "updated": updated, "unchanged": unchanged,
+                                 "invalid": result.invalid})
     notify("done", total, total)
     return result
 
@@ -199,18 +221,13 @@ def next_slice(size: int, seconds: float) -> int:
     return int(min(max(wanted, size / 2, smallest), size * 2, largest))
 
 
-def _add_counts(conn: Connection, import_id: str, batch: ImportResult) -> None:
-    """A batch's counts added to its import's; total_rows stays the contacts linked (a contact two
-    batches hold counts once)."""
-    conn.execute(sa.text(
-        "UPDATE imports SET inserted = inserted + :inserted, updated = updated + :updated, "
-        "unchanged = unchanged + :unchanged, invalid = invalid + :invalid, duplicates = duplicates + :duplicates, "
-        "file_rows = COALESCE(file_rows, 0) + :file_rows, "
-        "total_rows = (SELECT count(*) FROM import_contacts WHERE import_id = :id), "
-        "changed_at = :now WHERE id = :id"),
-        {"id": import_uuid(import_id), "now": clock_now(conn), **{k: getattr(batch, k) for k in
-                                          ("inserted", "updated", "unchanged", "invalid", "duplicates",
-                                           "file_rows")}})
+def _mark_draft_committed(conn: Connection, import_id: str) -> None:
+    """The console's draft of this import (core.drafts) is committed with it: its link now says so,
+    and its file goes."""
+    conn.execute(sa.text("UPDATE drafts SET committed_at = now() WHERE import_id = :id AND committed_at IS NULL"),
+                 {"id": import_uuid(import_id)})
+    conn.execute(sa.text("DELETE FROM draft_files WHERE token IN (SELECT token FROM drafts WHERE import_id = :id)"),
+                 {"id": import_uuid(import_id)})
 
 
 def _store_rejections(conn: Connection, import_id: str, rejected: pd.DataFrame) -> None:

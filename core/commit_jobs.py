@@ -46,6 +46,10 @@ class CommitJob:
     result: ImportResult | None = None
     error: str | None = None
     finished: threading.Event = field(default_factory=threading.Event, repr=False)
+    draft: importing.Draft | None = field(default=None, repr=False)  # the draft (tab) that started it
+
+    def started_by(self, draft: importing.Draft) -> bool:
+        return self.draft is draft
 
     @property
     def running(self) -> bool:
@@ -57,24 +61,26 @@ _jobs_lock = threading.Lock()
 
 
 def start_commit(engine: Engine, draft: importing.Draft) -> CommitJob:
-    """Create the draft's import record (if it has none) and commit it in a background thread;
-    a second call while that commit runs returns the running job instead of starting another."""
+    """Create the draft's import record (unless it exists) and commit it in a background thread;
+    a second call while a commit of that import runs in this process (from this tab or another)
+    returns the running job instead of starting another. Commits from other processes meet at
+    the import's lock and status: the second is refused (core.errors.AlreadyCommitted)."""
     with _jobs_lock:
-        running = _jobs.get(draft.import_id) if draft.import_id else None
+        running = _jobs.get(draft.import_id)
         if running is not None and running.running:
             return running
         importing.create_record(engine, draft)
-        job = _jobs[draft.import_id] = CommitJob(draft.import_id, total=draft.report.valid_count)
+        job = _jobs[draft.import_id] = CommitJob(draft.import_id, total=draft.report.valid_count, draft=draft)
     draft.committing = True
     threading.Thread(target=_run, args=(engine, draft, job), name=f"commit-{job.import_id}",
                      daemon=True).start()
     return job
 
 
-def job_of(import_id: str | None) -> CommitJob | None:
+def job_of(import_id: str) -> CommitJob | None:
     """The commit this server process ran or runs for this import, if any."""
     with _jobs_lock:
-        return _jobs.get(import_id) if import_id else None
+        return _jobs.get(import_id)
 
 
 def running_jobs() -> list[CommitJob]:

@@ -83,6 +83,25 @@ class StatusChangeRefused(ImportConsoleError):
         super().__init__(self.MESSAGES[wanted].format(id=import_id, current=current))
 
 
+class AlreadyCommitted(StatusChangeRefused):
+    """A second commit of one draft or import (another tab, a link, a retry, a request): refused,
+    nothing written; the first commit stands."""
+
+    def __init__(self, import_id, current: str):
+        ImportConsoleError.__init__(self, f"This import was committed already (it is {current} now), from "
+                                          "another tab, link or request; nothing was written twice.")
+        self.import_id, self.current, self.wanted = import_id, current, "completed"
+
+
+class NotTheOwner(ImportConsoleError):
+    """An API import acted on by someone other than the key or token that created it."""
+
+    def __init__(self, import_id, owner: str, actor: str):
+        self.import_id, self.owner = import_id, owner
+        super().__init__(f"Import {import_id} belongs to {owner}, who created it; {actor} may not change it. "
+                         "Only its owner or an admin may add contacts to it, complete it or undo it.")
+
+
 class CommitFailed(ImportConsoleError):
     def __init__(self, import_id, reason: str):
         self.import_id = import_id

@@ -15,17 +15,20 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from uuid import uuid4
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from core import audit
+from core import audit, counts
 from core.access import Actor, local_actor
 from core.campaigns import Campaign, attach_to_campaign, open_campaign
 from core.commit import ImportResult, commit_import, complete_import
+from core.counts import Counts
 from core.error_file import export_hints, fixable_rows
-from core.errors import AmbiguousColumns, ImportConsoleError, MappingIncomplete, RowsInvalid
+from core.errors import (AlreadyCommitted, AmbiguousColumns, ImportConsoleError, ImportNotFound, MappingIncomplete,
+                         RowsInvalid, StatusChangeRefused)
 from core.fields import FIELDS, ROW
 from core.history import get_import
 from core.mapping import (Mapping, SameNamedColumns, ambiguous_fields, apply_mapping, missing_required,
@@ -35,7 +38,7 @@ from core.preview import Review, review_commit
 from core import same_person
 from core.progress import Progress
 from core.reading import WHOLE_ROW, SourceFile, read_contacts
-from core.records import check_change, contacts_mark, create_import
+from core.records import check_change, contacts_mark, create_import, import_uuid
 from core.review import PROBLEMS as PROBLEMS  # the fix grid's problems column, for the pages
 from core.review import apply_edits, changed_rows, error_report, invalid_rows, row_statuses, rows_of
 from core.saved_mappings import remember_mapping, suggest_mapping_for
@@ -59,6 +62,11 @@ class Upload:
             self._spool.flush()
             path = Path(self._spool.name)
         self.path = path
+
+    def append(self, data: bytes) -> None:
+        """More bytes at the end of a temporary upload (a draft's file streamed from the database)."""
+        self._spool.write(data)
+        self._spool.flush()
 
     def read(self) -> bytes:
         try:
@@ -95,8 +103,15 @@ class Draft:
     campaign: str | None = None              # attached after the commit, when given
     created_by: str | None = None
     actor: Actor | None = None               # who works on it now; None: the local user
-    import_id: str | None = None             # created by the commit, or the failed import retried
+    # the import it becomes: one id from the upload on, so every tab, link or retry that commits
+    # this draft commits this one import (issue 19); the failed import's id for a retry
+    import_id: str = field(default_factory=lambda: str(uuid4()))
+    retry: bool = False                      # a failed import's file uploaded again (open_retry)
     edits: pd.DataFrame | None = None        # rows fixed by hand: ROW and every field
+    # rows fixed in the grid but not validated yet: they belong to the draft at once (kept with
+    # it, shown in the grid) and are validated before the draft moves on (issue 19, point 2)
+    pending: pd.DataFrame | None = None
+    pending_mapping: Mapping | None = None   # the mapping they were made under
     edits_mapping: Mapping | None = None     # the mapping the fixes were made under
     report: ValidationReport | None = None
     review: Review | None = None
@@ -104,7 +119,6 @@ class Draft:
     attached: str | None = None              # the campaign it was attached to
     warnings: list[str] = field(default_factory=list)  # after a commit: what went wrong but not it
     released: bool = False                   # its rows were let go (see release)
-    file_name_recorded: bool = False         # its import record was created with its file's name
     committing: bool = False                 # a background commit holds it (core.commit_jobs)
     # what the stored contacts were when the review was made (contacts_mark), to tell at commit
     # time whether another import changed them since (issue 10, point 7)
@@ -118,7 +132,7 @@ class Draft:
 
     @property
     def is_retry(self) -> bool:
-        return self.import_id is not None and self.result is None
+        return self.retry and self.result is None
 
     def close(self) -> None:
         """Delete the upload's temporary file (the rows read stay)."""
@@ -134,30 +148,37 @@ class Draft:
         # Empty frames of the same columns: a zero-row slice would keep the buffers alive.
         self.file.frame = pd.DataFrame(columns=self.file.frame.columns)
         self.file.row_errors = pd.DataFrame(columns=self.file.row_errors.columns)
-        self.edits = self.edits_mapping = self.report = self.review = self.same_person_cache = None
+        self.edits = self.edits_mapping = self.pending = self.report = self.review = None
+        self.same_person_cache = None
         self.released = True
         release_memory(trim_heap=True)
 
 
 # --- open, map ---------------------------------------------------------------------------------
 
-def open_file(engine: Engine | None, data: bytes | Path, file_name: str | None = None, *,
+def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str | None = None, *,
               source: str | None = None, campaign: str | None = None, created_by: str | None = None,
-              actor: Actor | None = None, **read_options) -> Draft:
+              actor: Actor | None = None, import_id: str | None = None, **read_options) -> Draft:
     """Read bytes (an upload) or a path into a draft with a suggested mapping: the one confirmed
     last time for these headers when engine is given, else from the headers alone. read_options
     override detection (encoding, delimiter, header_row, sheet, max_bytes, max_rows). actor: who
     works on the draft, checked and recorded when it is committed; scripts on this machine (the
-    CLI, tests, the benchmark) leave it out and act as the local user (core.access.local_actor)."""
+    CLI, tests, the benchmark) leave it out and act as the local user (core.access.local_actor).
+    import_id: the id a kept draft was given (core.drafts); a new one otherwise."""
     actor = actor or local_actor()
     created_by = created_by or actor.name
-    upload = Upload(path=data) if isinstance(data, Path) else Upload(data=data)
+    if isinstance(data, Upload):
+        upload = data
+    else:
+        upload = Upload(path=data) if isinstance(data, Path) else Upload(data=data)
     name = file_name or (data.name if isinstance(data, Path) else "upload")
     try:
-        content = upload.read() if isinstance(data, Path) else data  # the bytes in hand: no 2nd copy
+        content = data if isinstance(data, bytes) else upload.read()  # the bytes in hand: no 2nd copy
         draft = Draft(file=read_contacts(content, name, **read_options), upload=upload, mapping={},
                       read_options=read_options, source=source, campaign=campaign, created_by=created_by,
                       actor=actor)
+        if import_id is not None:
+            draft.import_id = str(import_uuid(import_id))
     except BaseException:
         upload.close()
         raise
@@ -169,9 +190,11 @@ def open_retry(engine: Engine, import_id: str, data: bytes | Path, file_name: st
                actor: Actor | None = None, **read_options) -> Draft:
     """A failed import's file uploaded again: the same review as a first attempt, then a commit
     into the same import record."""
-    check_change(import_id, get_import(engine, import_id)["status"], "completed")
-    draft = open_file(engine, data, file_name, actor=actor, **read_options)
-    draft.import_id = str(import_id)
+    record = get_import(engine, import_id)
+    check_change(import_id, record["status"], "completed")
+    draft = open_file(engine, data, file_name, actor=actor, source=record["source"], import_id=import_id,
+                      **read_options)
+    draft.retry = True
     return draft
 
 
@@ -278,6 +301,7 @@ def validate_draft(draft: Draft, on_progress: Progress | None = None) -> Validat
     row is judged on its new values only. Fixes made under another mapping are dropped: they hold
     every field of their rows, as that mapping read them."""
     _check_resolved(draft, draft.mapping)
+    _fold_pending(draft)
     if draft.edits is not None and draft.edits_mapping != draft.mapping:
         draft.edits = draft.edits_mapping = None
     try:
@@ -292,6 +316,14 @@ def validate_draft(draft: Draft, on_progress: Progress | None = None) -> Validat
         problems = problems[~problems["row"].isin(draft.edits[ROW])]
     draft.report = validate(mapped, on_progress, problems=problems.reset_index(drop=True))
     draft.review = None
+    return draft.report
+
+
+def current_report(draft: Draft, on_progress: Progress | None = None) -> ValidationReport:
+    """The draft's validation, made again when it has none or when fixes wait (hold_edits): what
+    moves a draft on never goes without the user's edits."""
+    if draft.report is None or draft.pending is not None:
+        return validate_draft(draft, on_progress)
     return draft.report
 
 
@@ -332,22 +364,56 @@ def keep_skipped_rows(draft: Draft) -> ValidationReport:
     return validate_draft(draft)
 
 
-def apply_fixes(draft: Draft, edited: pd.DataFrame, on_progress: Progress | None = None) -> ValidationReport:
-    """Fold the rows the user changed (edited: ROW and the fields, as invalid_rows gave them) into
-    the draft and validate again. Rows shown but left as they were stay as they were read."""
+def hold_edits(draft: Draft, edited: pd.DataFrame) -> int:
+    """Keep the rows the user changed in the grid (edited: ROW and the fields, as rows_to_fix gave
+    them) with the draft at once, without validating them yet: the next validation folds them in,
+    and a draft kept on the server keeps them. Returns how many rows wait to be validated."""
     report = draft.report or validate_draft(draft)
     edited = edited[[ROW, *FIELDS]].fillna("").astype({f: str for f in FIELDS})
+    shown = edited[ROW].tolist()  # a row edited back to what it was waits no more
     edited = edited[edited[ROW].isin(changed_rows(rows_of(report, edited[ROW]), edited))]
-    earlier = draft.edits if draft.edits is not None else edited.iloc[0:0]
-    merged = pd.concat([earlier[~earlier[ROW].isin(edited[ROW])], edited], ignore_index=True)
-    draft.edits = merged.sort_values(ROW, kind="stable").reset_index(drop=True)
+    earlier = draft.pending if draft.pending is not None else edited.iloc[0:0]
+    merged = pd.concat([earlier[~earlier[ROW].isin(shown)], edited], ignore_index=True)
+    draft.pending = merged.sort_values(ROW, kind="stable").reset_index(drop=True) if len(merged) else None
+    draft.pending_mapping = {f: list(columns) for f, columns in draft.mapping.items()}
+    return 0 if draft.pending is None else len(draft.pending)
+
+
+def _fold_pending(draft: Draft) -> None:
+    """The grid's edits that wait (hold_edits) join the draft's fixes, under the current mapping."""
+    if draft.pending is None:
+        return
+    if draft.pending_mapping != draft.mapping:  # made under another mapping: they no longer fit
+        draft.pending = draft.pending_mapping = None
+        return
+    if draft.edits is not None and draft.edits_mapping == draft.mapping:
+        earlier = draft.edits[~draft.edits[ROW].isin(draft.pending[ROW])]
+    else:
+        earlier = draft.pending.iloc[0:0]
+    draft.edits = pd.concat([earlier, draft.pending], ignore_index=True).sort_values(
+        ROW, kind="stable").reset_index(drop=True)
     draft.edits_mapping = {f: list(columns) for f, columns in draft.mapping.items()}
+    draft.pending = draft.pending_mapping = None
+
+
+def apply_fixes(draft: Draft, edited: pd.DataFrame, on_progress: Progress | None = None) -> ValidationReport:
+    """Fold the rows the user changed (edited: ROW and the fields, as rows_to_fix gave them) into
+    the draft and validate again. Rows shown but left as they were stay as they were read."""
+    hold_edits(draft, edited)
     return validate_draft(draft, on_progress)
 
 
 def rows_to_fix(draft: Draft) -> pd.DataFrame:
-    """The invalid rows with their problems, as the user edits them for apply_fixes."""
-    return invalid_rows(draft.report)
+    """The invalid rows with their problems, as the user edits them for apply_fixes, showing the
+    edits that wait to be validated (hold_edits)."""
+    rows = invalid_rows(draft.report)
+    if draft.pending is None or rows.empty:
+        return rows
+    waiting = draft.pending.set_index(ROW)
+    shown = rows.set_index(ROW, drop=False)
+    held = shown.index.isin(waiting.index)
+    shown.loc[held, list(FIELDS)] = waiting.loc[shown.index[held], list(FIELDS)].to_numpy()
+    return shown.reset_index(drop=True)
 
 
 def row_fates(draft: Draft, start: int = 0, count: int = 1000,
@@ -389,11 +455,17 @@ def reading_problems(file: SourceFile, mapping: Mapping) -> pd.DataFrame:
 
 def review(engine: Engine, draft: Draft, on_progress: Progress | None = None) -> Review:
     """What the commit would do now (inserts, updates with their changes, unchanged); writes nothing."""
-    report = draft.report or validate_draft(draft, on_progress)
+    report = current_report(draft, on_progress)
     draft.review_mark = contacts_mark(engine)  # before: a change made during the review shows too
     draft.review = review_commit(engine, report, on_progress=on_progress)
     draft.outdated_review = None
     return draft.review
+
+
+def planned_counts(draft: Draft) -> Counts:
+    """The draft's counts as the review says (core.counts): the file's and what the commit would do."""
+    report = draft.report or validate_draft(draft)
+    return counts.planned(report, draft.review) if draft.review is not None else counts.of_report(report)
 
 
 def review_is_current(engine: Engine, draft: Draft, on_progress: Progress | None = None) -> bool:
@@ -419,27 +491,40 @@ def _review_counts(reviewed: Review) -> tuple:
 
 
 def create_record(engine: Engine, draft: Draft) -> str:
-    """The draft's import record, created now unless it has one (a retry): the console creates it
-    when the user commits, so History never lists an import nobody committed (nor one somebody
-    without a role tried to)."""
-    if draft.import_id is None:
-        audit.check(engine, draft.actor, "import")
-        draft.import_id = create_import(engine, draft.source, draft.file_name, draft.actor.name)
-        draft.file_name_recorded = True
+    """The draft's import record, under the draft's id, made now unless it exists (a retry, or the
+    same draft committed from another tab): the console makes it when the user commits, so History
+    never lists an import nobody committed (nor one somebody without a role tried to)."""
+    audit.check(engine, draft.actor, "import")
+    create_import(engine, draft.source, draft.file_name, draft.actor.name, import_id=draft.import_id)
     return draft.import_id
 
 
+def recorded_status(engine: Engine, draft: Draft) -> str | None:
+    """The status of the draft's import; None while there is no such import (not committed yet)."""
+    try:
+        return get_import(engine, draft.import_id)["status"]
+    except ImportNotFound:
+        return None
+
+
 def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None) -> ImportResult:
-    """Commit the draft's valid rows in one transaction, into a new import record (or the failed
-    import being retried), then attach it to the draft's campaign if it names one. The import is
-    committed whatever the attach does: an attach that fails is a warning on the draft."""
-    report = draft.report or validate_draft(draft, on_progress)
-    if draft.import_id is None:
-        create_record(engine, draft)
-    # a retry may come with a renamed file
-    file_name = None if draft.file_name_recorded else draft.file_name
-    draft.result = commit_import(engine, draft.import_id, report, on_progress, file_name=file_name,
-                                 fixable=error_file(draft), actor=draft.actor)
+    """Commit the draft's valid rows in one transaction into the draft's import (made now, or the
+    failed import being retried), then attach it to the draft's campaign if it names one. A draft
+    committed already, from any tab, link or retry, is refused (AlreadyCommitted) and nothing is
+    written: the import's status allows one commit. The import is committed whatever the attach
+    does: an attach that fails is a warning on the draft."""
+    report = current_report(draft, on_progress)
+    create_record(engine, draft)
+    try:
+        # only a retry may come with a renamed file: writing the import's row early in the commit
+        # would hold Citus's lock on the imports reference table for the whole merge
+        draft.result = commit_import(engine, draft.import_id, report, on_progress,
+                                     file_name=draft.file_name if draft.retry else None,
+                                     fixable=error_file(draft), actor=draft.actor)
+    except StatusChangeRefused as refused:
+        if refused.current in ("completed", "reverted"):
+            raise AlreadyCommitted(draft.import_id, refused.current) from None
+        raise
     if draft.campaign:
         try:
             attach(engine, draft, draft.campaign)

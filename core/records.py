@@ -9,11 +9,12 @@ change goes through change_status, which refuses the others with a message and c
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import os
 import time
 from datetime import timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -64,19 +65,23 @@ def import_uuid(value) -> UUID:
 
 
 def create_import(engine: Engine, source: str, file_name: str | None,
-                  created_by: str | None = None, created_via: str = "service") -> str:
+                  created_by: str | None = None, created_via: str = "service", import_id: str | None = None) -> str:
     """Step 1 of the seed's flow: an import in status `processing` (created_via "api": by the
-    HTTP API, which adds its contacts in later calls)."""
+    HTTP API, which adds its contacts in later calls). import_id: the id a draft chose for the
+    import it becomes; an import of that id made already is left as it is (the primary key makes
+    one import of a draft, however many tabs commit it)."""
     source = (source or "").strip()
     if not source:
         raise ImportConsoleError("Say where the contacts come from (the import's source), e.g. 'HubSpot'.")
     if "\x00" in source + (file_name or "") + (created_by or ""):
         raise ImportConsoleError("An import's source, file name and creator cannot hold a NUL character.")
+    chosen = import_uuid(import_id) if import_id is not None else uuid4()
     with engine.begin() as conn:
-        return str(conn.execute(sa.text(
-            "INSERT INTO imports (source, file_name, created_by, created_via) VALUES (:s, :f, :u, :v) "
-            "RETURNING id"), {"s": source, "f": file_name, "u": created_by or current_user(),
-                              "v": created_via}).scalar_one())
+        conn.execute(sa.text(
+            "INSERT INTO imports (id, source, file_name, created_by, created_via) VALUES (:id, :s, :f, :u, :v) "
+            "ON CONFLICT (id) DO NOTHING"), {"id": chosen, "s": source, "f": file_name,
+                                             "u": created_by or current_user(), "v": created_via})
+    return str(chosen)
 
 
 # Held by whoever changes an import (a commit, for its whole transaction): an advisory lock per
@@ -86,11 +91,13 @@ IMPORT_LOCK = 4_711_003
 
 
 def lock_import(conn: Connection, import_id: str) -> sa.Row:
-    """The import's status, completed_at and changed_at, locked until the transaction ends."""
+    """The import's status, completed_at, changed_at, created_by and created_via, locked until the
+    transaction ends."""
     import_key = import_uuid(import_id)
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock, hashtext(:id))"),
                  {"lock": IMPORT_LOCK, "id": str(import_key)})
-    row = conn.execute(sa.text("SELECT status, completed_at, changed_at FROM imports WHERE id = :id"),
+    row = conn.execute(sa.text("SELECT status, completed_at, changed_at, created_by, created_via FROM imports "
+                               "WHERE id = :id"),
                        {"id": import_key}).first()
     if row is None:
         raise ImportNotFound(import_id)
@@ -151,11 +158,37 @@ def contacts_mark(engine: Engine) -> tuple:
             "SELECT count(changed_at), max(changed_at), count(reverted_at), max(reverted_at) FROM imports")).one())
 
 
+def linked_counts(conn: Connection, import_id: str) -> tuple[int, int, int]:
+    """inserted, updated, unchanged of an import, counted from its links (core.counts): what an
+    import filled in several batches holds, a contact that two batches touched counted once."""
+    return tuple(conn.execute(sa.text(
+        "SELECT count(*) FILTER (WHERE action = 'inserted'), "
+        "       count(*) FILTER (WHERE action = 'updated' AND previous <> CAST('{}' AS jsonb)), "
+        "       count(*) FILTER (WHERE action = 'updated' AND previous = CAST('{}' AS jsonb)) "
+        "FROM import_contacts WHERE import_id = :id"), {"id": import_uuid(import_id)}).one())
+
+
+def add_batch_counts(conn: Connection, import_id: str, rows: int, invalid: int) -> None:
+    """A batch's rows added to its import's counts, and the contacts counted again from the links,
+    so that the counts add up over the batches: a row whose email an earlier batch linked is a
+    duplicate (the later row wins), as within one file."""
+    inserted, updated, unchanged = linked_counts(conn, import_id)
+    conn.execute(sa.text(
+        "UPDATE imports SET file_rows = COALESCE(file_rows, 0) + :rows, invalid = invalid + :invalid, "
+        "inserted = :inserted, updated = :updated, unchanged = :unchanged, total_rows = :linked, "
+        "duplicates = COALESCE(file_rows, 0) + :rows - invalid - :invalid - skipped - :linked, "
+        "changed_at = :now WHERE id = :id"),
+        {"id": import_uuid(import_id), "rows": rows, "invalid": invalid, "inserted": inserted, "updated": updated,
+         "unchanged": unchanged, "linked": inserted + updated + unchanged, "now": clock_now(conn)})
+
+
 def abandon_stale_imports(engine: Engine, older_than: timedelta = ABANDONED_AFTER) -> list[str]:
-    """Mark as failed every `processing` import older than older_than that no commit holds (a
-    commit locks its import's row for its whole transaction, so an unlocked one is not being
-    committed: its process died or its user walked away); returns their ids. Safe to call from
-    every history page view and from several processes at once."""
+    """Settle every `processing` import older than older_than that no commit holds (a commit locks
+    its import for its whole transaction, so an unlocked one is not being committed: its process
+    died or its user walked away); returns the ids of those marked failed. An import of the HTTP
+    API waits API_ABANDONED_AFTER, and one whose batches linked contacts is completed as it stands
+    (each batch was committed; its client never said so): its contacts stay, counted and undoable.
+    Safe to call from every history page view and from several processes at once."""
     minutes = max(0, round(older_than.total_seconds() / 60))
     api_after = max(older_than, API_ABANDONED_AFTER)
     with engine.begin() as conn:
@@ -171,14 +204,39 @@ def abandon_stale_imports(engine: Engine, older_than: timedelta = ABANDONED_AFTE
             "SELECT id FROM unnest(CAST(:ids AS uuid[])) AS stale(id) "
             "WHERE pg_try_advisory_xact_lock(:lock, hashtext(id::text))"),
             {"ids": stale, "lock": IMPORT_LOCK}).scalars().all()
+        holding = set(conn.execute(sa.text(
+            "SELECT DISTINCT import_id FROM import_contacts WHERE import_id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": stale}).scalars())
+        for import_id in sorted(holding):
+            _complete_abandoned(conn, str(import_id))
+        empty = [i for i in stale if i not in holding]
         abandoned = [str(i) for i in conn.execute(sa.text(
             "UPDATE imports SET status = 'failed', completed_at = now(), "
             "       error = CASE WHEN created_via = 'api' THEN CAST(:api_reason AS text) "
             "                    ELSE CAST(:reason AS text) END "
             "WHERE id = ANY(CAST(:ids AS uuid[])) AND status = 'processing' RETURNING id"),
-            {"reason": ABANDONED_REASON.format(minutes=minutes), "ids": stale,
+            {"reason": ABANDONED_REASON.format(minutes=minutes), "ids": empty,
              "api_reason": ABANDONED_REASON.format(minutes=round(api_after.total_seconds() / 60))}).scalars()]
-        if abandoned:  # the progress its stopped commit last wrote
+        if stale:  # the progress its stopped commit last wrote
             conn.execute(sa.text("DELETE FROM import_progress WHERE import_id = ANY(CAST(:ids AS uuid[]))"),
-                         {"ids": abandoned})
+                         {"ids": stale})
         return abandoned
+
+
+def _complete_abandoned(conn: Connection, import_id: str) -> None:
+    """An API import left in processing with contacts linked: completed with what it holds, and the
+    audit trail says the sweep did it (not its client)."""
+    inserted, updated, unchanged = linked_counts(conn, import_id)
+    now = clock_now(conn)
+    conn.execute(sa.text(
+        "UPDATE imports SET status = 'completed', completed_at = :now, changed_at = :now, error = NULL, "
+        "inserted = :inserted, updated = :updated, unchanged = :unchanged, total_rows = :linked "
+        "WHERE id = :id AND status = 'processing'"),
+        {"id": import_uuid(import_id), "now": now, "inserted": inserted, "updated": updated,
+         "unchanged": unchanged, "linked": inserted + updated + unchanged})
+    conn.execute(sa.text(
+        "INSERT INTO audit_log (actor, role, via, action, import_id, detail) "
+        "VALUES ('(sweep)', NULL, 'service', 'committed', :id, CAST(:detail AS jsonb))"),
+        {"id": import_uuid(import_id), "detail": json.dumps({
+            "why": f"left in processing over {API_ABANDONED_AFTER.days} day(s) with contacts linked: "
+                   "completed as it stands", "inserted": inserted, "updated": updated, "unchanged": unchanged})})

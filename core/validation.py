@@ -218,6 +218,10 @@ class ContactRow(pa.DataFrameModel):
         return ~series.str.contains("\x00", regex=False)
 
 
+# How the reason of a row the user chose to leave out begins (core.importing.skip_rows).
+SKIPPED = "skipped: "
+
+
 @dataclass
 class ValidationReport:
     """What validation found. The rows to commit are not copied out: `normalized` holds every row
@@ -239,9 +243,18 @@ class ValidationReport:
     def valid_count(self) -> int:
         return len(self.kept)
 
-    @property
+    @cached_property
+    def skipped(self) -> int:
+        """Rows left out only because the user chose so (core.importing.skip_rows)."""
+        if self.errors.empty:
+            return 0
+        chosen = self.errors["reason"].astype(str).str.startswith(SKIPPED)
+        return int(chosen.groupby(self.errors["row"]).all().sum())
+
+    @cached_property
     def invalid(self) -> int:
-        return int(self.errors["row"].nunique())
+        """Rows left out for a problem (a skipped row is not one: see skipped)."""
+        return int(self.errors["row"].nunique()) - self.skipped
 
     @cached_property
     def problems_by_row(self) -> pd.Series:

@@ -12,12 +12,15 @@ from pathlib import Path
 
 import streamlit as st
 from streamlit import config, runtime
+from streamlit.errors import StreamlitPageNotFoundError
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import audit, drafts
+from core.commit_jobs import COMMIT_STAGES, stored_progress
 from core.access import Actor, is_local, policy_from
 from core.database import make_engine
 from core.errors import ImportConsoleError
+from core.history import get_import
 from core.importing import Draft
 from core.records import current_user
 
@@ -25,7 +28,9 @@ log = logging.getLogger("console")
 # The import wizard's state in st.session_state: {"step", "source", "campaign", "draft"}.
 WIZARD = "import_wizard"
 DRAFT_PARAM = "draft"  # the URL's ?draft=<token>: the wizard's draft, kept on the server
+HISTORY_IMPORT_PARAM = "import"  # History's ?import=<id>: the import whose details it opens
 NEW_IMPORT_PAGE = "pages/new_import.py"
+HISTORY_PAGE = "pages/history.py"
 # A closed tab's session is kept by Streamlit for two minutes, for a reconnect, then dropped the
 # next time Streamlit happens to look. Its draft (the upload's rows) is released here once the
 # session has been gone longer than that (CONTACT_IMPORT_DRAFT_TTL seconds), checked every
@@ -195,6 +200,36 @@ def show_error(error: Exception) -> None:
         log.exception("unexpected error in the console")
         st.error(f"Something went wrong ({type(error).__name__}). Nothing was half-written; "
                  "try again, and tell the admins if it keeps happening.", icon=":material/error:")
+
+
+def history_link(import_id: str) -> None:
+    """A link that opens this import's details in Import history."""
+    try:
+        st.page_link(HISTORY_PAGE, label="See it in Import history", icon=":material/history:",
+                     query_params={HISTORY_IMPORT_PARAM: import_id})
+    except StreamlitPageNotFoundError:  # a page run alone (AppTest) has no navigation to link within
+        st.caption("See it in Import history.")
+
+
+STALLED_AFTER = 60.0  # seconds without progress before a commit is said to have maybe stopped
+
+
+@st.fragment(run_every=1.0)
+def stored_commit_progress(import_id: str) -> None:
+    """A commit of this import running in any tab or console server, as it last wrote; the whole
+    page again once it ends."""
+    progress = stored_progress(engine(), import_id)
+    if progress is None:
+        if get_import(engine(), import_id)["status"] != "processing":
+            st.rerun(scope="app")  # it ended: show what it did
+        st.caption("Waiting for its commit to start, or for its next batch through the HTTP API.")
+        return
+    text = COMMIT_STAGES.get(progress["stage"], "Committing…").format(done=progress["done"], total=progress["total"])
+    fraction = min(progress["done"] / progress["total"], 1.0) if progress["total"] else 0.0
+    st.progress(fraction, text=f"Committing now. {text}")
+    if progress["seconds_ago"] > STALLED_AFTER:
+        st.caption(f"No progress for {progress['seconds_ago'] / 60:.0f} minutes: its server may have stopped; "
+                   "if so, the import turns failed (nothing written) and can be retried.")
 
 
 def drop_streamlit_upload(uploaded) -> None:

@@ -6,22 +6,20 @@ import streamlit as st
 from core import audit, importing
 from core.access import AccessRefused, Actor, can
 from core.campaigns import list_campaigns
+from core.counts import LABELS, of_record
 from core.errors import ImportConsoleError
 from core.exporting import error_file_name, to_export_csv
 from core.history import (get_import, import_contacts, import_contacts_csv, import_error_file, import_errors,
                           list_imports, recent_sources)
-from core.commit_jobs import COMMIT_STAGES, stored_progress
 from core.records import STATUSES
 from core.fields import FIELDS, field_label
-from pages.common import (continue_in_wizard, count_columns, drop_streamlit_upload, engine, md, plural,
-                          show_error, signed_in, time_column)
+from pages.common import (HISTORY_IMPORT_PARAM, continue_in_wizard, count_columns, drop_streamlit_upload, engine,
+                          md, plural, show_error, signed_in, stored_commit_progress, time_column)
 
 ANY = "Any"
 CONTACTS_PAGE = 100
-# The seed's total_rows is the contacts written, not the file's rows: both are shown, named so.
-COUNT_LABELS = {"file_rows": "Rows in file", "total_rows": "Contacts written", "inserted": "Inserted",
-                "updated": "Updated", "unchanged": "Unchanged", "invalid": "Invalid", "duplicates": "Duplicates"}
-STALLED_AFTER = 60.0  # seconds without progress before History says the commit may have stopped
+# The counts of an import, as the wizard shows them (core.counts), in rows of four.
+SHOWN_COUNTS = ("rows", "invalid", "duplicates", "skipped", "inserted", "updated", "unchanged", "total_rows")
 UNDONE = "history_undone"  # import id -> its undo's result, shown after the rerun
 COUNT_COLUMNS = ["inserted", "updated", "unchanged", "invalid", "duplicates"]
 TABLE_COLUMNS = ["created_at", "status", "source", "file_name", "created_by", "file_rows", "total_rows",
@@ -53,7 +51,7 @@ def history_table(imports):
                          key="history_table", column_config={
                              "created_at": time_column("created"), "file_name": "file", "created_by": "user",
                              **count_columns(*COUNT_COLUMNS, file_rows="rows in file",
-                                             total_rows="contacts written")})
+                                             total_rows="contacts linked")})
     rows = table.selection.rows
     picked = imports.iloc[rows[0]].id if rows else None
     if picked != st.session_state.get(TABLE_PICK):  # a new pick in the table drives the box
@@ -62,6 +60,9 @@ def history_table(imports):
             st.session_state["history_selected"] = picked
     labels = {row.id: f"{row.created_at:%Y-%m-%d %H:%M} · {row.file_name or '(no file)'} · {row.status}"
               for row in imports.itertuples(index=False)}
+    linked = st.query_params.get(HISTORY_IMPORT_PARAM)  # a link to one import (the wizard's)
+    if linked in labels and st.session_state.get("history_linked") != linked:
+        st.session_state["history_linked"] = st.session_state["history_selected"] = linked
     # A key keeps the choice when the import's label changes (its status, after an undo).
     return st.selectbox("Details of", list(labels), index=None, format_func=labels.get,
                         placeholder="Pick an import", key="history_selected")
@@ -74,15 +75,16 @@ def import_detail(import_id: str, who: Actor) -> None:
     st.caption(f"source {md(record['source'])} · by {md(record['created_by'])} · "
                f"{record['created_at']:%Y-%m-%d %H:%M} UTC" + (f" · campaign {md(record['campaign'])}" if record["campaign"] else ""))
     if record["status"] == "processing":
-        commit_progress(record["id"])
+        stored_commit_progress(record["id"])
     if record["error"]:
         st.error(f"This import failed and wrote nothing: {md(record['error'])}")
     if record["status"] == "failed":
         retry_form(record, who)
-    counts = st.columns(len(COUNT_LABELS))
-    for column, (key, label) in zip(counts, COUNT_LABELS.items()):
-        value = record[key]
-        column.metric(label, "—" if value is None or value != value else f"{int(value):,}")
+    counts = of_record(record).labelled(*SHOWN_COUNTS)
+    counts = [(label, value) for label, value in counts if value or label != LABELS["skipped"]]
+    for start in range(0, len(counts), 4):
+        for column, (label, value) in zip(st.columns(4), counts[start:start + 4]):
+            column.metric(label, f"{value:,}")
     errors_tab, contacts_tab, campaign_tab, activity_tab, undo_tab = st.tabs(
         ["Errors", "Contacts", "Campaign", "Activity", "Undo"])
     with errors_tab:
@@ -110,23 +112,6 @@ def activity(import_id: str) -> None:
         return
     st.dataframe(rows[list(AUDIT_COLUMNS)], hide_index=True,
                  column_config={**AUDIT_COLUMNS, "at": time_column("when")})
-
-
-@st.fragment(run_every=1.0)
-def commit_progress(import_id: str) -> None:
-    """A commit running for this import (started from any tab or process), as it last wrote."""
-    progress = stored_progress(engine(), import_id)
-    if progress is None:
-        if get_import(engine(), import_id)["status"] != "processing":
-            st.rerun(scope="app")  # it ended: show what it did
-        st.caption("Waiting for its commit to start, or for its next batch through the HTTP API.")
-        return
-    text = COMMIT_STAGES.get(progress["stage"], "Committing…").format(done=progress["done"], total=progress["total"])
-    fraction = min(progress["done"] / progress["total"], 1.0) if progress["total"] else 0.0
-    st.progress(fraction, text=f"Committing now. {text}")
-    if progress["seconds_ago"] > STALLED_AFTER:
-        st.caption(f"No progress for {progress['seconds_ago'] / 60:.0f} minutes: its server may have stopped; "
-                   "if so, the import turns failed (nothing written) and can be retried.")
 
 
 def errors_tab_view(record: dict) -> None:

@@ -14,7 +14,8 @@ from core.fields import FIELDS, REQUIRED_FIELDS, ROW, field_label
 from core.history import recent_sources
 from core.access import Actor, can
 from pages.common import (DRAFT_PARAM, WIZARD, current_actor, discard_draft, drop_streamlit_upload, engine,
-                          keep_draft, md, plural, save_wizard, show_error, signed_in, time_column)
+                          history_link, keep_draft, md, plural, save_wizard, show_error, signed_in,
+                          stored_commit_progress, time_column)
 
 STEPS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
          "commit": "Commit", "done": "Campaign"}
@@ -36,6 +37,7 @@ def wizard() -> dict:
 
 
 def go(step: str) -> None:
+    wizard().pop("fixes_applied", None)
     wizard()["step"] = step
     st.rerun()
 
@@ -59,6 +61,10 @@ def progress_header(current: str) -> None:
 # --- 1. details ----------------------------------------------------------------------------------
 
 def details_step(w: dict) -> None:
+    committed = w.get("committed")
+    if committed is not None:  # the link of a draft that became an import
+        already_committed(committed.import_id, committed.file_name)
+        st.divider()
     st.subheader("Where do these contacts come from?")
     source = pick_or_type("Source", recent_sources(engine()), NEW_SOURCE, w.get("source"),
                           placeholder="e.g. HubSpot, LinkedIn, Trade show 2026")
@@ -66,6 +72,7 @@ def details_step(w: dict) -> None:
     campaign = pick_or_type("Campaign (optional)", campaigns, NEW_CAMPAIGN, w.get("campaign"),
                             placeholder="e.g. Q4 Outreach", none_option=NO_CAMPAIGN)
     if st.button("Next: upload the file", type="primary", disabled=not source):
+        w.pop("committed", None)
         w.update(source=source, campaign=campaign)
         go("upload")
     if not source:
@@ -256,8 +263,10 @@ def review_step(w: dict) -> None:
     report, preview = draft.report, draft.review
     st.subheader("Review before anything is written")
     stale_review_notice(w, draft)
-    count_metrics([("Rows", report.rows), ("Valid", report.valid_count + len(report.duplicates)),
-                   ("Invalid", report.invalid), ("Duplicates in file", len(report.duplicates))],
+    fixes_applied_notice(w)
+    planned = importing.planned_counts(draft)
+    count_metrics(planned.labelled("rows", "valid", "invalid", "duplicates") +
+                  ([("Skipped by you", planned.skipped)] if planned.skipped else []),
                   [("Will insert", preview.will_insert), ("Will update", preview.will_update),
                    ("Unchanged", preview.unchanged)])
     if report.invalid:
@@ -296,9 +305,21 @@ def review_step(w: dict) -> None:
         label += f" (skip {plural(report.invalid, 'invalid row')})"
     if forward.button(label, type="primary", disabled=not report.valid_count):
         w.pop("stale_review", None)
+        if draft.pending is not None:  # fixes not validated yet: validate them, show what they change
+            w["fixes_applied"] = len(draft.pending)
+            revalidate(draft)
+            st.rerun()
         go("commit")
     if not report.valid_count:
         st.warning("No valid row to import: fix the rows above or upload another file.")
+
+
+def fixes_applied_notice(w: dict) -> None:
+    """After "Next: commit" found fixes in the grid not validated yet, and validated them."""
+    applied = w.get("fixes_applied")  # shown until the wizard moves (go)
+    if applied:
+        st.info(f"Your changes to {plural(applied, 'row')} in \"Fix invalid rows\" were validated before going "
+                "on. Check the counts below, then commit.", icon=":material/fact_check:")
 
 
 def count_metrics(*rows: list[tuple[str, int]]) -> None:
@@ -378,9 +399,15 @@ def all_rows(draft: importing.Draft) -> None:
 def fix_rows(draft: importing.Draft) -> None:
     rows = importing.rows_to_fix(draft).head(PAGE_ROWS).copy()
     st.caption("Fix the values in place, then re-validate. Rows you leave invalid are skipped.")
-    edited = st.data_editor(rows, hide_index=True, disabled=[ROW, importing.PROBLEMS], key="fix_editor",
-                            column_config=GRID_COLUMNS)
+    # keyed by the report: once validated, the grid starts afresh from the rows still invalid
+    edited = st.data_editor(rows, hide_index=True, disabled=[ROW, importing.PROBLEMS],
+                            key=f"fix_editor_{id(draft.report)}", column_config=GRID_COLUMNS)
+    waiting = importing.hold_edits(draft, edited)
+    if waiting:
+        st.warning(f"{plural(waiting, 'row')} changed and not validated yet. Your changes are kept with the "
+                   "draft; they are validated before it goes on.", icon=":material/edit_note:")
     if st.button("Re-validate with my fixes"):
+        st.session_state[WIZARD].pop("fixes_applied", None)
         revalidate(draft, edited)
         st.rerun()
 
@@ -390,30 +417,52 @@ def fix_rows(draft: importing.Draft) -> None:
 def commit_step(w: dict) -> None:
     draft = w["draft"]
     job = commit_jobs.job_of(draft.import_id)
-    if job is not None and job.finished.is_set() and job.result is not None:
-        draft.result = job.result  # a draft resumed in another tab learns it here
+    ours = job is not None and job.started_by(draft)
+    if ours and not job.running and job.result is not None:
+        draft.result = job.result
         go("done")
+    status = importing.recorded_status(engine(), draft)
+    if status in ("completed", "reverted"):  # from another tab, link, server or retry
+        already_committed(draft.import_id, draft.file_name)
+        return
+    here = ours and job.running
+    elsewhere = not here and status == "processing"
     report = draft.report
     st.subheader("Commit")
-    running = job is not None and job.running
     if report is not None:
         st.write(f"**{report.valid_count:,}** contacts will be written in one transaction; "
                  f"{report.invalid:,} invalid and {len(report.duplicates):,} duplicate rows are kept in the "
                  "import's error report. If anything fails, nothing is written.")
-    if job is not None and not running and job.error:
+    if ours and not job.running and job.error:
         st.error(md(job.error), icon=":material/error:")
     back, forward, _ = st.columns([1, 2, 4])
-    if back.button("Back", disabled=running):
+    if back.button("Back", disabled=here or elsewhere):
         go("review")
-    if forward.button("Commit now", type="primary", disabled=running):
+    if forward.button("Commit now", type="primary", disabled=here or elsewhere):
         start_commit(w, draft)
-    if running:
+    if here:
         st.caption("The commit runs on the server: you may close this tab, and follow it in Import history.")
         commit_progress(job)
+    elif elsewhere:
+        st.info("This draft is being committed from another tab or console server; it is committed once. "
+                "Follow it here or in Import history.", icon=":material/sync:")
+        stored_commit_progress(draft.import_id)
+
+
+def already_committed(import_id: str, file_name: str) -> None:
+    """A draft committed already, from this or another tab, link or server: said, never redone."""
+    st.success(f"The import of {md(file_name)} was committed already (from another tab or link). "
+               "Nothing was written twice.", icon=":material/task_alt:")
+    history_link(import_id)
+    if st.button("Start another import", key="start_after_committed"):
+        restart(keep=("source", "campaign"))
 
 
 def start_commit(w: dict, draft: importing.Draft) -> None:
-    """Commit in the background, unless other imports changed what the review said meanwhile."""
+    """Commit in the background, unless the draft is committed (or being committed) already, or
+    other imports changed what the review said meanwhile."""
+    if importing.recorded_status(engine(), draft) in ("completed", "reverted", "processing"):
+        st.rerun()  # another tab got there first: the rerun says so
     with st.spinner("Checking that the review still holds…"):
         current = importing.review_is_current(engine(), draft)
     if not current:
@@ -437,14 +486,15 @@ def commit_progress(job: commit_jobs.CommitJob) -> None:
 def done_step(w: dict) -> None:
     draft = w["draft"]
     result = draft.result
-    if w.get("token"):  # committed: the import is in History now, the draft goes
-        drafts.delete_draft(engine(), w.pop("token"))
+    if w.get("token"):  # committed: the import is in History now; the draft's link says so
+        w.pop("token")
         st.query_params.pop(DRAFT_PARAM, None)
     st.success(f"The import of {md(draft.file_name)} completed.", icon=":material/task_alt:")
-    count_metrics([("Rows in file", result.file_rows), ("Skipped invalid", result.invalid),
-                   ("Duplicates", result.duplicates)],
-                  [("Inserted", result.inserted), ("Updated", result.updated - result.unchanged),
-                   ("Unchanged", result.unchanged), ("Contacts written", result.total_rows)])
+    counts = result.counts
+    count_metrics(counts.labelled("rows", "invalid", "duplicates") +
+                  ([("Skipped by you", counts.skipped)] if counts.skipped else []),
+                  counts.labelled("inserted", "updated", "unchanged", "total_rows"))
+    history_link(result.import_id)
     for warning in draft.warnings:
         st.warning(md(warning), icon=":material/warning:")
     if draft.attached:
@@ -491,6 +541,9 @@ def resume(w: dict, token: str, who: Actor) -> dict:
     except ImportConsoleError as error:  # unreadable now, or another user's draft
         loaded = error
         show_error(error)
+    if isinstance(loaded, drafts.Committed):
+        st.session_state[WIZARD] = {"step": "details", "token": token, "committed": loaded}
+        return st.session_state[WIZARD]
     if not isinstance(loaded, tuple):
         del st.query_params[DRAFT_PARAM]
         if loaded is None:

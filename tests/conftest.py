@@ -17,7 +17,7 @@ from core.embedded import PROJECT_ROOT, start_embedded_server
 
 DATA = Path(__file__).parent / "data"
 TABLES = ("campaign_imports, import_errors, import_contacts, imports, contacts, campaigns, saved_mappings, "
-          "api_keys, import_error_rows, import_progress, drafts")
+          "api_keys, import_error_rows, import_progress, drafts, draft_files")
 
 
 def _server_url() -> str:
@@ -35,20 +35,6 @@ def no_secrets_of_the_machine(tmp_path_factory):
         os.environ.pop("CONTACT_IMPORT_SECRETS", None)
     else:
         os.environ["CONTACT_IMPORT_SECRETS"] = before
-
-
-@pytest.fixture(scope="session", autouse=True)
-def drafts_folder_of_the_run(tmp_path_factory):
-    """Wizard drafts' files (core.drafts) go to the run's temp folder, not the project's .data;
-    console servers started by the tests inherit it."""
-    folder = tmp_path_factory.mktemp("drafts")
-    before = os.environ.get("CONTACT_IMPORT_DRAFTS_DIR")
-    os.environ["CONTACT_IMPORT_DRAFTS_DIR"] = str(folder)
-    yield folder
-    if before is None:
-        del os.environ["CONTACT_IMPORT_DRAFTS_DIR"]
-    else:
-        os.environ["CONTACT_IMPORT_DRAFTS_DIR"] = before
 
 
 @pytest.fixture(scope="session")

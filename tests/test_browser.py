@@ -63,7 +63,7 @@ def test_upload_map_review_commit_then_history(page, tmp_path):
     page.get_by_role("button", name="Commit now").click()
     page.get_by_text("completed.").wait_for()
     assert page.get_by_test_id("stMetricValue").first.inner_text() == "2"
-    page.get_by_role("link", name="Import history").click()
+    page.get_by_role("link", name="Import history", exact=True).click()
     page.get_by_text("1 import · select a row to see its details", exact=True).wait_for()
     # Issue 10, point 9: a row of the table itself opens its details (the grid is a canvas: its
     # first row's selection box is clicked where it is drawn).
@@ -107,7 +107,7 @@ def test_user_data_is_shown_as_text_and_tables_offer_no_unsafe_download(page, tm
     page.get_by_role("button", name="Next: commit 2 contacts").click()
     page.get_by_role("button", name="Commit now").click()
     page.get_by_text("completed.").wait_for()
-    page.get_by_role("link", name="Import history").click()
+    page.get_by_role("link", name="Import history", exact=True).click()
     table = page.get_by_test_id("stDataFrame").first
     table.hover()
     page.get_by_test_id("stElementToolbar").first.wait_for(state="attached")

@@ -57,11 +57,11 @@ def test_import_then_reimport_then_history(database_url, engine, tmp_path):
     first = json.loads(cli("import", path, "--source", "csv", "--campaign", "Q4", "--json",
                            database_url=database_url).stdout)
     assert set(first) == {"import_id", "status", "inserted", "updated", "unchanged", "invalid", "duplicates",
-                          "file_rows", "total_rows"}
+                          "file_rows", "total_rows", "skipped"}
     assert (first["status"], first["inserted"], first["updated"], first["invalid"], first["total_rows"]) == (
         "completed", 2, 0, 1, 2)
     again = json.loads(cli("import", path, "--source", "csv", "--json", database_url=database_url).stdout)
-    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 2, 2)
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 2)
     history = json.loads(cli("imports", "--json", database_url=database_url).stdout)
     assert [h["id"] for h in history] == [again["import_id"], first["import_id"]]
     assert history[1]["campaign"] == "Q4"

@@ -136,9 +136,9 @@ def test_importing_the_same_file_twice_at_once_never_creates_duplicates(engine):
         thread.start()
     for thread in threads:
         thread.join(timeout=90)
-    assert sorted((r.inserted, r.updated) for r in results) == [(0, 40), (40, 0)]
+    assert sorted((r.inserted, r.unchanged) for r in results) == [(0, 40), (40, 0)]
     again = import_file(engine, data, "same.csv", "twice")
-    assert (again.inserted, again.updated) == (0, 40)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 40)
     assert count(engine, "contacts") == 40
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(DISTINCT email) FROM contacts")).scalar_one() == 40

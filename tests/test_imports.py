@@ -46,7 +46,7 @@ def test_seed_json_array_imports_without_the_optional_fields(engine, seed_json):
 def test_reimporting_the_same_file_updates_instead_of_duplicating(engine, seed_csv):
     first = run_import(engine, seed_csv)
     second = run_import(engine, seed_csv)
-    assert (second.inserted, second.updated, second.total_rows) == (0, 2, 2)
+    assert (second.inserted, second.updated, second.unchanged, second.total_rows) == (0, 0, 2, 2)
     assert count(engine, "contacts") == 2
     assert [l["action"] for l in links(engine, second.import_id)] == ["updated", "updated"]
     assert [l["previous"] for l in links(engine, second.import_id)] == [{}, {}]
@@ -56,7 +56,7 @@ def test_reimporting_the_same_file_updates_instead_of_duplicating(engine, seed_c
 def test_emails_differing_in_case_and_spaces_are_one_contact(engine):
     run_import(engine, csv_bytes(person(1, email="Person1@Example.com")))
     result = run_import(engine, csv_bytes(person(1, email="  PERSON1@example.COM ")))
-    assert result.updated == 1 and list(contacts(engine)) == ["person1@example.com"]
+    assert result.unchanged == 1 and list(contacts(engine)) == ["person1@example.com"]
 
 
 def test_an_empty_incoming_cell_never_erases_a_stored_value(engine):
@@ -238,7 +238,7 @@ def test_a_commit_merged_slice_by_slice_writes_what_one_merge_would_and_says_how
                         on_progress=lambda stage, done, total: seen.append((stage, done, total)))
     stored = sum(1 for n in range(0, 40, 3))
     changed = sum(1 for n in range(0, 40, 3) if n % 2 == 0)
-    assert (result.inserted, result.updated, result.unchanged) == (40 - stored, stored, stored - changed)
+    assert (result.inserted, result.updated, result.unchanged) == (40 - stored, changed, stored - changed)
     after = contacts(engine)
     assert len(after) == 40 and all(after[r["email"]]["company"] == r["company"] for r in rows)
     assert all(after[email]["id"] == contact["id"] for email, contact in before.items())

@@ -1,0 +1,117 @@
+"""One owner per import (issue 19), in a real browser: two tabs committing one draft, fixes that are
+never dropped, and two console servers carrying on one draft."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.console_server import console_server
+from tests.helpers import count, csv_bytes, person
+from tests.test_browser import WAIT_MS, browser, console_url, page, start_import  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.browser
+
+
+def committed_imports(engine) -> int:
+    return count(engine, "imports")
+
+
+def test_two_tabs_committing_one_draft_make_one_import(page, engine, tmp_path):
+    people = tmp_path / "people.csv"
+    people.write_bytes(csv_bytes(person(1), person(2)))
+    start_import(page, "Two tabs", people)
+    page.get_by_role("button", name="Next: review").click()
+    page.get_by_role("button", name="Next: commit 2 contacts").click()
+    page.get_by_role("button", name="Commit now").wait_for()
+    other = page.context.new_page()
+    other.goto(page.url)
+    other.get_by_role("button", name="Commit now").wait_for()
+
+    page.get_by_role("button", name="Commit now").click()
+    page.get_by_text("The import of people.csv completed.").wait_for()
+    other.get_by_role("button", name="Commit now").click()
+    other.get_by_text("was committed already").wait_for()
+    other.get_by_text("See it in Import history").wait_for()
+    expect(other.get_by_role("button", name="Commit now")).to_have_count(0, timeout=WAIT_MS)  # once the run ends
+    assert other.get_by_text("Something went wrong").count() == 0
+    assert committed_imports(engine) == 1
+    other.get_by_text("See it in Import history").click()  # the link opens the import's details
+    other.get_by_text("people.csv — completed").wait_for()
+
+
+def fix_grid(page):
+    """The data editor of the review's "Fix invalid rows" tab (the other tabs' grids are hidden)."""
+    page.get_by_role("tab", name="Fix invalid rows").click()
+    grid = page.locator('[role="tabpanel"]:visible [data-testid="stDataFrame"]')
+    grid.wait_for()
+    return grid
+
+
+def edit_cell(page, grid, row: int, column: int, old: str, new: str, tries: int = 3) -> None:
+    """Replace old by new in a cell of a data editor (a canvas): select the row's first cell, move
+    with the arrow keys, open the cell's editor with Enter, and fill it once it shows old (a key
+    pressed before the grid has the focus is lost: then start again)."""
+    box = grid.bounding_box()
+    editor = page.locator("textarea.gdg-input")
+    for _ in range(tries):
+        page.mouse.click(box["x"] + 30, box["y"] + 35 + 17 + 35 * row)
+        for _ in range(column):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")
+        try:
+            editor.wait_for(timeout=5_000)
+        except Exception:
+            continue
+        if editor.input_value() == old:
+            editor.fill(new)
+            editor.press("Enter")
+            return
+        page.keyboard.press("Escape")
+    raise AssertionError(f"could not edit the cell holding {old!r}")
+
+
+def test_fixes_typed_in_the_grid_are_never_dropped(page, engine, tmp_path):
+    # Issue 19, point 2: before, "Next: commit" without "Re-validate" ignored the edits, and Back
+    # showed the original values.
+    people = tmp_path / "people.csv"
+    people.write_bytes(csv_bytes(person(1), person(2, email="not-an-email")))
+    start_import(page, "Fixes", people)
+    page.get_by_role("button", name="Next: review").click()
+    edit_cell(page, fix_grid(page), 0, 3, "not-an-email", "fixed@example.com")  # row, problems, name, email
+    page.get_by_text("1 row changed and not validated yet").wait_for()
+
+    page.get_by_role("button", name="Next: commit 1 contact (skip 1 invalid row)").click()
+    page.get_by_text("were validated before going on").wait_for()  # not dropped: validated, shown
+    page.get_by_role("button", name="Back").click()
+    page.get_by_role("button", name="Next: review").click()
+    page.get_by_text("Every row is valid.").wait_for()  # Back kept them
+    page.get_by_role("button", name="Next: commit 2 contacts").click()
+    page.get_by_role("button", name="Commit now").click()
+    page.get_by_text("The import of people.csv completed.").wait_for()
+    with engine.connect() as conn:
+        import sqlalchemy as sa
+        emails = conn.execute(sa.text("SELECT email FROM contacts ORDER BY email")).scalars().all()
+    assert emails == ["fixed@example.com", "person1@example.com"]
+
+
+def test_a_draft_made_on_one_console_server_is_resumed_fixed_and_committed_on_another(
+        page, browser, engine, database_url, tmp_path):
+    people = tmp_path / "people.csv"
+    people.write_bytes(csv_bytes(person(1), person(2, email="not-an-email")))
+    start_import(page, "Two servers", people)
+    page.get_by_role("button", name="Next: review").click()
+    page.get_by_text("1 invalid row", exact=True).wait_for()
+    token = page.url.split("draft=")[1].split("&")[0]
+    with console_server(database_url, tmp_path / "second.log", CONTACT_IMPORT_USER="browser-test") as (url, _):
+        second = page.context.new_page()
+        second.goto(f"{url}/?draft={token}")
+        second.get_by_text("Review before anything is written").wait_for()
+        edit_cell(second, fix_grid(second), 0, 3, "not-an-email", "second@example.com")
+        second.get_by_text("1 row changed and not validated yet").wait_for()
+        second.get_by_role("button", name="Re-validate with my fixes").click()
+        second.get_by_role("button", name="Next: commit 2 contacts").click()
+        second.get_by_role("button", name="Commit now").click()
+        second.get_by_text("The import of people.csv completed.").wait_for()
+    page.reload()  # the first server's tab: the draft is an import now
+    page.get_by_text("was committed already").wait_for()
+    assert committed_imports(engine) == 1 and count(engine, "contacts") == 2
