@@ -1,5 +1,6 @@
 """The import history: imports newest first with filters, one import's record, its rejected rows
-and its contacts. Read-only."""
+and its contacts. It changes nothing but this: listing imports first settles those whose commit
+died (core.records.abandon_stale_imports), so that no reader sees them `processing` forever."""
 from __future__ import annotations
 
 import pandas as pd

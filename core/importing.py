@@ -1,6 +1,5 @@
 """The import service: the only way to import. Every entry point (the console's pages, the CLI,
-history's retry, the benchmark; the HTTP API to come) calls these verbs and renders what they
-return.
+history's retry, the HTTP API, the benchmark) calls these verbs and renders what they return.
 
     open_file -> (reread) -> confirm_mapping -> validate -> (apply_fixes) -> review -> commit -> attach
     open_retry: the same flow for a failed import, with its file uploaded again

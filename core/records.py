@@ -4,7 +4,9 @@ An import is `processing` from its creation until its commit ends: `completed`, 
 the reason (nothing of it was written). A failed import can be committed again (a retry). A
 completed import can be undone once: `reverted` is final. Nothing else is allowed: every status
 change goes through change_status, which refuses the others with a message and changes nothing
-(abandon_stale_imports, the one set-based change, only turns `processing` into `failed`).
+(abandon_stale_imports, the sweep, only settles `processing` imports nobody commits: `failed`, or
+`completed` for an API import whose batches linked contacts). An import is made under the id its
+draft chose (create_import), so one draft never makes two imports.
 """
 from __future__ import annotations
 

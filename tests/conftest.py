@@ -7,6 +7,8 @@ it afterwards, so the tests never touch data of the console.
 from __future__ import annotations
 
 import os
+import time
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,48 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+# --- test tiers (issue 19) ----------------------------------------------------------------------
+# unit: no database; db: a real PostgreSQL (./dev test runs these again on Citus unless marked
+# no_citus with a reason); slow: db tests that take seconds each (real servers, large files,
+# concurrency); browser: chromium. A test is in the first of browser, slow, db, unit that fits.
+TIERS = ("unit", "db", "slow", "browser")
+DATABASE_FIXTURES = {"engine", "_engine", "database_url"}
+SLOW_MODULES = {"test_large_path", "test_concurrent_load", "test_crash_and_concurrency", "test_api_http",
+                "test_dev_start", "test_api_schema"}
+_tier_of: dict[str, str] = {}
+_seconds: dict[str, float] = defaultdict(float)
+_ran: dict[str, set] = defaultdict(set)
+_run_started = time.monotonic()
+
+
+def tier_of(item) -> str:
+    if item.get_closest_marker("browser"):
+        return "browser"
+    fixtures = set(getattr(item, "fixturenames", ()))
+    uses_database = bool(DATABASE_FIXTURES & fixtures) or item.get_closest_marker("db") is not None
+    if uses_database and item.path.stem in SLOW_MODULES:
+        return "slow"
+    return "db" if uses_database else "unit"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        tier = _tier_of[item.nodeid] = tier_of(item)
+        item.add_marker(tier)
+        if tier in ("slow", "browser") and (DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))):
+            item.add_marker("db")  # a database test all the same: the Citus run picks it by this
+
+
+def pytest_runtest_logreport(report):
+    tier = _tier_of.get(report.nodeid, "unit")
+    _seconds[tier] += report.duration
+    _ran[tier].add(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    shown = [f"{tier} {_seconds[tier]:.1f} s ({len(_ran[tier])} tests)" for tier in TIERS if _ran[tier]]
+    if shown:
+        terminalreporter.write_line("tiers: " + " · ".join(shown) +
+                                    f" · whole run {time.monotonic() - _run_started:.1f} s")

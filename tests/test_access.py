@@ -23,7 +23,6 @@ from tests.helpers import ADMIN, IMPORTER, count, csv_bytes, person
 from tests.test_cli import cli
 from tests.test_pages import TIMEOUT, click, finish_commits, metrics, no_exceptions, shown, upload
 
-pytestmark = pytest.mark.integration
 
 ROLES = {"admin": ["ana@example.com"], "importer": ["@example.com", "contractor@gmail.com"]}
 # what st.login needs; never used to reach a provider here

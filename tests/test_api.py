@@ -17,7 +17,6 @@ from core.importing import import_file
 from core.records import abandon_stale_imports
 from tests.helpers import ADMIN, csv_bytes, person
 
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from tests.conftest import DATA, _server_url
 from tests.helpers import links
 from tests.test_cli import cli
 
-pytestmark = pytest.mark.integration
 
 DISTRIBUTED = {"contacts": "email", "import_contacts": "email", "import_errors": "import_id",
                "import_error_rows": "import_id"}
@@ -57,6 +56,7 @@ def test_email_uniqueness_and_every_links_foreign_key_hold_in_the_database(engin
                                  "VALUES (:i, 'ann@x.io', gen_random_uuid(), 'inserted', 2)"), {"i": import_id})
 
 
+@pytest.mark.db
 def test_a_database_made_before_the_distributable_schema_migrates_with_its_data(tmp_path):
     old_sql = tmp_path / "sql"
     (old_sql / "functions").mkdir(parents=True)

@@ -28,7 +28,6 @@ from core import importing
 from core.records import abandon_stale_imports
 from tests.helpers import ADMIN, contacts, count, csv_bytes, links, person
 
-pytestmark = pytest.mark.integration
 
 WORKER = PROJECT_ROOT / "tests" / "crash_worker.py"
 

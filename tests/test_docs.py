@@ -90,7 +90,6 @@ def client(engine):
     api.dependency_overrides.clear()
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("method, path", ROUTES)
 def test_every_api_route_needs_a_key(client, method, path):
     concrete = re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", path)
@@ -126,7 +125,6 @@ def _request(arguments: list[str], variables: dict) -> dict:
     return call
 
 
-@pytest.mark.integration
 def test_the_readmes_walk_through_of_the_seeds_flow_runs_as_written(client, engine, tmp_path):
     walk_through = next(b for b in code_blocks(section("HTTP API")) if "# 1. create the import" in b)
     contacts = tmp_path / "contacts.csv"

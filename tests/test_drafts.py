@@ -9,7 +9,6 @@ from core.review import invalid_rows
 from tests.helpers import ADMIN, count, csv_bytes, person
 from tests.test_pages import click, console, metrics, shown, start_wizard, upload  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.integration
 
 
 FILE = ("Name,Mail,Profile,Org,Org 2\n"

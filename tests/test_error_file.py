@@ -12,7 +12,6 @@ from core.history import import_error_file
 from tests.helpers import ADMIN, contacts, csv_bytes, person
 from tests.test_pages import DATA
 
-pytestmark = pytest.mark.integration
 
 HUBSPOT = ("Record ID,First Name,Last Name,Email,LinkedIn URL,Company Name,errors,Email\n"
            "1,Ann,Lee,ann@x.io,https://linkedin.com/in/ann,=Acme,x,\n"

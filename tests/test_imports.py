@@ -13,7 +13,6 @@ from core.records import create_import
 from tests.helpers import ADMIN, prepare, refusing
 from tests.helpers import contacts, count, csv_bytes, links, person
 
-pytestmark = pytest.mark.integration
 
 
 def run_import(engine, data: bytes, name: str = "contacts.csv", **kwargs):

@@ -14,7 +14,6 @@ from core.records import create_import
 from tests.helpers import ADMIN, prepare
 from tests.helpers import csv_bytes, person
 
-pytestmark = pytest.mark.integration
 
 FIRST = csv_bytes(
     person(1, company="Acme", locale="fr", timezone="Europe/Paris", metadata='{"a": 1, "b": {"c": 2}}'),

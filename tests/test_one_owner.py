@@ -19,7 +19,6 @@ from core.records import abandon_stale_imports
 from tests.conftest import DATA
 from tests.helpers import ADMIN, IMPORTER, count, csv_bytes, person
 
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture

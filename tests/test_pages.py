@@ -14,7 +14,6 @@ from core.importing import import_file
 from tests.conftest import DATA
 from tests.helpers import ADMIN, count, csv_bytes, person
 
-pytestmark = pytest.mark.integration
 
 TIMEOUT = 60
 

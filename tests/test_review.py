@@ -9,7 +9,6 @@ from core.review import apply_edits, changed_rows, invalid_rows, row_statuses
 from core.validation import validate
 from tests.helpers import csv_bytes, person
 
-pytestmark = pytest.mark.integration
 
 
 def mapped_rows(*rows):

@@ -169,6 +169,7 @@ def settled_content(page, tries: int = 20) -> str:
     raise AssertionError(f"{page.url} kept navigating")
 
 
+@pytest.mark.browser
 def test_a_real_server_shows_no_secret_in_its_pages_sign_in_redirect_or_log(database_url, secrets_file, tmp_path):
     log = tmp_path / "server.log"
     # Only Streamlit's option names the file: the API must read the same one (server.py).

@@ -17,7 +17,6 @@ from core.review import invalid_rows
 from tests.helpers import contacts, count, csv_bytes, links, person
 from tests.test_large_path import FIRST, SECOND
 
-pytestmark = pytest.mark.integration
 
 
 def shown(value) -> str:

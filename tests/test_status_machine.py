@@ -12,7 +12,6 @@ from core.undo import undo_import
 from core.commit import commit_import
 from tests.helpers import ADMIN, count, csv_bytes, person, prepare
 
-pytestmark = pytest.mark.integration
 
 ALLOWED = {("processing", "completed"), ("processing", "failed"), ("failed", "completed"),
            ("failed", "failed"), ("completed", "reverted")}

@@ -7,7 +7,6 @@ from core.importing import import_file
 from core.undo import undo_import
 from tests.helpers import ADMIN, contacts, count, csv_bytes, person, refusing
 
-pytestmark = pytest.mark.integration
 
 
 def run(engine, *rows, name="f.csv"):
