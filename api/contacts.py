@@ -8,17 +8,13 @@ from contextlib import asynccontextmanager
 from enum import Enum
 from pathlib import Path
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.engine import Engine
 
-from api.deps import MAX_OFFSET, caller, engine
-from core import importing
+from api.deps import MAX_OFFSET, caller, service
 from core.access import Actor
 from core.errors import ImportClosed, RowsInvalid, UnreadableFile
-from core.history import get_import, list_contacts
-from core.reading import MAX_FILE_BYTES
+from core.importing import MAX_FILE_BYTES, Service
 
 router = APIRouter(tags=["contacts"])
 
@@ -41,9 +37,9 @@ def _metadata(text: str | None):
 @router.get("/contacts", dependencies=[Depends(caller)])
 def contacts(import_id: str | None = None, email: str | None = None,
              limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
-             db: Engine = Depends(engine)) -> dict:
+             svc: Service = Depends(service)) -> dict:
     """Stored contacts: those an import linked (import_id), the one with an email, or all; paged."""
-    found = list_contacts(db, import_id=import_id, email=email, limit=limit, offset=offset)
+    found = svc.list_contacts(import_id=import_id, email=email, limit=limit, offset=offset)
     items = [{**row, "metadata": _metadata(row["metadata"])} for row in found.to_dict("records")]
     return {"items": items, "limit": limit, "offset": offset}
 
@@ -64,7 +60,7 @@ _BULK_BODY = {"requestBody": {"required": True, "content": {
 @router.post("/contacts/bulk", status_code=201, openapi_extra=_BULK_BODY)
 async def bulk(request: Request, import_id: str | None = Header(default=None, alias="X-Import-ID"),
                on_invalid: OnInvalid = OnInvalid.reject, who: Actor = Depends(caller),
-               db: Engine = Depends(engine)) -> dict:
+               svc: Service = Depends(service)) -> dict:
     """The seed's step 2: contacts as a JSON array, or a CSV/XLSX/JSON file in multipart field
     `file`; one request is one transaction, and several may fill one import before it is completed.
     Without X-Import-ID an import is made for the call and completed at once (the answer carries a
@@ -72,22 +68,25 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
     seed answered 207 and left the contacts untracked); an import no longer in processing is 409.
     Invalid rows refuse the call (422, every error listed) unless on_invalid=skip."""
     if import_id is not None:
-        _check_open(db, import_id)  # before the body is read: a wrong id costs nothing
+        _check_open(svc, import_id)  # before the body is read: a wrong id costs nothing
     async with _upload(request) as (path, file_name):
         try:
-            if import_id is None:
-                return await run_in_threadpool(_one_shot, db, path, file_name, who, on_invalid)
-            result, report = await run_in_threadpool(importing.add_contacts, db, import_id, path, file_name,
+            result, report = await run_in_threadpool(svc.add_contacts, import_id, path, file_name,
                                                      on_invalid is OnInvalid.skip, actor=who)
         except UnreadableFile as error:
             raise HTTPException(400, f"Failed to parse CSV file: {error}") from None
         except RowsInvalid as error:
             raise HTTPException(422, {"message": str(error), "errors": _records(error.errors)}) from None
-    return _batch_answer(db, result, report)
+    answer = _batch_answer(svc, result, report)
+    if import_id is None:
+        answer["warning"] = (f"No X-Import-ID was sent: import {result.import_id} was created for these "
+                             "contacts and completed. Create the import first (POST /imports/) to add "
+                             "several batches to it.")
+    return answer
 
 
-def _check_open(db: Engine, import_id: str) -> None:
-    status = get_import(db, import_id)["status"]  # ImportNotFound: 404
+def _check_open(svc: Service, import_id: str) -> None:
+    status = svc.get_import(import_id)["status"]  # ImportNotFound: 404
     if status != "processing":
         raise ImportClosed(import_id, status)
 
@@ -133,33 +132,15 @@ def _check_size(size: int) -> None:
                                  "several calls with the same X-Import-ID.")
 
 
-def _one_shot(db: Engine, path: Path, file_name: str, who: Actor, on_invalid: OnInvalid) -> dict:
-    """Contacts sent without X-Import-ID: still tracked, by an import made for the call."""
-    draft = importing.open_file(None, path, file_name, source=who.name, actor=who)
-    try:
-        report = importing.validate_draft(draft)
-        if report.invalid and on_invalid is OnInvalid.reject:
-            raise RowsInvalid(file_name, report.errors)
-        result = importing.commit(db, draft)
-    finally:
-        draft.close()
-    return {**_batch_answer(db, result, report),
-            "warning": f"No X-Import-ID was sent: import {result.import_id} was created for these "
-                       "contacts and completed. Create the import first (POST /imports/) to add "
-                       "several batches to it."}
-
-
-def _batch_answer(db: Engine, result, report) -> dict:
+def _batch_answer(svc: Service, result, report) -> dict:
     emails = report.normalized["email"].take(report.kept[:DETAILS_SHOWN]).tolist()
-    with db.connect() as conn:
-        details = conn.execute(sa.text("SELECT id::text AS id, email, full_name FROM contacts "
-                                       "WHERE email = ANY(:emails) ORDER BY email"), {"emails": emails}).mappings().all()
+    details = svc.contacts_by_email(emails)
     return {"import_id": result.import_id, "status": result.status,
             # the seed's `inserted`: every contact the call upserted (linked), new or not
             "inserted": result.total_rows, "created": result.inserted,
             "updated": result.updated, "unchanged": result.unchanged, "invalid": result.invalid,
             "duplicates": result.duplicates, "errors": _records(report.errors),
-            "details": [dict(d) for d in details], "details_truncated": report.valid_count > DETAILS_SHOWN}
+            "details": details, "details_truncated": report.valid_count > DETAILS_SHOWN}
 
 
 def _records(errors) -> list[dict]:

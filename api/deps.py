@@ -1,5 +1,5 @@
-"""What every route needs: the database engine and the caller, authenticated by X-API-Key or by
-a Bearer JWT (api.tokens)."""
+"""What every route needs: the import service (core.importing's facade, bound to the server's
+database) and the caller, authenticated by X-API-Key or by a Bearer JWT (api.tokens)."""
 from __future__ import annotations
 
 import logging
@@ -7,14 +7,11 @@ from functools import lru_cache
 
 from fastapi import Depends, HTTPException, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.engine import Engine
 
 from api.tokens import JwtSettings, jwt_settings, token_actor
-from core import audit
 from core.access import Actor, Policy, load_secrets, policy_from
-from core.api_keys import key_actor
 from core.errors import ImportConsoleError
-from core.database import make_engine
+from core.importing import Service, connect
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
                         description="A key from `python -m core api-keys create NAME`")
@@ -27,13 +24,14 @@ MAX_OFFSET = 2**31 - 1
 
 
 @lru_cache(maxsize=1)
-def _engine() -> Engine:
-    return make_engine()
+def _service() -> Service:
+    return connect()
 
 
-def engine() -> Engine:
-    """The server's engine (DATABASE_URL, else the embedded database); tests override it."""
-    return _engine()
+def service() -> Service:
+    """The import service on the server's database (DATABASE_URL, else the embedded one); tests
+    override it."""
+    return _service()
 
 
 @lru_cache(maxsize=1)
@@ -54,15 +52,15 @@ def policy() -> Policy:
 
 
 def caller(key: str | None = Security(_api_key), bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
-           db: Engine = Depends(engine), jwt: JwtSettings = Depends(settings),
+           svc: Service = Depends(service), jwt: JwtSettings = Depends(settings),
            roles: Policy = Depends(policy)) -> Actor:
     """Who made the request, with their role: the key's, or the token's. Unknown, revoked, expired
     and forged credentials all get the same answer, so that a caller learns nothing from it."""
-    owner = key_actor(db, key) if key else None
+    owner = svc.key_actor(key) if key else None
     if owner is None and bearer is not None:
         owner = token_actor(bearer.credentials, jwt, roles)
     if owner is None:
         raise HTTPException(401, "Missing or invalid credentials: send X-API-Key or a Bearer token.",
                             headers={"WWW-Authenticate": 'ApiKey header="X-API-Key", Bearer'})
-    audit.check(db, owner, "view history")  # every route needs a role, the least is importer
+    svc.check_role(owner, "view history")  # every route needs a role, the least is importer
     return owner

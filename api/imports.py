@@ -5,16 +5,10 @@ from enum import Enum
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.engine import Engine
 
-from api.deps import MAX_OFFSET, caller, engine
-from core import audit
+from api.deps import MAX_OFFSET, caller, service
 from core.access import Actor
-from core.campaigns import attach_imports, check_campaign
-from core.history import get_import, list_imports
-from core.importing import complete
-from core.records import STATUSES, create_import
-from core.undo import undo_import
+from core.importing import STATUSES, Service
 
 router = APIRouter(tags=["imports"])
 Status = Enum("Status", {name: name for name in STATUSES}, type=str)
@@ -30,11 +24,10 @@ def _public(record: dict) -> dict:
 
 
 @router.post("/imports/", status_code=201)
-def create(body: ImportIn, who: Actor = Depends(caller), db: Engine = Depends(engine)) -> dict:
+def create(body: ImportIn, who: Actor = Depends(caller), svc: Service = Depends(service)) -> dict:
     """Step 1 of the seed's flow: an import in `processing`, waiting for its contacts."""
-    audit.check(db, who, "import")
-    import_id = create_import(db, body.source, body.file_name, created_by=who.name, created_via="api")
-    record = get_import(db, import_id)
+    import_id = svc.create_api_import(body.source, body.file_name, who)
+    record = svc.get_import(import_id)
     keys = ("id", "status", "source", "file_name", "created_at")
     return _public({k: record[k] for k in keys})
 
@@ -42,16 +35,16 @@ def create(body: ImportIn, who: Actor = Depends(caller), db: Engine = Depends(en
 @router.get("/imports", dependencies=[Depends(caller)])
 def imports(status: Status | None = None, source: str | None = None,
             campaign: str | None = None, limit: int = Query(default=100, ge=1, le=1000),
-            offset: int = Query(default=0, ge=0, le=MAX_OFFSET), db: Engine = Depends(engine)) -> dict:
+            offset: int = Query(default=0, ge=0, le=MAX_OFFSET), svc: Service = Depends(service)) -> dict:
     """Imports, newest first, filtered by status, source and campaign id; one page at a time."""
-    found = list_imports(db, status=status.value if status else None, source=source, campaign_id=campaign, limit=limit, offset=offset)
+    found = svc.list_imports(status=status.value if status else None, source=source, campaign_id=campaign, limit=limit, offset=offset)
     return {"items": [_public(r) for r in found.to_dict("records")], "limit": limit, "offset": offset}
 
 
 @router.get("/imports/{import_id}", dependencies=[Depends(caller)])
-def one(import_id: str, db: Engine = Depends(engine)) -> dict:
+def one(import_id: str, svc: Service = Depends(service)) -> dict:
     """One import: its status, counts, campaign, who created it and why it failed."""
-    return _public(get_import(db, import_id))
+    return _public(svc.get_import(import_id))
 
 
 class ImportUpdate(BaseModel):
@@ -61,25 +54,25 @@ class ImportUpdate(BaseModel):
 
 
 @router.put("/imports/{import_id}")
-def update(import_id: str, body: ImportUpdate, who: Actor = Depends(caller), db: Engine = Depends(engine)) -> dict:
+def update(import_id: str, body: ImportUpdate, who: Actor = Depends(caller), svc: Service = Depends(service)) -> dict:
     """The seed's step 3 (status completed, with total_rows) and the end of its step 4
     (campaign_id). total_rows must be the number of contacts linked, or 409 names both numbers;
     an unknown campaign is a 404 and changes nothing."""
-    get_import(db, import_id)  # 404s first: nothing changes when a part of the request is wrong
+    svc.get_import(import_id)  # 404s first: nothing changes when a part of the request is wrong
     if body.campaign_id is not None:
-        check_campaign(db, body.campaign_id)
+        svc.check_campaign(body.campaign_id)
     if body.status == "completed":
-        complete(db, import_id, body.total_rows, actor=who)
+        svc.complete(import_id, body.total_rows, actor=who)
     if body.campaign_id is not None:
-        attach_imports(db, body.campaign_id, [import_id], who)
-    return _public(get_import(db, import_id))
+        svc.attach_imports(body.campaign_id, [import_id], who)
+    return _public(svc.get_import(import_id))
 
 
 @router.post("/imports/{import_id}/undo")
-def undo(import_id: str, who: Actor = Depends(caller), db: Engine = Depends(engine)) -> dict:
+def undo(import_id: str, who: Actor = Depends(caller), svc: Service = Depends(service)) -> dict:
     """Revert a completed import, atomically; what a later import changed is kept and listed.
     Needs a key with the admin role (else 403). 409 when the import is not completed (processing,
     failed, or reverted already)."""
-    result = undo_import(db, import_id, who)
+    result = svc.undo(import_id, who)
     return {"import_id": result.import_id, "deleted": result.deleted, "restored": result.restored,
             "conflicts": result.conflicts.to_dict("records")}

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per size; the table shows medians")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
-    from core.database import scratch_database
+    from core.storage.database import scratch_database
 
     server_url = os.environ.get("DATABASE_URL") or DEFAULT_URL
     with scratch_database(server_url, f"contact_import_bench_{os.getpid()}") as url:
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _measure(url: str, args) -> list:
     """For each size: `runs` times the baseline, an all-new import and an all-update re-import."""
-    from core.database import make_engine
+    from core.storage.database import make_engine
 
     engine = make_engine(url)
     results = []
@@ -91,7 +91,7 @@ def _spawn(kind: str, path: Path, url: str) -> dict:
 def _child(kind: str, path: str, url: str) -> dict:
     """One measurement, in its own process, through the import service's verbs."""
     from core import importing
-    from core.database import make_engine
+    from core.storage.database import make_engine
 
     engine = make_engine(url)
     started = time.perf_counter()
@@ -121,7 +121,7 @@ def _child(kind: str, path: str, url: str) -> dict:
 
 
 class StageClock:
-    """The commit's progress callback: how long each of its stages took (core.commit's stages)."""
+    """The commit's progress callback: how long each of its stages took (core.storage.commit's stages)."""
 
     def __init__(self):
         self.began, self.marks = time.perf_counter(), []
@@ -146,7 +146,7 @@ def _baseline(engine, valid) -> float:
     import pyarrow.compute as pc
 
     from core.fields import FIELDS, ROW
-    from core.staging import empty_as_null, to_csv
+    from core.storage.staging import empty_as_null, to_csv
 
     table = pa.Table.from_pandas(valid[[ROW, *FIELDS]], preserve_index=False)
     table = table.take(pc.sort_indices(table["email"]))

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
-    from core.database import make_engine, scratch_database
+    from core.storage.database import make_engine, scratch_database
 
     path = write_csv(OUT / f"contacts_{args.rows}_{args.seed}.csv", args.rows, args.seed)
     server_url = os.environ.get("DATABASE_URL") or DEFAULT_URL
@@ -66,7 +66,7 @@ def _cli_import(url: str, path: Path) -> tuple[float, float]:
 
 def _api_import(engine, url: str, path: Path) -> tuple[float, float, dict]:
     from core.access import local_actor
-    from core.api_keys import create_key
+    from core.access.keys import create_key
     from tests.console_server import console_server
 
     key = create_key(engine, f"bench {time.time()}", local_actor())

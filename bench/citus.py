@@ -4,7 +4,7 @@ The same seeded file (bench/out/), through the same service verbs as `python -m 
 throw-away database on each server, in one run:
   all-new     open, validate, review and commit into empty tables;
   re-import   the same people with one field changed in every row: every contact is updated.
-The commit is split by its stages (core.commit): staging (COPY into the temporary stage), upserting
+The commit is split by its stages (core.storage.commit): staging (COPY into the temporary stage), upserting
 (the merge, slice by slice), finishing (the error report), completing. The ratio is Citus' time over
 the single server's, measured in the same run.
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(server_url: str, files: dict, runs: int) -> dict:
-    from core.database import make_engine, scratch_database
+    from core.storage.database import make_engine, scratch_database
 
     measured: dict[str, list[dict]] = {scenario: [] for scenario in files}
     with scratch_database(server_url, f"contact_import_bench_citus_{os.getpid()}") as url:

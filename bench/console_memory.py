@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.draft_ttl is not None:
         os.environ["CONTACT_IMPORT_DRAFT_TTL"] = str(args.draft_ttl)
-    from core.database import make_engine, scratch_database
+    from core.storage.database import make_engine, scratch_database
     from pages.common import RELEASE_AFTER, SWEEP_EVERY
     from tests.console_server import console_server
 

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(server: str, path: Path, name: str, timeout: float = WAIT_S) -> dict:
     """One run: the CLI's dry run, then the wizard in the browser, on a new database `name`."""
-    from core.database import make_engine, scratch_database
+    from core.storage.database import make_engine, scratch_database
     from tests.console_server import console_server
 
     with scratch_database(server, name) as url:

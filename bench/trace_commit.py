@@ -4,10 +4,10 @@ one file), how often it returns to a file it had left, and how often a call clim
 
     .venv/bin/python -m bench.trace_commit            # on DATABASE_URL, else a scratch database
 
-Layers, top to bottom: the doors (pages, api, cli), the service (importing and what runs it), the
-steps (reading, mapping, validation, review, commit, undo, ...), storage and access (records,
-staging, audit, access, database) and the shared leaves (errors, fields, progress). A climb is a
-call from a lower layer into a higher one.
+Layers, top to bottom: the doors (pages, api, cli), importing (the service), access, storage, rows,
+files and the shared leaves (errors, fields, progress), as core's packages are laid out. A climb
+is a call from a lower layer into a higher one. It runs on the layout before issue 19 too (the flat
+core/ modules are mapped to the package each moved to), for a before and after.
 """
 from __future__ import annotations
 
@@ -15,17 +15,21 @@ import os
 import sys
 from pathlib import Path
 
-from core.embedded import PROJECT_ROOT
+try:
+    from core.storage.embedded import PROJECT_ROOT
+except ImportError:  # the flat layout before issue 19
+    from core.embedded import PROJECT_ROOT
 
-LAYERS = {
+LAYERS = {  # each package, and the flat modules of the layout before it (issue 19), for a before/after
     "doors": ("pages", "api", "core/cli.py"),
-    "service": ("core/importing", "core/commit_jobs.py", "core/drafts.py"),
-    "steps": ("core/reading.py", "core/mapping.py", "core/saved_mappings.py", "core/validation.py",
-              "core/review.py", "core/preview.py", "core/same_person.py", "core/error_file.py",
-              "core/commit.py", "core/undo.py", "core/campaigns.py", "core/history.py", "core/counts.py",
-              "core/exporting.py", "core/sheet_bounds.py", "core/memory.py", "core/files", "core/rows"),
-    "storage": ("core/records.py", "core/staging.py", "core/audit.py", "core/access.py", "core/database.py",
-                "core/api_keys.py", "core/embedded.py", "core/storage"),
+    "importing": ("core/importing", "core/importing.py", "core/commit_jobs.py", "core/drafts.py"),
+    "access": ("core/access", "core/access.py", "core/api_keys.py"),
+    "storage": ("core/storage", "core/records.py", "core/staging.py", "core/commit.py", "core/undo.py",
+                "core/preview.py", "core/history.py", "core/campaigns.py", "core/saved_mappings.py",
+                "core/database.py", "core/embedded.py", "core/audit.py"),
+    "rows": ("core/rows", "core/mapping.py", "core/validation.py", "core/review.py", "core/same_person.py",
+             "core/counts.py", "core/error_file.py"),
+    "files": ("core/files", "core/reading.py", "core/sheet_bounds.py", "core/exporting.py", "core/memory.py"),
     "leaves": ("core/errors.py", "core/fields.py", "core/progress.py"),
 }
 ORDER = list(LAYERS)
@@ -82,7 +86,10 @@ def commit_once(engine) -> dict:
 
 
 def main() -> None:
-    from core.database import make_engine, scratch_database
+    try:
+        from core.storage.database import make_engine, scratch_database
+    except ImportError:  # the flat layout before issue 19
+        from core.database import make_engine, scratch_database
 
     url = os.environ.get("DATABASE_URL")
     if url:

@@ -19,11 +19,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from core import audit, importing
+from core import importing
 from core.access import local_actor
 from core.errors import AmbiguousColumns, ImportConsoleError
 from core.fields import FIELDS
-from core.mapping import describe_mapping
+from core.rows.mapping import describe_mapping
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +100,7 @@ def _api_key_commands(commands) -> None:
 
 
 def _create_key(args) -> int:
-    from core.api_keys import create_key
-    from core.database import make_engine
-
-    key = create_key(make_engine(), args.name, local_actor(), args.role)
+    key = importing.connect().create_key(args.name, local_actor(), args.role)
     print(json.dumps({"name": args.name.strip(), "role": args.role, "key": key}) if args.json else
           f"{key}\nThe {args.role} key of {args.name.strip()!r}: keep it now, it is not shown again.")
     return 0
@@ -112,10 +109,8 @@ def _create_key(args) -> int:
 def _list_keys(args) -> int:
     import pandas as pd
 
-    from core.api_keys import list_keys
-    from core.database import make_engine
 
-    keys = list_keys(make_engine(), local_actor())
+    keys = importing.connect().list_keys(local_actor())
     if _printed_as_json(keys, args):
         return 0
     for row in keys.itertuples(index=False):
@@ -133,10 +128,7 @@ def _printed_as_json(frame, args) -> bool:
 
 
 def _revoke_key(args) -> int:
-    from core.api_keys import revoke_key
-    from core.database import make_engine
-
-    revoke_key(make_engine(), args.name, local_actor())
+    importing.connect().revoke_key(args.name, local_actor())
     print(f"revoked {args.name!r}")
     return 0
 
@@ -212,12 +204,10 @@ def _print_same_person(found: list[dict]) -> None:
 
 
 def _import(args) -> int:
-    from core.database import make_engine
-
     if args.dry_run:
-        return _dry_run(args, make_engine())
+        return _dry_run(args, importing.connect())
     warnings: list[str] = []
-    result = importing.import_file(make_engine(), args.file, None, args.source, args.campaign,
+    result = importing.connect().import_file(args.file, None, args.source, args.campaign,
                                    warnings=warnings, choices=_choices(args), actor=local_actor(),
                                    **_read_kwargs(args))
     for warning in warnings:
@@ -231,8 +221,8 @@ def _import(args) -> int:
     return 0
 
 
-def _dry_run(args, engine) -> int:
-    draft, review = importing.dry_run(engine, args.file, choices=_choices(args), **_read_kwargs(args))
+def _dry_run(args, service: importing.Service) -> int:
+    draft, review = service.dry_run(args.file, choices=_choices(args), **_read_kwargs(args))
     report = draft.report
     summary = {**review.as_dict(), "invalid": report.invalid, "duplicates": len(report.duplicates),
                "possible_duplicates": _same_person(importing.possible_duplicates(draft))}
@@ -251,12 +241,9 @@ def _dry_run(args, engine) -> int:
 
 
 def _imports(args) -> int:
-    from core.database import make_engine
-    from core.history import list_imports
-
-    engine = make_engine()
-    audit.check(engine, local_actor(), "view history")
-    history = list_imports(engine)
+    service = importing.connect()
+    service.check_role(local_actor(), "view history")
+    history = service.list_imports()
     if _printed_as_json(history, args):
         return 0
     if history.empty:
@@ -268,9 +255,7 @@ def _imports(args) -> int:
 
 
 def _undo(args) -> int:
-    from core.database import make_engine
-
-    result = importing.undo(make_engine(), args.import_id, local_actor())
+    result = importing.connect().undo(args.import_id, local_actor())
     conflicts = result.conflicts.to_dict("records")
     if args.json:
         print(json.dumps({"import_id": result.import_id, "deleted": result.deleted,
@@ -283,14 +268,9 @@ def _undo(args) -> int:
 
 
 def _audit(args) -> int:
-    from core.database import make_engine
-    from core.exporting import to_export_csv
-
-    engine = make_engine()
-    audit.check(engine, local_actor(), "read audit")
-    rows = audit.trail(engine, args.import_id, limit=None)
+    rows, _ = importing.connect().read_audit(local_actor(), args.import_id, limit=None)
     if args.csv:
-        sys.stdout.buffer.write(to_export_csv(rows, bom=False))
+        sys.stdout.buffer.write(importing.to_export_csv(rows, bom=False))
         return 0
     if _printed_as_json(rows, args):
         return 0

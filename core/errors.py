@@ -68,7 +68,7 @@ class CampaignNotFound(ImportConsoleError):
 
 
 class StatusChangeRefused(ImportConsoleError):
-    """A status change that the status machine (core.records.TRANSITIONS) does not allow."""
+    """A status change that the status machine (core.storage.records.TRANSITIONS) does not allow."""
 
     MESSAGES = {
         "completed": "Import {id} is {current}; it cannot be committed again. "

@@ -4,8 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.access import ROLES, AccessRefused, Actor, IMPORTER, can
-from core.api_keys import create_key, list_keys, revoke_key
-from pages.common import engine, md, show_error, signed_in, time_column
+from pages.common import md, service, show_error, signed_in, time_column
 
 ROLE_HELP = "importer: create imports, add contacts, attach. admin: also undo imports."
 
@@ -15,13 +14,13 @@ def create_form(who: Actor) -> None:
         name = st.text_input("Who will use the key", placeholder="e.g. HubSpot sync")
         role = st.selectbox("Role", ROLES, index=ROLES.index(IMPORTER), help=ROLE_HELP)
         if st.form_submit_button("Create key"):
-            key = create_key(engine(), name, who, role)
+            key = service().create_key(name, who, role)
             st.success(f"The {role} key of {md(name.strip())}. Copy it now: it is not shown again.")
             st.code(key, language=None)
 
 
 def key_list(who: Actor) -> None:
-    keys = list_keys(engine(), who)
+    keys = service().list_keys(who)
     if keys.empty:
         st.info("No key yet. Scripts and CRM syncs send one as X-API-Key to /api.")
         return
@@ -33,7 +32,7 @@ def key_list(who: Actor) -> None:
         with st.form("revoke_api_key"):
             name = st.selectbox("Revoke a key", active)
             if st.form_submit_button("Revoke"):
-                revoke_key(engine(), name, who)
+                service().revoke_key(name, who)
                 st.success(f"{md(name)} is revoked: calls with it are refused from now on.")
                 st.rerun()
 

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import audit
+from core import importing
 from core.access import AccessRefused, can
-from core.exporting import to_export_csv
-from pages.common import engine, md, plural, show_error, signed_in, time_column
+from pages.common import md, plural, show_error, service, signed_in, time_column
 
 COLUMNS = {"at": None, "action": "what", "actor": "who", "role": "role", "via": "through",
            "import_id": "import", "campaign": "campaign", "subject": "key or action", "detail": "details"}
@@ -33,9 +32,7 @@ def main() -> None:
         st.error(md(AccessRefused(who, "read audit")), icon=":material/lock:")
         return
     try:
-        audit.check(engine(), who, "read audit")
-        rows = audit.trail(engine())
-        total = audit.size(engine())
+        rows, total = service().read_audit(who)
         shown_all = "" if total <= len(rows) else (
             f" These are the newest {len(rows):,} of {total:,}; `python -m core audit --csv` exports them all.")
         st.caption(f"{plural(total, 'action')} recorded, newest last. Rows are never changed or removed "
@@ -43,7 +40,7 @@ def main() -> None:
         shown = filtered(rows)
         st.dataframe(shown[list(COLUMNS)], hide_index=True, column_config={**COLUMNS, "at": time_column("when")})
         st.download_button("Download these rows (CSV)", on_click="ignore", mime="text/csv",
-                           data=to_export_csv(shown[list(COLUMNS)]), file_name="audit-trail.csv")
+                           data=importing.to_export_csv(shown[list(COLUMNS)]), file_name="audit-trail.csv")
     except Exception as error:
         show_error(error)
 

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.campaigns import list_campaigns, open_campaign
-from core.history import campaign_contacts_csv, list_contacts, list_imports
-from pages.common import count_columns, engine, md, plural, show_error, signed_in, time_column
+from pages.common import count_columns, md, plural, show_error, service, signed_in, time_column
 
 CONTACTS_PAGE = 100
 
@@ -14,7 +12,7 @@ def create_form() -> None:
     with st.form("new_campaign", clear_on_submit=True):
         name = st.text_input("New campaign", placeholder="e.g. Q4 Outreach")
         if st.form_submit_button("Create campaign"):
-            campaign = open_campaign(engine(), name)
+            campaign = service().open_campaign(name)
             if campaign.created:
                 st.success(f"Campaign {md(campaign.name)} created.")
             else:
@@ -22,7 +20,7 @@ def create_form() -> None:
 
 
 def campaign_list() -> None:
-    campaigns = list_campaigns(engine())
+    campaigns = service().list_campaigns()
     if campaigns.empty:
         st.info("No campaign yet.")
         return
@@ -36,7 +34,7 @@ def campaign_list() -> None:
 
 
 def campaign_detail(campaign) -> None:
-    imports = list_imports(engine(), campaign_id=campaign.id)
+    imports = service().list_imports(campaign_id=campaign.id)
     if imports.empty:
         st.caption("No import attached yet.")
         return
@@ -48,12 +46,12 @@ def campaign_detail(campaign) -> None:
     pages = (campaign.contacts - 1) // CONTACTS_PAGE + 1
     page = st.number_input(f"Contacts page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1,
                            key=f"campaign_page_{campaign.id}")
-    contacts = list_contacts(engine(), campaign_id=campaign.id, limit=CONTACTS_PAGE,
+    contacts = service().list_contacts(campaign_id=campaign.id, limit=CONTACTS_PAGE,
                              offset=(page - 1) * CONTACTS_PAGE)
     st.dataframe(contacts.drop(columns=["id"]), hide_index=True,
                  column_config={"created_at": time_column("added"), "updated_at": time_column("updated")})
     st.download_button("Download the campaign's contacts (CSV)", on_click="ignore",
-                       data=lambda: campaign_contacts_csv(engine(), campaign.id),
+                       data=lambda: service().campaign_contacts_csv(campaign.id),
                        file_name=f"{campaign.name}-contacts.csv", mime="text/csv", key=f"campaign_csv_{campaign.id}")
 
 

@@ -1,4 +1,4 @@
-"""What every page shares: the engine (created once per server process), who is using the page
+"""What every page shares: the import service (one per server process), who is using the page
 (signed_in: the sign-in gate every page passes first), the import wizard's state, and turning
 domain errors into short messages. Not a page itself: app.py lists the pages."""
 from __future__ import annotations
@@ -15,14 +15,11 @@ from streamlit import config, runtime
 from streamlit.errors import StreamlitPageNotFoundError
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core import audit, drafts
-from core.commit_jobs import COMMIT_STAGES, stored_progress
-from core.access import Actor, is_local, policy_from
-from core.database import make_engine
+from core import importing
+from core.access import Actor, current_user, is_local, policy_from
 from core.errors import ImportConsoleError
-from core.history import get_import
+from core.fields import FIELDS, ROW
 from core.importing import Draft
-from core.records import current_user
 
 log = logging.getLogger("console")
 # The import wizard's state in st.session_state: {"step", "source", "campaign", "draft"}.
@@ -31,6 +28,9 @@ DRAFT_PARAM = "draft"  # the URL's ?draft=<token>: the wizard's draft, kept on t
 HISTORY_IMPORT_PARAM = "import"  # History's ?import=<id>: the import whose details it opens
 NEW_IMPORT_PAGE = "pages/new_import.py"
 HISTORY_PAGE = "pages/history.py"
+# The fix grid's columns in fixed widths (pixels): the problems stay readable, every field has room
+# (and a browser test finds a cell where it is drawn).
+FIX_WIDTHS = {ROW: 60, importing.PROBLEMS: 240, **{name: 200 for name in FIELDS}}
 # A closed tab's session is kept by Streamlit for two minutes, for a reconnect, then dropped the
 # next time Streamlit happens to look. Its draft (the upload's rows) is released here once the
 # session has been gone longer than that (CONTACT_IMPORT_DRAFT_TTL seconds), checked every
@@ -44,8 +44,10 @@ _drafts_lock = threading.Lock()
 
 
 @st.cache_resource(show_spinner="Starting the database…")
-def engine():
-    return make_engine()
+def service() -> importing.Service:
+    """The import service on the console's database, one per server process: pages hold this,
+    never an engine."""
+    return importing.connect()
 
 
 def secrets() -> dict:
@@ -149,7 +151,7 @@ def _signed_in_with_provider(settings: dict) -> Actor:
 def _refuse(actor: Actor, settings: dict, why: str) -> None:
     """A signed-in person without a role: recorded once per session, and nothing of the page shown."""
     if st.session_state.get("_refusal_recorded") != actor.name:
-        audit.record_now(engine(), actor, "sign-in refused", subject=actor.name or None)
+        service().record_refused_sign_in(actor)
         st.session_state["_refusal_recorded"] = actor.name
     st.error(md(why), icon=":material/block:")
     if "auth" in settings and st.button("Sign out", key="logout_refused"):
@@ -218,13 +220,13 @@ STALLED_AFTER = 60.0  # seconds without progress before a commit is said to have
 def stored_commit_progress(import_id: str) -> None:
     """A commit of this import running in any tab or console server, as it last wrote; the whole
     page again once it ends."""
-    progress = stored_progress(engine(), import_id)
+    progress = service().stored_progress(import_id)
     if progress is None:
-        if get_import(engine(), import_id)["status"] != "processing":
+        if service().get_import(import_id)["status"] != "processing":
             st.rerun(scope="app")  # it ended: show what it did
         st.caption("Waiting for its commit to start, or for its next batch through the HTTP API.")
         return
-    text = COMMIT_STAGES.get(progress["stage"], "Committing…").format(done=progress["done"], total=progress["total"])
+    text = importing.COMMIT_STAGES.get(progress["stage"], "Committing…").format(done=progress["done"], total=progress["total"])
     fraction = min(progress["done"] / progress["total"], 1.0) if progress["total"] else 0.0
     st.progress(fraction, text=f"Committing now. {text}")
     if progress["seconds_ago"] > STALLED_AFTER:
@@ -243,11 +245,11 @@ def drop_streamlit_upload(uploaded) -> None:
 
 def keep_draft(draft: Draft, token: str | None = None) -> None:
     """Make draft the wizard's draft, releasing the one it replaces; token names it in the URL
-    and on the server (core.drafts): a new one for a new draft, the old one for a resumed draft."""
+    and on the server (core.importing.drafts): a new one for a new draft, the old one for a resumed draft."""
     if token is None:
         discard_draft()
     wizard = st.session_state.setdefault(WIZARD, {"step": "details"})
-    wizard.update(draft=draft, token=token or drafts.new_token())
+    wizard.update(draft=draft, token=token or importing.new_token())
     wizard.pop("saved", None)
     st.query_params[DRAFT_PARAM] = wizard["token"]
     session_id = _session_id()
@@ -264,7 +266,7 @@ def discard_draft() -> None:
     draft, token = wizard.pop("draft", None), wizard.pop("token", None)
     wizard.pop("saved", None)
     if token is not None:
-        drafts.delete_draft(engine(), token)
+        service().delete_draft(token)
         if st.query_params.get(DRAFT_PARAM) == token:
             del st.query_params[DRAFT_PARAM]
     if draft is not None:
@@ -281,7 +283,7 @@ def save_wizard() -> None:
     if draft is None or token is None or draft.released or draft.result is not None:
         return
     state = {name: wizard.get(name) for name in ("step", "source", "campaign")}
-    wizard["saved"] = drafts.save_draft(engine(), token, draft, state, wizard.get("saved"))
+    wizard["saved"] = service().save_draft(token, draft, state, wizard.get("saved"))
 
 
 def continue_in_wizard(draft: Draft) -> None:
@@ -323,7 +325,7 @@ def _start_draft_sweeper() -> threading.Thread:
                 release_drafts_of_gone_sessions()
                 if time.monotonic() - expired[0] > EXPIRE_EVERY:
                     expired[0] = time.monotonic()
-                    drafts.expire_drafts(engine())
+                    service().expire_drafts()
             except Exception:  # the sweeper must outlive one bad pass
                 log.exception("releasing the drafts of closed sessions failed")
     thread = threading.Thread(target=sweep, name="draft-sweeper", daemon=True)

@@ -3,22 +3,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import audit, importing
+from core import importing
 from core.access import AccessRefused, Actor, can
-from core.campaigns import list_campaigns
-from core.counts import LABELS, of_record
 from core.errors import ImportConsoleError
-from core.exporting import error_file_name, to_export_csv
-from core.history import (get_import, import_contacts, import_contacts_csv, import_error_file, import_errors,
-                          list_imports, recent_sources)
-from core.records import STATUSES
 from core.fields import FIELDS, field_label
-from pages.common import (HISTORY_IMPORT_PARAM, continue_in_wizard, count_columns, drop_streamlit_upload, engine,
-                          md, plural, show_error, signed_in, stored_commit_progress, time_column)
+from pages.common import (HISTORY_IMPORT_PARAM, continue_in_wizard, count_columns, drop_streamlit_upload, md,
+                          plural, service, show_error, signed_in, stored_commit_progress, time_column)
 
 ANY = "Any"
 CONTACTS_PAGE = 100
-# The counts of an import, as the wizard shows them (core.counts), in rows of four.
+# The counts of an import, as the wizard shows them (core.rows.counts), in rows of four.
 SHOWN_COUNTS = ("rows", "invalid", "duplicates", "skipped", "inserted", "updated", "unchanged", "total_rows")
 UNDONE = "history_undone"  # import id -> its undo's result, shown after the rerun
 COUNT_COLUMNS = ["inserted", "updated", "unchanged", "invalid", "duplicates"]
@@ -29,10 +23,10 @@ TABLE_PICK = "history_table_pick"  # the row last picked in the table
 
 def filters() -> dict:
     status, source, campaign, search = st.columns([1, 1, 1, 2])
-    campaigns = list_campaigns(engine())
+    campaigns = service().list_campaigns()
     chosen = {
-        "status": status.selectbox("Status", [ANY, *STATUSES]),
-        "source": source.selectbox("Source", [ANY, *recent_sources(engine(), limit=200)]),
+        "status": status.selectbox("Status", [ANY, *importing.STATUSES]),
+        "source": source.selectbox("Source", [ANY, *service().recent_sources(limit=200)]),
         "campaign": campaign.selectbox("Campaign", [ANY, *campaigns["name"]]),
         "search": search.text_input("File name contains", placeholder="e.g. hubspot"),
     }
@@ -69,7 +63,7 @@ def history_table(imports):
 
 
 def import_detail(import_id: str, who: Actor) -> None:
-    record = get_import(engine(), import_id)
+    record = service().get_import(import_id)
     st.divider()
     st.subheader(f"{md(record['file_name'] or 'Import')} — {record['status']}")
     st.caption(f"source {md(record['source'])} · by {md(record['created_by'])} · "
@@ -80,8 +74,8 @@ def import_detail(import_id: str, who: Actor) -> None:
         st.error(f"This import failed and wrote nothing: {md(record['error'])}")
     if record["status"] == "failed":
         retry_form(record, who)
-    counts = of_record(record).labelled(*SHOWN_COUNTS)
-    counts = [(label, value) for label, value in counts if value or label != LABELS["skipped"]]
+    counts = importing.record_counts(record).labelled(*SHOWN_COUNTS)
+    counts = [(label, value) for label, value in counts if value or label != importing.COUNT_LABELS["skipped"]]
     for start in range(0, len(counts), 4):
         for column, (label, value) in zip(st.columns(4), counts[start:start + 4]):
             column.metric(label, f"{value:,}")
@@ -105,7 +99,7 @@ AUDIT_COLUMNS = {"at": None, "action": "what", "actor": "who", "role": "role", "
 
 def activity(import_id: str) -> None:
     """The audit trail's rows of this import: who committed, attached, undid or tried to."""
-    rows = audit.trail(engine(), import_id)
+    rows = service().import_activity(import_id)
     if rows.empty:
         st.caption("Nothing recorded for this import yet (imports made before the audit trail existed "
                    "have no rows).")
@@ -115,14 +109,14 @@ def activity(import_id: str) -> None:
 
 
 def errors_tab_view(record: dict) -> None:
-    errors = import_errors(engine(), record["id"])
+    errors = service().import_errors(record["id"])
     if errors.empty:
         st.caption("No rejected rows.")
         return
     st.dataframe(errors, hide_index=True)
     st.download_button("Download the rows to fix (CSV)", on_click="ignore", mime="text/csv",
                        data=lambda: error_file_csv(record["id"], errors),
-                       file_name=error_file_name(record["file_name"]),
+                       file_name=importing.error_file_name(record["file_name"]),
                        help="The invalid rows as the file had them, with an errors column: fix them in a "
                             "spreadsheet and upload the file as a new import. (Imports made before this "
                             "file existed, or through the HTTP API, give the list above instead.)")
@@ -130,8 +124,8 @@ def errors_tab_view(record: dict) -> None:
 
 def error_file_csv(import_id: str, errors) -> bytes:
     """Built only when clicked: the rows may be many."""
-    fixable = import_error_file(engine(), import_id)
-    return to_export_csv(errors if fixable is None else fixable)
+    fixable = service().import_error_file(import_id)
+    return importing.to_export_csv(errors if fixable is None else fixable)
 
 
 def retry_form(record: dict, who: Actor) -> None:
@@ -142,7 +136,7 @@ def retry_form(record: dict, who: Actor) -> None:
                                     type=["csv", "json", "txt", "tsv", "xlsx"])
         if st.form_submit_button("Retry the import") and uploaded is not None:
             try:
-                draft = importing.open_retry(engine(), record["id"], uploaded.getvalue(), uploaded.name,
+                draft = service().open_retry(record["id"], uploaded.getvalue(), uploaded.name,
                                              actor=who)
             except ImportConsoleError as error:
                 show_error(error)
@@ -167,7 +161,7 @@ def undo_form(record: dict, who: Actor) -> None:
         st.info(md(AccessRefused(who, "undo")), icon=":material/lock:")
     sure = st.checkbox("I understand: undo this import", disabled=not allowed)
     if st.button("Undo this import", type="primary", disabled=not (sure and allowed)):
-        undone[record["id"]] = importing.undo(engine(), record["id"], who)
+        undone[record["id"]] = service().undo(record["id"], who)
         st.rerun()  # the header, the counts and this tab now show the import as reverted
 
 
@@ -185,19 +179,19 @@ def contacts_page(import_id: str, total: int) -> None:
         return
     pages = (total - 1) // CONTACTS_PAGE + 1
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1)
-    rows = import_contacts(engine(), import_id, limit=CONTACTS_PAGE, offset=(page - 1) * CONTACTS_PAGE)
+    rows = service().import_contacts(import_id, limit=CONTACTS_PAGE, offset=(page - 1) * CONTACTS_PAGE)
     st.dataframe(rows.drop(columns=["id"]), hide_index=True, column_config={
         "row": st.column_config.NumberColumn("row", format="%d"),
         **{name: field_label(name) for name in FIELDS}, "previous": "values before this import"})
     # Built only when clicked; Streamlit's own table download is off (it keeps formulas).
     st.download_button("Download all contacts of this import (CSV)", on_click="ignore",
-                       data=lambda: import_contacts_csv(engine(), import_id),
+                       data=lambda: service().import_contacts_csv(import_id),
                        file_name=f"import-{import_id[:8]}-contacts.csv", mime="text/csv")
 
 
 def attach_form(import_id: str, who: Actor) -> None:
     with st.form("attach_campaign"):
-        names = list_campaigns(engine())["name"].tolist()
+        names = service().list_campaigns()["name"].tolist()
         existing = st.selectbox("Existing campaign", ["—", *names])
         new = st.text_input("…or a new campaign", placeholder="e.g. Q4 Outreach").strip()
         if st.form_submit_button("Attach to campaign"):
@@ -205,7 +199,7 @@ def attach_form(import_id: str, who: Actor) -> None:
             if not name:
                 st.warning("Pick a campaign or type a new name.")
                 return
-            campaign = importing.attach_import(engine(), import_id, name, who)
+            campaign = service().attach_import(import_id, name, who)
             reused = "" if campaign.created else " (it already existed)"
             st.success(f"Attached to campaign {md(campaign.name)}{reused}.")
 
@@ -214,7 +208,7 @@ def main() -> None:
     who = signed_in()
     st.title("Import history")
     try:
-        imports = list_imports(engine(), **filters())
+        imports = service().list_imports(**filters())
         if imports.empty:
             st.info("No import matches. Start one on the **New import** page.")
             return

@@ -6,15 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import commit_jobs, drafts, importing
-from core.campaigns import list_campaigns
-from core.errors import ImportConsoleError
-from core.exporting import error_file_name, template_csv, to_export_csv
-from core.fields import FIELDS, REQUIRED_FIELDS, ROW, field_label
-from core.history import recent_sources
+from core import importing
 from core.access import Actor, can
-from pages.common import (DRAFT_PARAM, WIZARD, current_actor, discard_draft, drop_streamlit_upload, engine,
-                          history_link, keep_draft, md, plural, save_wizard, show_error, signed_in,
+from core.errors import ImportConsoleError
+from core.fields import FIELDS, REQUIRED_FIELDS, ROW, field_label
+from pages.common import (DRAFT_PARAM, FIX_WIDTHS, WIZARD, current_actor, discard_draft, drop_streamlit_upload,
+                          history_link, keep_draft, md, plural, save_wizard, service, show_error, signed_in,
                           stored_commit_progress, time_column)
 
 STEPS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
@@ -30,6 +27,9 @@ PAGE_ROWS = 1000
 GRID_COLUMNS = {ROW: st.column_config.NumberColumn("row", format="%d"),
                 **{name: field_label(name) for name in FIELDS},
                 "same_as_email": "same person as (email)", "same_as": "found in"}
+FIX_COLUMNS = {**GRID_COLUMNS, ROW: st.column_config.NumberColumn("row", format="%d", width=FIX_WIDTHS[ROW]),
+               importing.PROBLEMS: st.column_config.TextColumn("problems", width=FIX_WIDTHS[importing.PROBLEMS]),
+               **{name: st.column_config.TextColumn(field_label(name), width=FIX_WIDTHS[name]) for name in FIELDS}}
 
 
 def wizard() -> dict:
@@ -66,9 +66,9 @@ def details_step(w: dict) -> None:
         already_committed(committed.import_id, committed.file_name)
         st.divider()
     st.subheader("Where do these contacts come from?")
-    source = pick_or_type("Source", recent_sources(engine()), NEW_SOURCE, w.get("source"),
+    source = pick_or_type("Source", service().recent_sources(), NEW_SOURCE, w.get("source"),
                           placeholder="e.g. HubSpot, LinkedIn, Trade show 2026")
-    campaigns = list_campaigns(engine())["name"].tolist()
+    campaigns = service().list_campaigns()["name"].tolist()
     campaign = pick_or_type("Campaign (optional)", campaigns, NEW_CAMPAIGN, w.get("campaign"),
                             placeholder="e.g. Q4 Outreach", none_option=NO_CAMPAIGN)
     if st.button("Next: upload the file", type="primary", disabled=not source):
@@ -104,7 +104,7 @@ def upload_step(w: dict) -> None:
     limit = st.get_option("server.maxUploadSize")
     st.caption(f"A CSV file (any delimiter; UTF-8, Windows-1252 or UTF-16), an Excel workbook (.xlsx) "
                f"or a JSON array of contact objects, up to {limit:,} MB.")
-    st.download_button("Download a template CSV", template_csv(), file_name="contacts-template.csv",
+    st.download_button("Download a template CSV", importing.template_csv(), file_name="contacts-template.csv",
                        mime="text/csv", on_click="ignore", icon=":material/download:")
     uploaded = st.file_uploader("Contacts file", type=["csv", "json", "txt", "tsv", "xlsx"])
     back, _ = st.columns([1, 5])
@@ -113,7 +113,7 @@ def upload_step(w: dict) -> None:
     if uploaded is None:
         return
     try:
-        draft = importing.open_file(engine(), uploaded.getvalue(), uploaded.name, source=w["source"],
+        draft = service().open_file(uploaded.getvalue(), uploaded.name, source=w["source"],
                                     campaign=w.get("campaign"), actor=current_actor())
     except ImportConsoleError as error:  # unreadable: say why and stay on this step
         show_error(error)
@@ -148,7 +148,7 @@ def map_step(w: dict) -> None:
     if back.button("Back", disabled=draft.is_retry):
         go("upload")
     if forward.button("Next: review", type="primary", disabled=bool(missing or unresolved)):
-        importing.confirm_mapping(engine(), draft, mapping)
+        service().confirm_mapping(draft, mapping)
         revalidate(draft)
         go("review")
 
@@ -199,7 +199,7 @@ def reading_overrides(draft: importing.Draft) -> None:
         st.caption("Skipped lines: " + md(" | ".join([*source_file.skipped_preamble, *source_file.skipped_footer])[:500]))
     if st.button("Read the file again"):
         try:
-            importing.reread(engine(), draft, **{k: v for k, v in options.items() if v is not None})
+            service().reread(draft, **{k: v for k, v in options.items() if v is not None})
         except ImportConsoleError as error:
             show_error(error)
             return
@@ -254,7 +254,7 @@ def revalidate(draft: importing.Draft, edited: pd.DataFrame | None = None) -> No
         importing.validate_draft(draft, on_progress)
     else:
         importing.apply_fixes(draft, edited, on_progress)
-    importing.review(engine(), draft, on_progress)
+    service().review(draft, on_progress)
     bar.empty()
 
 
@@ -353,13 +353,13 @@ def same_person_section(draft: importing.Draft) -> None:
             st.caption("Nothing is merged. Import them as separate contacts, or skip them.")
             if st.button(f"Skip {plural(len(same), 'row')}", key="skip_same_person"):
                 importing.skip_rows(draft, same["row"].tolist())
-                importing.review(engine(), draft)
+                service().review(draft)
                 st.rerun()
     if draft.skipped:
         st.caption(f"{plural(len(draft.skipped), 'row')} skipped as possibly the same person as another contact.")
         if st.button("Import the skipped rows after all", key="keep_same_person"):
             importing.keep_skipped_rows(draft)
-            importing.review(engine(), draft)
+            service().review(draft)
             st.rerun()
 
 
@@ -372,8 +372,8 @@ def errors_section(draft: importing.Draft) -> None:
                  column_config={"row": st.column_config.NumberColumn("row", format="%d")})
     for hint in importing.hints(draft):
         st.info(md(hint), icon=":material/lightbulb:")
-    st.download_button("Download the rows to fix (CSV)", lambda: to_export_csv(importing.error_file(draft)),
-                       file_name=error_file_name(draft.file_name), mime="text/csv", on_click="ignore",
+    st.download_button("Download the rows to fix (CSV)", lambda: importing.to_export_csv(importing.error_file(draft)),
+                       file_name=importing.error_file_name(draft.file_name), mime="text/csv", on_click="ignore",
                        help="The invalid rows as your file has them, with an errors column: fix them in "
                             "a spreadsheet and upload the file as a new import.")
 
@@ -401,7 +401,7 @@ def fix_rows(draft: importing.Draft) -> None:
     st.caption("Fix the values in place, then re-validate. Rows you leave invalid are skipped.")
     # keyed by the report: once validated, the grid starts afresh from the rows still invalid
     edited = st.data_editor(rows, hide_index=True, disabled=[ROW, importing.PROBLEMS],
-                            key=f"fix_editor_{id(draft.report)}", column_config=GRID_COLUMNS)
+                            key=f"fix_editor_{id(draft.report)}", column_config=FIX_COLUMNS)
     waiting = importing.hold_edits(draft, edited)
     if waiting:
         st.warning(f"{plural(waiting, 'row')} changed and not validated yet. Your changes are kept with the "
@@ -416,12 +416,12 @@ def fix_rows(draft: importing.Draft) -> None:
 
 def commit_step(w: dict) -> None:
     draft = w["draft"]
-    job = commit_jobs.job_of(draft.import_id)
+    job = importing.job_of(draft.import_id)
     ours = job is not None and job.started_by(draft)
     if ours and not job.running and job.result is not None:
         draft.result = job.result
         go("done")
-    status = importing.recorded_status(engine(), draft)
+    status = service().recorded_status(draft)
     if status in ("completed", "reverted"):  # from another tab, link, server or retry
         already_committed(draft.import_id, draft.file_name)
         return
@@ -461,23 +461,23 @@ def already_committed(import_id: str, file_name: str) -> None:
 def start_commit(w: dict, draft: importing.Draft) -> None:
     """Commit in the background, unless the draft is committed (or being committed) already, or
     other imports changed what the review said meanwhile."""
-    if importing.recorded_status(engine(), draft) in ("completed", "reverted", "processing"):
+    if service().recorded_status(draft) in ("completed", "reverted", "processing"):
         st.rerun()  # another tab got there first: the rerun says so
     with st.spinner("Checking that the review still holds…"):
-        current = importing.review_is_current(engine(), draft)
+        current = service().review_is_current(draft)
     if not current:
         w["stale_review"] = True
         go("review")
-    commit_jobs.start_commit(engine(), draft)
+    service().start_commit(draft)
     st.rerun()
 
 
 @st.fragment(run_every=0.5)
-def commit_progress(job: commit_jobs.CommitJob) -> None:
+def commit_progress(job: importing.CommitJob) -> None:
     """The running commit's progress, redrawn every half second; the whole page when it ends."""
     if not job.running:
         st.rerun(scope="app")
-    text = commit_jobs.COMMIT_STAGES.get(job.stage, "Starting…").format(done=job.done, total=job.total)
+    text = importing.COMMIT_STAGES.get(job.stage, "Starting…").format(done=job.done, total=job.total)
     st.progress(min(job.done / job.total, 1.0) if job.total else 0.0, text=text)
 
 
@@ -500,11 +500,11 @@ def done_step(w: dict) -> None:
     if draft.attached:
         st.info(f"Attached to campaign **{md(draft.attached)}**.", icon=":material/campaign:")
     else:
-        campaigns = list_campaigns(engine())["name"].tolist()
+        campaigns = service().list_campaigns()["name"].tolist()
         campaign = pick_or_type("Attach to a campaign", campaigns, NEW_CAMPAIGN, None,
                                 placeholder="e.g. Q4 Outreach", none_option=NO_CAMPAIGN, typed_label="New campaign")
         if st.button("Attach", disabled=not campaign):
-            importing.attach(engine(), draft, campaign)
+            service().attach(draft, campaign)
             st.rerun()
     if st.button("Start another import", type="primary",
                  help="From the same source and campaign; change them on the first step."):
@@ -517,7 +517,7 @@ STEP_VIEWS = {"details": details_step, "upload": upload_step, "map": map_step, "
 
 def unfinished_drafts(who: Actor) -> None:
     """The drafts kept on the server, to pick up again: one's own, or everyone's for an admin."""
-    kept = drafts.list_drafts(engine(), who)
+    kept = service().list_drafts(who)
     if kept.empty:
         return
     everyone = can(who, "see all drafts")
@@ -537,11 +537,11 @@ def resume(w: dict, token: str, who: Actor) -> dict:
     user's, for anyone but an admin)."""
     try:
         with st.spinner("Opening your import draft: reading its file again…"):
-            loaded = drafts.load_draft(engine(), token, who)
+            loaded = service().load_draft(token, who)
     except ImportConsoleError as error:  # unreadable now, or another user's draft
         loaded = error
         show_error(error)
-    if isinstance(loaded, drafts.Committed):
+    if isinstance(loaded, importing.Committed):
         st.session_state[WIZARD] = {"step": "details", "token": token, "committed": loaded}
         return st.session_state[WIZARD]
     if not isinstance(loaded, tuple):

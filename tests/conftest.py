@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core.database import make_engine, scratch_database
-from core.embedded import PROJECT_ROOT, start_embedded_server
+from core.storage.database import make_engine, scratch_database
+from core.storage.embedded import PROJECT_ROOT, start_embedded_server
 
 DATA = Path(__file__).parent / "data"
 TABLES = ("campaign_imports, import_errors, import_contacts, imports, contacts, campaigns, saved_mappings, "
@@ -58,6 +58,19 @@ def engine(_engine):
     with _engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {TABLES} CASCADE"))
     return _engine
+
+
+@pytest.fixture
+def client(engine):
+    """The HTTP API through FastAPI's TestClient, on the test database."""
+    from fastapi.testclient import TestClient
+
+    from api import api, deps
+    from core.importing import Service
+    api.dependency_overrides[deps.service] = lambda: Service(engine)
+    with TestClient(api) as test_client:
+        yield test_client
+    api.dependency_overrides.clear()
 
 
 @pytest.fixture

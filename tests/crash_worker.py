@@ -11,9 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.database import make_engine  # noqa: E402
-from core.commit import commit_import  # noqa: E402
-from core.records import create_import  # noqa: E402
+from core.storage.database import make_engine  # noqa: E402
+from core.storage.commit import commit_import  # noqa: E402
+from core.storage.records import create_import  # noqa: E402
 from tests.helpers import prepare  # noqa: E402
 from core.access import local_actor  # noqa: E402
 

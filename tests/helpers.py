@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from core.access import Actor
-from core.database import has_citus
+from core.storage.database import has_citus
 from core.fields import FIELDS
 
 HEADER = ",".join(FIELDS)

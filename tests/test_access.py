@@ -11,13 +11,16 @@ from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
 from api import api, deps
-from core import audit, drafts, importing
+from core.importing import Service
+from core.storage import audit_log
+from core.importing import drafts
+from core import importing
 from api.tokens import JwtSettings
 from core.access import ADMIN as ADMIN_ROLE, AccessRefused, Actor, Policy, policy_from, token_role
-from core.api_keys import create_key, list_keys, revoke_key
+from core.access.keys import create_key, list_keys, revoke_key
 from core.errors import ImportConsoleError
-from core.exporting import to_export_csv
-from core.history import get_import, list_imports
+from core.files.exporting import to_export_csv
+from core.storage.history import get_import, list_imports
 from tests.conftest import DATA
 from tests.helpers import ADMIN, IMPORTER, count, csv_bytes, person
 from tests.test_cli import cli
@@ -32,7 +35,7 @@ AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret":
 
 
 def actions(engine, import_id: str) -> list[tuple[str, str, str]]:
-    return [(r.action, r.actor, r.role) for r in audit.trail(engine, import_id).itertuples()]
+    return [(r.action, r.actor, r.role) for r in audit_log.trail(engine, import_id).itertuples()]
 
 
 # --- the rules --------------------------------------------------------------------------------
@@ -81,7 +84,7 @@ def test_keys_are_an_admins_to_make_list_and_revoke_and_carry_a_role(engine):
     with pytest.raises(ImportConsoleError, match="importer or admin"):
         create_key(engine, "x", ADMIN, "owner")
     revoke_key(engine, "sync", ADMIN)
-    trail = audit.trail(engine)
+    trail = audit_log.trail(engine)
     keys = trail[trail["action"].str.startswith("key")]
     assert keys[["action", "actor", "subject"]].values.tolist()[-3:] == [
         ["key created", "ana@example.com", "sync"], ["key created", "ana@example.com", "ops"],
@@ -121,7 +124,7 @@ def test_a_rolled_back_commit_leaves_no_audit_row_and_its_retry_is_recorded_as_o
     def explode(stage, done, total):
         if stage == "completing":
             raise RuntimeError("the server went away")
-    from core.commit import commit_import
+    from core.storage.commit import commit_import
     with pytest.raises(ImportConsoleError):
         commit_import(engine, import_id, report, on_progress=explode, actor=IMPORTER)
     assert actions(engine, import_id) == []  # nothing was committed, so nothing is recorded
@@ -169,7 +172,7 @@ def test_the_cli_refuses_an_undo_by_an_importer_with_the_services_message(engine
 
 @pytest.fixture
 def client(engine):
-    api.dependency_overrides[deps.engine] = lambda: engine
+    api.dependency_overrides[deps.service] = lambda: Service(engine)
     api.dependency_overrides[deps.policy] = lambda: policy_from({"roles": ROLES})
     with TestClient(api) as test_client:
         yield test_client
@@ -197,7 +200,7 @@ def test_the_api_flow_is_audited_with_each_keys_name_and_an_importer_key_cannot_
     for _ in range(3):  # a script retrying: one row a minute, not one per call
         assert client.post(f"/imports/{import_id}/undo", headers=sync).status_code == 403
     assert [a for a, _, _ in actions(engine, import_id)].count("refused") == 1
-    assert set(audit.trail(engine, import_id)["via"]) == {"api"}
+    assert set(audit_log.trail(engine, import_id)["via"]) == {"api"}
 
 
 def bearer(subject: str, **claims) -> dict:
@@ -252,13 +255,13 @@ def test_a_signed_in_user_not_on_the_allow_list_sees_no_page_content(console, na
                                                   "Ask an admin to add you."]
     assert not at.title and not at.text_input and not at.dataframe and not at.file_uploader
     assert [b.label for b in at.button] == ["Sign out"]
-    refusals = audit.trail(console)
+    refusals = audit_log.trail(console)
     assert refusals[["action", "actor"]].values.tolist()[-1] == ["sign-in refused", "mallory@gmail.com"]
 
 
 def test_a_refused_sign_in_is_recorded_once_per_session_and_nobody_gets_in_without_roles(console):
     def refusals() -> int:
-        return int((audit.trail(console)["action"] == "sign-in refused").sum())
+        return int((audit_log.trail(console)["action"] == "sign-in refused").sum())
     before = refusals()
     at = console_page("history", "mallory@gmail.com")
     at.run()
@@ -324,7 +327,7 @@ def test_the_console_flow_import_attach_undo_is_audited_in_order_with_the_signed
     assert actions(console, import_id) == [("committed", "ana@example.com", "admin"),
                                            ("attached", "ana@example.com", "admin"),
                                            ("undone", "ana@example.com", "admin")]
-    assert set(audit.trail(console, import_id)["via"]) == {"console"}
+    assert set(audit_log.trail(console, import_id)["via"]) == {"console"}
     activity = history.dataframe[-1].value  # the import's Activity tab
     assert activity["action"].tolist() == ["committed", "attached", "undone"]
 
@@ -335,7 +338,7 @@ def test_the_audit_page_exports_formula_safe_rows(console):
     at = console_page("audit", "ana@example.com")
     no_exceptions(at)
     assert at.dataframe[0].value["actor"].tolist()[-1] == "=HYPERLINK(\"http://evil\")"
-    exported = to_export_csv(audit.trail(console)).decode("utf-8-sig")
+    exported = to_export_csv(audit_log.trail(console)).decode("utf-8-sig")
     assert "'=HYPERLINK" in exported and ",=HYPERLINK" not in exported
     download = [d for d in at.get("download_button") if d.label == "Download these rows (CSV)"]
     assert download

@@ -6,25 +6,15 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
-from api import api, deps
 from api import contacts as contacts_routes
-from core import commit as commit_module
-from core.api_keys import create_key, revoke_key
-from core.history import get_import
+from core.storage import commit as commit_module
+from core.access.keys import create_key, revoke_key
+from core.storage.history import get_import
 from core.importing import import_file
-from core.records import abandon_stale_imports
+from core.storage.records import abandon_stale_imports
 from tests.helpers import ADMIN, csv_bytes, person
 
-
-
-@pytest.fixture
-def client(engine):
-    api.dependency_overrides[deps.engine] = lambda: engine
-    with TestClient(api) as test_client:
-        yield test_client
-    api.dependency_overrides.clear()
 
 
 @pytest.fixture

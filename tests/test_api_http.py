@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from core.api_keys import create_key
-from core.history import get_import
+from core.access.keys import create_key
+from core.storage.history import get_import
 from tests.helpers import ADMIN
 from tests.console_server import console_server
 

@@ -8,7 +8,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from api import api, deps
-from core.api_keys import create_key
+from core.importing import Service
+from core.access.keys import create_key
 from tests.helpers import ADMIN
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", api)
@@ -16,7 +17,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", api)
 
 @pytest.fixture
 def api_key(engine) -> str:
-    api.dependency_overrides[deps.engine] = lambda: engine
+    api.dependency_overrides[deps.service] = lambda: Service(engine)
     yield create_key(engine, "schemathesis", ADMIN, "admin")
     api.dependency_overrides.clear()
 

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 
 from api import api, deps
 from api.tokens import JwtSettings
-from core.history import get_import
+from core.importing import Service
+from core.storage.history import get_import
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 AUDIENCE, ISSUER = "contact-import-api", "https://id.example"
@@ -42,7 +43,7 @@ def _claims(**changes) -> dict:
 @pytest.fixture
 def client_with(engine):
     def make(settings: JwtSettings) -> TestClient:
-        api.dependency_overrides[deps.engine] = lambda: engine
+        api.dependency_overrides[deps.service] = lambda: Service(engine)
         api.dependency_overrides[deps.settings] = lambda: settings
         return TestClient(api)
     yield make

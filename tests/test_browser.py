@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from core.embedded import PROJECT_ROOT
+from core.storage.embedded import PROJECT_ROOT
 from tests.conftest import DATA
 from tests.console_server import CHROMIUM, CHROMIUM_ARGS, console_server
 from tests.helpers import csv_bytes, person

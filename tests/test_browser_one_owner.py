@@ -3,13 +3,34 @@ never dropped, and two console servers carrying on one draft."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
+from pages.common import FIX_WIDTHS
 from tests.console_server import console_server
 from tests.helpers import count, csv_bytes, person
 from tests.test_browser import WAIT_MS, browser, console_url, page, start_import  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
+
+
+def advance(page, button: str, shows: str, tries: int = 3) -> None:
+    """Click a button and wait for what it shows; a click that lands while the page is still
+    rerunning can be lost (Streamlit), so click again, up to tries times, while the button is
+    there and its effect is not."""
+    for _ in range(tries):
+        target = page.get_by_role("button", name=button)
+        if target.count():
+            try:
+                target.click(timeout=5_000)
+            except PlaywrightError:
+                pass
+        try:
+            page.get_by_text(shows).first.wait_for(timeout=10_000)
+            return
+        except PlaywrightError:
+            continue
+    page.get_by_text(shows).first.wait_for()
 
 
 def committed_imports(engine) -> int:
@@ -20,17 +41,14 @@ def test_two_tabs_committing_one_draft_make_one_import(page, engine, tmp_path):
     people = tmp_path / "people.csv"
     people.write_bytes(csv_bytes(person(1), person(2)))
     start_import(page, "Two tabs", people)
-    page.get_by_role("button", name="Next: review").click()
-    page.get_by_role("button", name="Next: commit 2 contacts").click()
-    page.get_by_role("button", name="Commit now").wait_for()
+    advance(page, "Next: review", "Every row is valid.")
+    advance(page, "Next: commit 2 contacts", "contacts will be written in one transaction")
     other = page.context.new_page()
     other.goto(page.url)
     other.get_by_role("button", name="Commit now").wait_for()
 
-    page.get_by_role("button", name="Commit now").click()
-    page.get_by_text("The import of people.csv completed.").wait_for()
-    other.get_by_role("button", name="Commit now").click()
-    other.get_by_text("was committed already").wait_for()
+    advance(page, "Commit now", "The import of people.csv completed.")
+    advance(other, "Commit now", "was committed already")
     other.get_by_text("See it in Import history").wait_for()
     expect(other.get_by_role("button", name="Commit now")).to_have_count(0, timeout=WAIT_MS)  # once the run ends
     assert other.get_by_text("Something went wrong").count() == 0
@@ -47,17 +65,15 @@ def fix_grid(page):
     return grid
 
 
-def edit_cell(page, grid, row: int, column: int, old: str, new: str, tries: int = 3) -> None:
-    """Replace old by new in a cell of a data editor (a canvas): select the row's first cell, move
-    with the arrow keys, open the cell's editor with Enter, and fill it once it shows old (a key
-    pressed before the grid has the focus is lost: then start again)."""
+def edit_cell(page, grid, row: int, field: str, old: str, new: str, tries: int = 3) -> None:
+    """Replace old by new in a field of the fix grid (a canvas): double-click the cell where the
+    grid's fixed column widths put it, and fill its editor once it shows old."""
+    widths = list(FIX_WIDTHS.values())
+    left = sum(widths[:list(FIX_WIDTHS).index(field)]) + FIX_WIDTHS[field] / 2
     box = grid.bounding_box()
     editor = page.locator("textarea.gdg-input")
     for _ in range(tries):
-        page.mouse.click(box["x"] + 30, box["y"] + 35 + 17 + 35 * row)
-        for _ in range(column):
-            page.keyboard.press("ArrowRight")
-        page.keyboard.press("Enter")
+        page.mouse.dblclick(box["x"] + left, box["y"] + 35 + 17 + 35 * row)
         try:
             editor.wait_for(timeout=5_000)
         except Exception:
@@ -76,18 +92,16 @@ def test_fixes_typed_in_the_grid_are_never_dropped(page, engine, tmp_path):
     people = tmp_path / "people.csv"
     people.write_bytes(csv_bytes(person(1), person(2, email="not-an-email")))
     start_import(page, "Fixes", people)
-    page.get_by_role("button", name="Next: review").click()
-    edit_cell(page, fix_grid(page), 0, 3, "not-an-email", "fixed@example.com")  # row, problems, name, email
+    advance(page, "Next: review", "Review before anything is written")
+    edit_cell(page, fix_grid(page), 0, "email", "not-an-email", "fixed@example.com")
     page.get_by_text("1 row changed and not validated yet").wait_for()
 
-    page.get_by_role("button", name="Next: commit 1 contact (skip 1 invalid row)").click()
-    page.get_by_text("were validated before going on").wait_for()  # not dropped: validated, shown
-    page.get_by_role("button", name="Back").click()
-    page.get_by_role("button", name="Next: review").click()
-    page.get_by_text("Every row is valid.").wait_for()  # Back kept them
-    page.get_by_role("button", name="Next: commit 2 contacts").click()
-    page.get_by_role("button", name="Commit now").click()
-    page.get_by_text("The import of people.csv completed.").wait_for()
+    # not dropped: validated before going on, and shown
+    advance(page, "Next: commit 1 contact (skip 1 invalid row)", "were validated before going on")
+    advance(page, "Back", "Map the columns of")
+    advance(page, "Next: review", "Every row is valid.")  # Back kept them
+    advance(page, "Next: commit 2 contacts", "contacts will be written in one transaction")
+    advance(page, "Commit now", "The import of people.csv completed.")
     with engine.connect() as conn:
         import sqlalchemy as sa
         emails = conn.execute(sa.text("SELECT email FROM contacts ORDER BY email")).scalars().all()
@@ -99,19 +113,18 @@ def test_a_draft_made_on_one_console_server_is_resumed_fixed_and_committed_on_an
     people = tmp_path / "people.csv"
     people.write_bytes(csv_bytes(person(1), person(2, email="not-an-email")))
     start_import(page, "Two servers", people)
-    page.get_by_role("button", name="Next: review").click()
+    advance(page, "Next: review", "Review before anything is written")
     page.get_by_text("1 invalid row", exact=True).wait_for()
     token = page.url.split("draft=")[1].split("&")[0]
     with console_server(database_url, tmp_path / "second.log", CONTACT_IMPORT_USER="browser-test") as (url, _):
         second = page.context.new_page()
         second.goto(f"{url}/?draft={token}")
         second.get_by_text("Review before anything is written").wait_for()
-        edit_cell(second, fix_grid(second), 0, 3, "not-an-email", "second@example.com")
+        edit_cell(second, fix_grid(second), 0, "email", "not-an-email", "second@example.com")
         second.get_by_text("1 row changed and not validated yet").wait_for()
-        second.get_by_role("button", name="Re-validate with my fixes").click()
-        second.get_by_role("button", name="Next: commit 2 contacts").click()
-        second.get_by_role("button", name="Commit now").click()
-        second.get_by_text("The import of people.csv completed.").wait_for()
+        advance(second, "Re-validate with my fixes", "Every row is valid.")
+        advance(second, "Next: commit 2 contacts", "contacts will be written in one transaction")
+        advance(second, "Commit now", "The import of people.csv completed.")
     page.reload()  # the first server's tab: the draft is an import now
     page.get_by_text("was committed already").wait_for()
     assert committed_imports(engine) == 1 and count(engine, "contacts") == 2

@@ -8,7 +8,7 @@ import shutil
 import pytest
 import sqlalchemy as sa
 
-from core.database import SQL_DIR, is_citus, migrate, scratch_database, sqlalchemy_url
+from core.storage.database import SQL_DIR, is_citus, migrate, scratch_database, sqlalchemy_url
 from tests.conftest import DATA, _server_url
 from tests.helpers import links
 from tests.test_cli import cli

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from core.embedded import PROJECT_ROOT
+from core.storage.embedded import PROJECT_ROOT
 from tests.conftest import DATA
 from tests.helpers import count, csv_bytes, person, refusing
 

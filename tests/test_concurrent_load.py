@@ -10,8 +10,8 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from core.commit import ImportResult
-from core.database import make_engine
+from core.storage.commit import ImportResult
+from core.storage.database import make_engine
 from core.importing import import_file
 from tests.helpers import count, csv_bytes, links, person
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from core.embedded import PROJECT_ROOT
+from core.storage.embedded import PROJECT_ROOT
 from core.errors import ImportConsoleError
 from tests.helpers import prepare
 from tests.conftest import DATA

@@ -18,14 +18,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from core.database import is_citus
-from core.embedded import PROJECT_ROOT
+from core.storage.database import is_citus
+from core.storage.embedded import PROJECT_ROOT
 from core.errors import CommitFailed
-from core.records import create_import, mark_failed
-from core.history import get_import, list_imports
+from core.storage.records import create_import, mark_failed
+from core.storage.history import get_import, list_imports
 from core.importing import import_file
 from core import importing
-from core.records import abandon_stale_imports
+from core.storage.records import abandon_stale_imports
 from tests.helpers import ADMIN, contacts, count, csv_bytes, links, person
 
 
@@ -149,7 +149,7 @@ def icu_engine(database_url):
     way round ('a.c@x.io' < 'a+z@x.io' under ICU, 'a+z@x.io' < 'a.c@x.io' in bytes)."""
     from sqlalchemy.engine import make_url
 
-    from core.database import make_engine, scratch_database
+    from core.storage.database import make_engine, scratch_database
     name = make_url(database_url).database + "_icu"
     try:
         context = scratch_database(database_url, name,
@@ -211,7 +211,7 @@ def test_an_undo_and_an_import_over_the_same_contacts_at_once_never_deadlock(icu
     people = [person(1, email="a+z@x.io"), person(2, email="a.c@x.io"), person(3)]
     first = import_file(icu_engine, csv_bytes(*people), "first.csv", "icu")
     later = csv_bytes(*[dict(p, company="Later") for p in people])
-    caplog.set_level("WARNING", logger="core.staging")
+    caplog.set_level("WARNING", logger="core.storage.staging")
     failures = []
 
     def run(action) -> threading.Thread:

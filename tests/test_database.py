@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from core.database import SQL_DIR, migrate, scratch_database, sqlalchemy_url
+from core.storage.database import SQL_DIR, migrate, scratch_database, sqlalchemy_url
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from core.embedded import PROJECT_ROOT
+from core.storage.embedded import PROJECT_ROOT
 from tests.console_server import free_port
 
 

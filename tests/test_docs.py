@@ -1,5 +1,5 @@
 """README cannot drift from the code (issue 19, as sqlite-utils tests its docs): its counts table is
-core.counts, every CLI command it shows exists and every one that exists is shown, every API route
+core.rows.counts, every CLI command it shows exists and every one that exists is shown, every API route
 is named there and needs a key, and its curl walk-through of the seed's flow runs as written."""
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import re
 import shlex
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api import api, deps
-from core import cli, counts
-from core.api_keys import create_key
-from core.embedded import PROJECT_ROOT
+from api import api
+from core import cli
+from core.rows import counts
+from core.access.keys import create_key
+from core.storage.embedded import PROJECT_ROOT
 from tests.helpers import ADMIN
 
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -80,14 +80,6 @@ def _readme_form(path: str) -> str:
 def test_every_api_route_is_named_in_the_readme(method, path):
     routes = " ".join(section("HTTP API").split())
     assert f"`{method} {_readme_form(path)}`" in routes or f"`{method} {_readme_form(path)}" in routes
-
-
-@pytest.fixture
-def client(engine):
-    api.dependency_overrides[deps.engine] = lambda: engine
-    with TestClient(api) as test_client:
-        yield test_client
-    api.dependency_overrides.clear()
 
 
 @pytest.mark.parametrize("method, path", ROUTES)

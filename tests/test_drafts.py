@@ -4,8 +4,9 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from core import drafts, importing
-from core.review import invalid_rows
+from core.importing import drafts
+from core import importing
+from core.rows.fixes import invalid_rows
 from tests.helpers import ADMIN, count, csv_bytes, person
 from tests.test_pages import click, console, metrics, shown, start_wizard, upload  # noqa: F401 (fixture)
 

@@ -7,8 +7,8 @@ import io
 import pandas as pd
 
 from core import importing
-from core.exporting import error_file_name, to_export_csv
-from core.history import import_error_file
+from core.files.exporting import error_file_name, to_export_csv
+from core.storage.history import import_error_file
 from tests.helpers import ADMIN, contacts, csv_bytes, person
 from tests.test_pages import DATA
 
@@ -76,7 +76,7 @@ def test_an_import_without_errors_keeps_an_empty_error_file_and_an_api_batch_non
     draft = draft_of(csv_bytes(person(1)), "clean.csv")
     result = importing.commit(engine, draft)
     assert import_error_file(engine, result.import_id).empty
-    from core.records import create_import
+    from core.storage.records import create_import
     api_import = create_import(engine, "api", "batch.csv", "tester", created_via="api")
     importing.add_contacts(engine, api_import, csv_bytes(person(2), person(3, email="x")), "batch.csv",
                            skip_invalid=True, actor=ADMIN)

@@ -10,9 +10,9 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from core.errors import UnreadableFile
-from core.embedded import PROJECT_ROOT
-from core.reading import MAX_FILE_BYTES, read_contacts
-from core.sheet_bounds import MAX_COLUMNS, _walk_positions, column_number
+from core.storage.embedded import PROJECT_ROOT
+from core.files.reading import MAX_FILE_BYTES, read_contacts
+from core.files.sheet_bounds import MAX_COLUMNS, _walk_positions, column_number
 from tests.workbooks import xlsx_bytes, xlsx_with_rows_xml
 
 

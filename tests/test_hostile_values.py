@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from core.exporting import export_safe, neutralise, template_csv, to_export_csv
+from core.files.exporting import export_safe, neutralise, template_csv, to_export_csv
 from core import importing
-from core.history import import_contacts, import_contacts_csv, import_errors
+from core.storage.history import import_contacts, import_contacts_csv, import_errors
 from core.importing import import_file
 from tests.conftest import DATA
 from tests.helpers import contacts, count, csv_bytes, person, prepare

@@ -3,13 +3,13 @@ import threading
 
 import pytest
 
-from core.campaigns import attach_to_campaign, create_campaign, list_campaigns
-from core.commit import commit_import
+from core.storage.campaigns import attach_to_campaign, create_campaign, list_campaigns
+from core.storage.commit import commit_import
 from core.errors import CommitFailed, ImportNotFound, StatusChangeRefused
-from core.history import get_import, import_contacts, import_errors, list_imports
+from core.storage.history import get_import, import_contacts, import_errors, list_imports
 from core.importing import import_file
-from core.preview import review_commit
-from core.records import create_import
+from core.storage.preview import review_commit
+from core.storage.records import create_import
 from tests.helpers import ADMIN, prepare, refusing
 from tests.helpers import contacts, count, csv_bytes, links, person
 
@@ -149,8 +149,8 @@ def test_committing_an_unknown_import_is_a_clear_error(engine, seed_csv):
 
 @pytest.mark.parametrize("merge_slice", [50_000, 64])
 def test_concurrent_commits_with_overlapping_emails_both_succeed(engine, monkeypatch, merge_slice):
-    monkeypatch.setattr("core.commit.MERGE_SLICE", merge_slice)
-    monkeypatch.setattr("core.commit.MERGE_SLICES", (merge_slice, merge_slice))
+    monkeypatch.setattr("core.storage.commit.MERGE_SLICE", merge_slice)
+    monkeypatch.setattr("core.storage.commit.MERGE_SLICES", (merge_slice, merge_slice))
     shared = [person(n) for n in range(0, 300)]
     files = [csv_bytes(*shared, *[person(n) for n in range(1000, 1200)]),
              csv_bytes(*reversed(shared), *[person(n) for n in range(2000, 2200)])]
@@ -229,8 +229,8 @@ def test_a_commit_merged_slice_by_slice_writes_what_one_merge_would_and_says_how
     # updates, unchanged contacts, every link with its row.
     run_import(engine, csv_bytes(*[person(n, company="Old") for n in range(0, 40, 3)]), "stored.csv")
     before = contacts(engine)
-    monkeypatch.setattr("core.commit.MERGE_SLICE", 4)
-    monkeypatch.setattr("core.commit.MERGE_SLICES", (2, 8))
+    monkeypatch.setattr("core.storage.commit.MERGE_SLICE", 4)
+    monkeypatch.setattr("core.storage.commit.MERGE_SLICES", (2, 8))
     seen = []
     rows = [person(n, company="Old" if n % 2 else "New") for n in range(40)]
     result = run_import(engine, csv_bytes(*rows), "sliced.csv",

@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-import core.staging
-import core.validation
-from core.commit import commit_import
-from core.mapping import apply_mapping
-from core.reading import read_contacts
-from core.records import create_import
+import core.storage.staging
+import core.rows.validation
+from core.storage.commit import commit_import
+from core.rows.mapping import apply_mapping
+from core.files.reading import read_contacts
+from core.storage.records import create_import
 from tests.helpers import ADMIN, prepare
 from tests.helpers import csv_bytes, person
 
@@ -121,8 +121,8 @@ EXPECTED = {
 
 @pytest.mark.parametrize("stage_chunk, validate_chunk", [(50_000, 200_000), (3, 4)])
 def test_two_files_give_the_hand_written_database_state(engine, monkeypatch, stage_chunk, validate_chunk):
-    monkeypatch.setattr(core.staging, "STAGE_CHUNK", stage_chunk)
-    monkeypatch.setattr(core.validation, "VALIDATE_CHUNK", validate_chunk)
+    monkeypatch.setattr(core.storage.staging, "STAGE_CHUNK", stage_chunk)
+    monkeypatch.setattr(core.rows.validation, "VALIDATE_CHUNK", validate_chunk)
     found, results = run_both_files(engine)
     assert found == EXPECTED
     assert results == [{**{k: v for k, v in i.items() if k != "file_name"}, "skipped": 0} for i in EXPECTED["imports"]]
@@ -131,10 +131,10 @@ def test_two_files_give_the_hand_written_database_state(engine, monkeypatch, sta
 @pytest.mark.parametrize("chunk", [1, 2, 5, 1000])
 def test_validation_in_slices_gives_the_same_report(monkeypatch, chunk):
     whole = prepare(SECOND + FIRST.split(b"\n", 1)[1], "x.csv").report
-    monkeypatch.setattr(core.validation, "VALIDATE_CHUNK", chunk)
+    monkeypatch.setattr(core.rows.validation, "VALIDATE_CHUNK", chunk)
     seen = []
     source = read_contacts(SECOND + FIRST.split(b"\n", 1)[1], "x.csv")
-    sliced = core.validation.validate(
+    sliced = core.rows.validation.validate(
         apply_mapping(source.frame, prepare(SECOND, "x.csv").mapping),
         on_progress=lambda stage, done, total: seen.append((stage, done, total)))
     pd.testing.assert_frame_equal(sliced.valid, whole.valid)

@@ -3,7 +3,7 @@ import pytest
 
 from core.errors import MappingIncomplete
 from core.fields import FIELDS, ROW
-from core.mapping import apply_mapping, describe_mapping, missing_required, suggest_mapping, suggest_from_values
+from core.rows.mapping import apply_mapping, describe_mapping, missing_required, suggest_mapping, suggest_from_values
 
 
 def test_exact_field_names_map_to_themselves():

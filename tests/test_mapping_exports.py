@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.mapping import suggest_mapping
+from core.rows.mapping import suggest_mapping
 
 EXPORTS = {
     "LinkedIn Connections.csv": (

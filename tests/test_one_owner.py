@@ -8,25 +8,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
-from api import api, deps
-from core import counts, drafts, importing
-from core.api_keys import create_key
+from core.rows import counts
+from core.importing import drafts
+from core import importing
+from core.access.keys import create_key
 from core.errors import AlreadyCommitted
-from core.history import get_import
-from core.records import abandon_stale_imports
+from core.storage.records import create_import
+from core.storage.history import get_import
+from core.storage.records import abandon_stale_imports
 from tests.conftest import DATA
 from tests.helpers import ADMIN, IMPORTER, count, csv_bytes, person
 
-
-
-@pytest.fixture
-def client(engine):
-    api.dependency_overrides[deps.engine] = lambda: engine
-    with TestClient(api) as test_client:
-        yield test_client
-    api.dependency_overrides.clear()
 
 
 def commits_recorded(engine) -> int:
@@ -84,7 +77,7 @@ def test_a_committed_drafts_link_leads_to_its_import_and_never_to_a_second_one(e
 
 
 def test_a_retry_from_two_tabs_completes_the_failed_import_once(engine):
-    failed = importing.create_import(engine, "Expo", "people.csv", "ivy@example.com")
+    failed = create_import(engine, "Expo", "people.csv", "ivy@example.com")
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE imports SET status = 'failed', error = 'x' WHERE id = :i"), {"i": failed})
     tabs = [importing.open_retry(engine, failed, csv_bytes(person(1)), "people.csv", actor=IMPORTER)

@@ -6,10 +6,10 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from core import commit_jobs
-from core.api_keys import key_actor
-from core.campaigns import create_campaign
-from core.history import get_import, list_imports
+from core.importing import jobs as commit_jobs
+from core.access.keys import key_actor
+from core.storage.campaigns import create_campaign
+from core.storage.history import get_import, list_imports
 from core.importing import import_file
 from tests.conftest import DATA
 from tests.helpers import ADMIN, count, csv_bytes, person
@@ -256,8 +256,8 @@ def test_a_confirmed_mapping_is_offered_first_next_time(console):
 
 def test_an_abandoned_import_is_shown_failed_and_can_be_retried_with_its_file(console):
     import sqlalchemy as sa
-    from core.records import create_import
-    from core.history import get_import
+    from core.storage.records import create_import
+    from core.storage.history import get_import
     stale = create_import(console, "csv", "seed.csv")
     with console.begin() as conn:
         conn.execute(sa.text("UPDATE imports SET created_at = now() - interval '2 hours' WHERE id = :i"), {"i": stale})
@@ -472,6 +472,6 @@ def test_campaigns_say_when_a_name_is_reused_and_list_their_contacts(console):
     at = page("campaigns")
     contacts = at.dataframe[-1].value
     assert contacts["email"].tolist() == ["person1@example.com", "person2@example.com"]
-    from core.history import campaign_contacts_csv
+    from core.storage.history import campaign_contacts_csv
     csv = campaign_contacts_csv(console, create_campaign(console, "Q4 Outreach")).decode("utf-8-sig")
     assert "'=cmd" in csv and "person1@example.com" in csv

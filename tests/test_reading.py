@@ -4,7 +4,7 @@ import pytest
 
 from core.errors import UnreadableFile
 from core.fields import ROW
-from core.reading import detect_delimiter, read_contacts
+from core.files.reading import detect_delimiter, read_contacts
 
 
 def records(data: bytes, name: str = "contacts.csv") -> list[dict]:

@@ -9,7 +9,7 @@ import pytest
 from core.errors import UnreadableFile
 from core.fields import ROW
 from tests.helpers import prepare
-from core.reading import MAX_CELL_CHARS, _fast_csv, _slow_csv, read_contacts
+from core.files.reading import MAX_CELL_CHARS, _fast_csv, _slow_csv, read_contacts
 from tests.workbooks import xlsx_bytes
 
 LINKEDIN = (b'Notes:\n"When exporting your connection data, you may notice that some of the email '

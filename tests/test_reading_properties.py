@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from core.errors import UnreadableFile
 from core.fields import ROW
-from core.reading import SourceFile, read_contacts
+from core.files.reading import SourceFile, read_contacts
 
 NAMES = st.sampled_from(["contacts.csv", "contacts.json", "book.xlsx", "upload.txt", "noext"])
 # Text made of the characters that steer a CSV parser, so that odd dialects come up often.

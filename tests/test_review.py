@@ -1,12 +1,12 @@
 import pytest
 import pandas as pd
 
-from core.exporting import to_export_csv
+from core.files.exporting import to_export_csv
 from core.fields import ROW
-from core.mapping import apply_mapping, suggest_mapping
-from core.reading import read_contacts
-from core.review import apply_edits, changed_rows, invalid_rows, row_statuses
-from core.validation import validate
+from core.rows.mapping import apply_mapping, suggest_mapping
+from core.files.reading import read_contacts
+from core.rows.fixes import apply_edits, changed_rows, invalid_rows, row_statuses
+from core.rows.validation import validate
 from tests.helpers import csv_bytes, person
 
 

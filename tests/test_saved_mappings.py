@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from core.mapping import suggest_mapping
-from core.saved_mappings import (forget_mapping, header_signature, recall_mapping, remember_mapping,
+from core.rows.mapping import suggest_mapping
+from core.storage.saved_mappings import (forget_mapping, header_signature, recall_mapping, remember_mapping,
                                  suggest_mapping_for)
 
 HEADERS = ["Nom", "Courriel", "Profil", "Société"]

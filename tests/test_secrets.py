@@ -17,12 +17,14 @@ from streamlit.testing.v1 import AppTest
 
 from api import api, deps
 from api.tokens import JwtSettings
-from core import audit, importing
+from core.importing import Service
+from core.storage import audit_log
+from core import importing
 from core.access import policy_from
-from core.api_keys import create_key, revoke_key
-from core.exporting import to_export_csv
-from core.campaigns import list_campaigns
-from core.history import campaign_contacts_csv, import_contacts_csv, import_error_file
+from core.access.keys import create_key, revoke_key
+from core.files.exporting import to_export_csv
+from core.storage.campaigns import list_campaigns
+from core.storage.history import campaign_contacts_csv, import_contacts_csv, import_error_file
 from tests.console_server import CHROMIUM, CHROMIUM_ARGS, console_server
 from tests.helpers import ADMIN, person
 from tests.test_cli import cli
@@ -92,7 +94,7 @@ def test_no_secret_key_or_token_in_answers_pages_logs_or_exports(engine, databas
     bearer = token("ivy@example.com")
 
     # the HTTP API: good, wrong, revoked and forged credentials; refusals; bad bodies
-    api.dependency_overrides[deps.engine] = lambda: engine
+    api.dependency_overrides[deps.service] = lambda: Service(engine)
     api.dependency_overrides[deps.settings] = lambda: JwtSettings(secret=JWT_SECRET)
     api.dependency_overrides[deps.policy] = lambda: policy_from(SECRETS)
     try:
@@ -146,7 +148,7 @@ def test_no_secret_key_or_token_in_answers_pages_logs_or_exports(engine, databas
 
     # the exports
     campaign = importing.attach_import(engine, import_id, "=Q4", ADMIN).id
-    seen += [("audit export", to_export_csv(audit.trail(engine)).decode("utf-8-sig")),
+    seen += [("audit export", to_export_csv(audit_log.trail(engine)).decode("utf-8-sig")),
              ("error file", to_export_csv(import_error_file(engine, import_id)).decode("utf-8-sig")),
              ("import contacts", import_contacts_csv(engine, import_id).decode("utf-8-sig")),
              ("campaign contacts", campaign_contacts_csv(engine, campaign).decode("utf-8-sig")),

@@ -6,14 +6,15 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from core.storage.preview import review_commit
 from core.access import Actor
-from core.database import is_citus
+from core.storage.database import is_citus
 from core import importing
 from core.errors import AlreadyCommitted, AmbiguousColumns, StatusChangeRefused
 from core.fields import ROW
-from core.history import get_import, list_imports
-from core.records import create_import
-from core.review import invalid_rows
+from core.storage.history import get_import, list_imports
+from core.storage.records import create_import
+from core.rows.fixes import invalid_rows
 from tests.helpers import contacts, count, csv_bytes, links, person
 from tests.test_large_path import FIRST, SECOND
 
@@ -51,7 +52,7 @@ def test_the_review_counts_everything_but_returns_only_the_first_changes(engine)
     importing.import_file(engine, csv_bytes(*[person(n) for n in range(30)]), "a.csv", "test")
     draft = importing.open_file(None, csv_bytes(*[person(n, company="New", locale="fr") for n in range(30)]), "b.csv")
     importing.validate_draft(draft)
-    review = importing.review_commit(engine, draft.report, shown=5)
+    review = review_commit(engine, draft.report, shown=5)
     assert (review.will_update, review.changes_by_field) == (30, {"company": 30, "locale": 30})
     assert review.changes["row"].tolist() == [2, 2, 3, 3, 4]
     assert review.changes["field"].tolist() == ["company", "locale"] * 2 + ["company"]
@@ -257,7 +258,7 @@ def test_the_same_linkedin_profile_under_another_email_is_flagged_never_merged(e
 def test_a_background_commit_keeps_its_draft_until_it_ends_and_one_runs_per_import(engine):
     # Issue 10, point 6: a closed tab's draft is released by the console's sweeper; the commit
     # running in the background must still hold its rows, and a second "Commit now" joins it.
-    from core import commit_jobs
+    from core.importing import jobs as commit_jobs
     draft = importing.open_file(engine, csv_bytes(person(1), person(2)), "bg.csv", source="test")
     importing.review(engine, draft)
     with engine.connect() as held:
@@ -273,12 +274,12 @@ def test_a_background_commit_keeps_its_draft_until_it_ends_and_one_runs_per_impo
 
 
 def test_a_background_commit_that_fails_says_why_and_keeps_its_draft_for_a_retry(engine, monkeypatch):
-    from core import commit_jobs
+    from core.importing import jobs as commit_jobs
     draft = importing.open_file(engine, csv_bytes(person(1)), "fails.csv", source="test")
     importing.review(engine, draft)
     def broken_merge(*args):
         raise RuntimeError("the merge broke")
-    monkeypatch.setattr("core.commit._merge", broken_merge)
+    monkeypatch.setattr("core.storage.commit._merge", broken_merge)
     job = commit_jobs.start_commit(engine, draft)
     assert job.finished.wait(60)
     assert job.result is None and "failed and nothing of it was saved" in job.error

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from core import audit
+from core.storage import audit_log
 from tests.console_server import CHROMIUM, CHROMIUM_ARGS, console_server, free_port
 from tests.oidc_provider import CLIENT_ID, oidc_provider
 
@@ -78,7 +78,7 @@ def test_sign_in_lets_in_whom_the_roles_name_and_nobody_else(database_url, engin
                 admin.get_by_role("button", name="Sign in").wait_for()
             finally:
                 browser.close()
-    trail = audit.trail(engine)
+    trail = audit_log.trail(engine)
     assert ["sign-in refused", "mallory@gmail.com"] in trail[["action", "actor"]].values.tolist()
     assert CLIENT_SECRET not in Path(log).read_text()
 

@@ -1,15 +1,15 @@
-"""One status machine (core.records.TRANSITIONS), pinned for every pair of statuses."""
+"""One status machine (core.storage.records.TRANSITIONS), pinned for every pair of statuses."""
 import itertools
 
 import pytest
 import sqlalchemy as sa
 
 from core.errors import StatusChangeRefused
-from core.history import get_import
+from core.storage.history import get_import
 from core.importing import import_file
-from core.records import STATUSES, TRANSITIONS, change_status, create_import
-from core.undo import undo_import
-from core.commit import commit_import
+from core.storage.records import STATUSES, TRANSITIONS, change_status, create_import
+from core.storage.undo import undo_import
+from core.storage.commit import commit_import
 from tests.helpers import ADMIN, count, csv_bytes, person, prepare
 
 

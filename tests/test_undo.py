@@ -2,9 +2,9 @@
 import pytest
 
 from core.errors import StatusChangeRefused, UndoFailed
-from core.history import get_import
+from core.storage.history import get_import
 from core.importing import import_file
-from core.undo import undo_import
+from core.storage.undo import undo_import
 from tests.helpers import ADMIN, contacts, count, csv_bytes, person, refusing
 
 

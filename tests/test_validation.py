@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from core.fields import FIELDS, ROW
-from core.validation import REASONS, validate
+from core.rows.validation import REASONS, validate
 
 GOOD = {"full_name": "Ann Lee", "email": "ann@example.com",
         "linkedin_profile": "https://www.linkedin.com/in/annlee", "company": "Acme",

@@ -1,6 +1,6 @@
 -- The merge rule of an import, in one place (ARCHITECTURE.md "Import rules"). This file holds the
--- current body of every function; core.database re-applies it on every start, after the numbered
--- migrations, so a change here reaches every database without a new migration.
+-- current body of every function; core.storage.database re-applies it whenever its text changes,
+-- after the numbered migrations, so a change here reaches every database without a new migration.
 --
 --   * a new email inserts, a known email updates;
 --   * an empty (NULL) incoming value never erases a stored one;
@@ -8,7 +8,7 @@
 --   * an update keeps in `previous` the stored values of exactly the fields it changes (undo data).
 --
 -- The commit (merge_import_stage) and the review (review_import_stage, review_import_changes) both
--- read the temp table import_stage that core.staging fills, and both decide what changes with the
+-- read the temp table import_stage that core.storage.staging fills, and both decide what changes with the
 -- functions below (merged_text, merged_metadata, text_changes, metadata_changes; changed_fields
 -- builds the commit's `previous` from them), so what the review shows is what the commit does.
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pandas as pd
 
 from core.fields import ROW
-from core.mapping import Mapping
-from core.reading import WHOLE_ROW, SourceFile
-from core.validation import ValidationReport
+from core.rows.mapping import Mapping
+from core.files.reading import WHOLE_ROW, SourceFile
+from core.rows.validation import ValidationReport
 
 ERRORS = "errors"
 LINKEDIN_CONNECTIONS = {"First Name", "Last Name", "URL", "Email Address", "Connected On"}

@@ -31,7 +31,7 @@ import pandas as pd
 
 from core.errors import UnreadableFile
 from core.fields import ROW
-from core.sheet_bounds import MAX_COLUMNS, check_sheet, check_workbook
+from core.files.sheet_bounds import MAX_COLUMNS, check_sheet, check_workbook
 
 DELIMITERS = (",", ";", "\t", "|")
 MAX_FILE_BYTES = 256 * 1024 * 1024

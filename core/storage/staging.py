@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from core.fields import FIELDS, ROW
 from core.progress import Progress, ignore_progress
-from core.validation import ValidationReport
+from core.rows.validation import ValidationReport
 
 log = logging.getLogger(__name__)
 

@@ -16,22 +16,20 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core import audit, importing
-from core.access import Actor, can
+from core import importing
+from core.access import Actor, can, check
 from core.fields import FIELDS, ROW
+from core.storage import drafts as stored
 
 log = logging.getLogger(__name__)
 
 EXPIRE_AFTER = timedelta(days=1)
 COMMITTED_KEPT = timedelta(days=30)
 TOKEN_BYTES = 18  # 144 random bits: the token is what gives access to a draft
-FILE_PART = 1 << 20  # bytes per row of draft_files
 
 
 @dataclass(frozen=True)
@@ -72,41 +70,15 @@ def save_draft(engine: Engine, token: str, draft: importing.Draft, wizard: dict,
              "edits_mapping": draft.edits_mapping, "pending_mapping": draft.pending_mapping, "retry": draft.retry,
              "source": draft.source, "campaign": draft.campaign}
     kept = json.dumps(state, sort_keys=True)
-    if kept == saved:
-        return kept
-    with engine.begin() as conn:
-        made = conn.execute(sa.text(
-            "INSERT INTO drafts (token, import_id, created_by, file_name, state) "
-            "VALUES (:t, :i, :u, :f, CAST(:s AS jsonb)) "
-            "ON CONFLICT (token) DO UPDATE SET state = EXCLUDED.state, updated_at = now() "
-            "WHERE drafts.committed_at IS NULL RETURNING (xmax = 0) AS made"),
-            {"t": token, "i": draft.import_id, "u": draft.created_by, "f": draft.file_name, "s": kept}).scalar()
-        if made:
-            _store_file(conn, token, draft.upload.path)
+    if kept != saved:
+        stored.keep(engine, token, draft.import_id, draft.created_by, draft.file_name, kept, draft.upload.path)
     return kept
-
-
-def _store_file(conn: sa.Connection, token: str, path: Path) -> None:
-    """The upload, streamed into draft_files part by part (never held whole in memory)."""
-    cursor = conn.connection.driver_connection.cursor()
-    with path.open("rb") as source, cursor.copy("COPY draft_files (token, part, data) FROM STDIN") as copy:
-        part = 0
-        while chunk := source.read(FILE_PART):
-            copy.write_row((token, part, chunk))
-            part += 1
 
 
 def _load_file(engine: Engine, token: str) -> importing.Upload | None:
     """The draft's file, streamed from the database into a temporary file of its own."""
     upload = importing.Upload()
-    parts = 0
-    with engine.connect() as conn:
-        rows = conn.execution_options(stream_results=True, yield_per=4).execute(sa.text(
-            "SELECT data FROM draft_files WHERE token = :t ORDER BY part"), {"t": token})
-        for (data,) in rows:
-            upload.append(data)
-            parts += 1
-    if not parts:
+    if not stored.stream_file(engine, token, upload.append):
         upload.close()
         return None
     return upload
@@ -117,22 +89,20 @@ def load_draft(engine: Engine, token: str, actor: Actor) -> tuple[importing.Draf
     and reviewed when it had got that far), and its wizard state; Committed when it became an
     import (from any tab or server); None if there is none (never made, or expired). Another
     user's draft is an admin's to open (else AccessRefused): the token is not the only key to it."""
-    if not _valid_token(token):
-        return None
-    with engine.connect() as conn:
-        row = conn.execute(sa.text(
-            "SELECT import_id::text AS import_id, created_by, file_name, state, committed_at FROM drafts "
-            "WHERE token = :t AND (updated_at > now() - :age OR committed_at > now() - :kept)"),
-            {"t": token, "age": EXPIRE_AFTER, "kept": COMMITTED_KEPT}).first()
+    row = stored.find(engine, token, EXPIRE_AFTER, COMMITTED_KEPT) if _valid_token(token) else None
     if row is None:
         return None
     if not _owns(actor, row.created_by):
-        audit.check(engine, actor, "see all drafts")
+        check(engine, actor, "see all drafts")
     if row.committed_at is not None:
         return Committed(row.import_id, row.file_name)
     upload = _load_file(engine, token)
     if upload is None:
         return None
+    return _resumed(engine, row, upload, actor)
+
+
+def _resumed(engine: Engine, row, upload: importing.Upload, actor: Actor) -> tuple[importing.Draft, dict]:
     state = row.state
     draft = importing.open_file(engine, upload, row.file_name, source=state["source"], campaign=state["campaign"],
                                 created_by=row.created_by, actor=actor, import_id=row.import_id,
@@ -156,29 +126,18 @@ def _owns(actor: Actor, owner: str | None) -> bool:
 
 def list_drafts(engine: Engine, actor: Actor) -> pd.DataFrame:
     """The drafts not committed nor expired, newest first: the actor's own, or everyone's for an admin."""
-    every = can(actor, "see all drafts")
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT token, file_name, created_by, updated_at, state->'wizard'->>'step' AS step FROM drafts "
-            "WHERE committed_at IS NULL AND updated_at > now() - :age "
-            "AND (:every OR lower(created_by) = lower(:me)) "
-            "ORDER BY updated_at DESC LIMIT 200"), {"age": EXPIRE_AFTER, "every": every, "me": actor.name}).all()
-    return pd.DataFrame(rows, columns=["token", "file_name", "created_by", "updated_at", "step"])
+    return stored.open_drafts(engine, EXPIRE_AFTER, can(actor, "see all drafts"), actor.name)
 
 
 def delete_draft(engine: Engine, token: str) -> None:
     """Forget a draft not committed (started over, or discarded) and its file."""
-    with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM drafts WHERE token = :t AND committed_at IS NULL"), {"t": token})
+    stored.delete(engine, token)
 
 
 def expire_drafts(engine: Engine, older_than: timedelta = EXPIRE_AFTER) -> int:
     """Delete the drafts unchanged for older_than, with their files, and committed drafts' rows
     after COMMITTED_KEPT; returns how many drafts went."""
-    with engine.begin() as conn:
-        gone = conn.execute(sa.text(
-            "DELETE FROM drafts WHERE (committed_at IS NULL AND updated_at <= now() - :age) "
-            "OR committed_at <= now() - :kept"), {"age": older_than, "kept": COMMITTED_KEPT}).rowcount
+    gone = stored.expire(engine, older_than, COMMITTED_KEPT)
     if gone:
         log.info("expired %d import drafts", gone)
     return gone

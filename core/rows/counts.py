@@ -79,19 +79,19 @@ class Counts:
 
 
 def of_report(report) -> Counts:
-    """What validation found in a file (a core.validation.ValidationReport): nothing written yet."""
+    """What validation found in a file (a core.rows.validation.ValidationReport): nothing written yet."""
     return Counts(rows=report.rows, invalid=report.invalid, skipped=report.skipped,
                   duplicates=len(report.duplicates))
 
 
 def planned(report, review) -> Counts:
-    """What a commit would do now: the file's counts with the review's (core.preview.Review)."""
+    """What a commit would do now: the file's counts with the review's (core.storage.preview.Review)."""
     return Counts(rows=report.rows, invalid=report.invalid, skipped=report.skipped,
                   duplicates=len(report.duplicates), inserted=review.will_insert,
                   updated=review.will_update, unchanged=review.unchanged)
 
 
 def of_record(record: dict) -> Counts:
-    """The counts an import record holds (core.history.get_import); 0 for what it never had."""
+    """The counts an import record holds (core.storage.history.get_import); 0 for what it never had."""
     return Counts(**{name: int(record.get("file_rows" if name == "rows" else name) or 0)
                      for name in ("rows", "invalid", "skipped", "duplicates", "inserted", "updated", "unchanged")})

@@ -19,9 +19,9 @@ from email_validator import EmailNotValidError, validate_email
 from pandera.typing import Series
 
 from core.fields import FIELDS, MAX_TEXT_LENGTH, ROW, field_label
-from core.memory import release_memory
+from core.files.memory import release_memory
 from core.progress import Progress, ignore_progress
-from core.reading import empty_row_errors
+from core.files.reading import empty_row_errors
 
 # The HTML standard's "valid e-mail address" (WHATWG), written as a regex there too: the fast,
 # vectorized check of ASCII addresses. Internationalized ones (RFC 6531: omar.müller@example.com,
@@ -76,7 +76,7 @@ def _needs_email_library(emails: pd.Series) -> pd.Series:
 
 
 # The rules for one field's values (normalized: trimmed, emails lower case), shared by the
-# checks below and by core.mapping, which suggests a column from what its values look like.
+# checks below and by core.rows.mapping, which suggests a column from what its values look like.
 
 def is_email(series: pd.Series) -> pd.Series:
     ok = series.str.match(EMAIL_PATTERN).to_numpy(dtype=bool, copy=True)

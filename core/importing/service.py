@@ -20,29 +20,31 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from core import audit, counts
-from core.access import Actor, local_actor
-from core.campaigns import Campaign, attach_to_campaign, open_campaign
-from core.commit import ImportResult, commit_import, complete_import
-from core.counts import Counts
-from core.error_file import export_hints, fixable_rows
+from core.rows import counts
+from core.storage import audit_log
+from core.access import Actor, check, check_owner, local_actor
+from core.storage.campaigns import Campaign, attach_to_campaign, open_campaign
+from core.storage.campaigns import attach_imports as attach_to_campaign_all
+from core.storage.commit import ImportResult, commit_import, complete_import
+from core.rows.counts import Counts
+from core.rows.error_file import export_hints, fixable_rows
 from core.errors import (AlreadyCommitted, AmbiguousColumns, ImportConsoleError, ImportNotFound, MappingIncomplete,
                          RowsInvalid, StatusChangeRefused)
 from core.fields import FIELDS, ROW
-from core.history import get_import
-from core.mapping import (Mapping, SameNamedColumns, ambiguous_fields, apply_mapping, missing_required,
+from core.storage.history import get_import
+from core.rows.mapping import (Mapping, SameNamedColumns, ambiguous_fields, apply_mapping, missing_required,
                           same_named_columns, suggest_from_values, suggest_mapping)
-from core.memory import release_memory
-from core.preview import Review, review_commit
-from core import same_person
+from core.files.memory import release_memory
+from core.storage.preview import Review, review_commit
+from core.rows import same_person
 from core.progress import Progress
-from core.reading import WHOLE_ROW, SourceFile, read_contacts
-from core.records import check_change, contacts_mark, create_import, import_uuid
-from core.review import PROBLEMS as PROBLEMS  # the fix grid's problems column, for the pages
-from core.review import apply_edits, changed_rows, error_report, invalid_rows, row_statuses, rows_of
-from core.saved_mappings import remember_mapping, suggest_mapping_for
-from core.undo import UndoResult, undo_import
-from core.validation import ValidationReport, validate
+from core.files.reading import WHOLE_ROW, SourceFile, read_contacts
+from core.storage.records import check_change, contacts_mark, create_import, import_uuid
+from core.rows.fixes import PROBLEMS as PROBLEMS  # the fix grid's problems column, for the pages
+from core.rows.fixes import apply_edits, changed_rows, error_report, invalid_rows, row_statuses, rows_of
+from core.storage.saved_mappings import remember_mapping, suggest_mapping_for
+from core.storage.undo import UndoResult, undo_import
+from core.rows.validation import ValidationReport, validate
 
 # Sample values shown beside each field come from the first rows that have one.
 SAMPLE_ROWS = 200
@@ -118,7 +120,7 @@ class Draft:
     attached: str | None = None              # the campaign it was attached to
     warnings: list[str] = field(default_factory=list)  # after a commit: what went wrong but not it
     released: bool = False                   # its rows were let go (see release)
-    committing: bool = False                 # a background commit holds it (core.commit_jobs)
+    committing: bool = False                 # a background commit holds it (core.importing.jobs)
     # what the stored contacts were when the review was made (contacts_mark), to tell at commit
     # time whether another import changed them since (issue 10, point 7)
     review_mark: tuple | None = None
@@ -163,7 +165,7 @@ def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str
     override detection (encoding, delimiter, header_row, sheet, max_bytes, max_rows). actor: who
     works on the draft, checked and recorded when it is committed; scripts on this machine (the
     CLI, tests, the benchmark) leave it out and act as the local user (core.access.local_actor).
-    import_id: the id a kept draft was given (core.drafts); a new one otherwise."""
+    import_id: the id a kept draft was given (core.importing.drafts); a new one otherwise."""
     actor = actor or local_actor()
     created_by = created_by or actor.name
     if isinstance(data, Upload):
@@ -429,7 +431,7 @@ def row_fates(draft: Draft, start: int = 0, count: int = 1000,
 
 def error_file(draft: Draft) -> pd.DataFrame:
     """The rows left out for a problem as the file held them, plus an errors column: the file a
-    person fixes and uploads again (core.error_file)."""
+    person fixes and uploads again (core.rows.error_file)."""
     return fixable_rows(draft.file, draft.report, draft.mapping)
 
 
@@ -462,7 +464,7 @@ def review(engine: Engine, draft: Draft, on_progress: Progress | None = None) ->
 
 
 def planned_counts(draft: Draft) -> Counts:
-    """The draft's counts as the review says (core.counts): the file's and what the commit would do."""
+    """The draft's counts as the review says (core.rows.counts): the file's and what the commit would do."""
     report = draft.report or validate_draft(draft)
     return counts.planned(report, draft.review) if draft.review is not None else counts.of_report(report)
 
@@ -493,8 +495,9 @@ def create_record(engine: Engine, draft: Draft) -> str:
     """The draft's import record, under the draft's id, made now unless it exists (a retry, or the
     same draft committed from another tab): the console makes it when the user commits, so History
     never lists an import nobody committed (nor one somebody without a role tried to)."""
-    audit.check(engine, draft.actor, "import")
+    check(engine, draft.actor, "import")
     create_import(engine, draft.source, draft.file_name, draft.actor.name, import_id=draft.import_id)
+    check_owner(engine, draft.import_id, draft.actor)  # a retry of another key's API import
     return draft.import_id
 
 
@@ -541,36 +544,79 @@ def attach(engine: Engine, draft: Draft, campaign_name: str) -> Campaign:
 
 def attach_import(engine: Engine, import_id: str, campaign_name: str, actor: Actor) -> Campaign:
     """Attach an import to the campaign of this name, in any case (created if new)."""
-    audit.check(engine, actor, "attach", import_id)  # before a campaign is created for it
+    check(engine, actor, "attach", import_id)  # before a campaign is created for it
     campaign = open_campaign(engine, campaign_name)
     attach_to_campaign(engine, import_id, campaign.id, actor)
     return campaign
 
 
+def attach_imports(engine: Engine, campaign_id: str, import_ids: list[str], actor: Actor) -> None:
+    """Attach these imports to the campaign with this id, all or none (the seed's step 4)."""
+    check(engine, actor, "attach")
+    attach_to_campaign_all(engine, campaign_id, import_ids, actor)
+
+
 def undo(engine: Engine, import_id: str, actor: Actor) -> UndoResult:
-    """Revert a completed import (core.undo); an admin's action."""
+    """Revert a completed import (core.storage.undo); an admin's action."""
+    check(engine, actor, "undo", import_id)
+    check_owner(engine, import_id, actor)
     return undo_import(engine, import_id, actor)
+
+
+def check_role(engine: Engine, actor: Actor, action: str) -> None:
+    """The actor's role allows action, or AccessRefused (recorded): for doors that check once for
+    all they serve (every API route needs the importer role)."""
+    check(engine, actor, action)
+
+
+# --- the audit trail ------------------------------------------------------------------------------
+
+def import_activity(engine: Engine, import_id: str) -> pd.DataFrame:
+    """Who committed, attached or undid this import, or tried to: its rows of the audit trail."""
+    return audit_log.trail(engine, import_id)
+
+
+def read_audit(engine: Engine, actor: Actor, import_id: str | None = None,
+               limit: int | None = audit_log.LIMIT) -> tuple[pd.DataFrame, int]:
+    """The audit trail (the newest limit rows, oldest first; None: all) and its size; an admin's."""
+    check(engine, actor, "read audit")
+    return audit_log.trail(engine, import_id, limit), audit_log.size(engine)
 
 
 # --- the HTTP API's flow: create, add batches, complete ------------------------------------------
 
-def add_contacts(engine: Engine, import_id: str, data: bytes | Path, file_name: str,
+def create_api_import(engine: Engine, source: str, file_name: str | None, actor: Actor) -> str:
+    """The seed's step 1: an import in `processing`, the actor's (its owner), waiting for batches."""
+    check(engine, actor, "import")
+    return create_import(engine, source, file_name, created_by=actor.name, created_via="api")
+
+
+def add_contacts(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str,
                  skip_invalid: bool = False, *, actor: Actor, **read_options) -> tuple[ImportResult, ValidationReport]:
     """One batch of the seed's step 2, in one transaction, into an import in `processing` (which
-    stays so). Invalid rows refuse the whole batch (RowsInvalid), unless skip_invalid: then the
-    valid rows are written and the invalid ones stored with the import."""
-    draft = open_file(None, data, file_name, **read_options)
+    stays so), which only its owner (or an admin) may add to; without import_id, into an import
+    made for the batch and completed with it (its source: the actor). Invalid rows refuse the whole
+    batch (RowsInvalid), unless skip_invalid: then the valid rows are written and the invalid ones
+    stored with the import."""
+    check(engine, actor, "import", import_id)
+    if import_id is not None:
+        check_owner(engine, import_id, actor)
+    draft = open_file(None, data, file_name, source=actor.name, actor=actor, **read_options)
     try:
         report = validate_draft(draft)
         if report.invalid and not skip_invalid:
             raise RowsInvalid(file_name, report.errors)
+        if import_id is None:
+            return commit(engine, draft), report
         return commit_import(engine, import_id, report, complete=False, actor=actor), report
     finally:
         draft.close()
 
 
 def complete(engine: Engine, import_id: str, total_rows: int | None = None, *, actor: Actor) -> None:
-    """The seed's step 3 (see core.commit.complete_import)."""
+    """The seed's step 3, by the import's owner or an admin (see core.storage.commit.complete_import)."""
+    check(engine, actor, "import", import_id)
+    check_owner(engine, import_id, actor)
     complete_import(engine, import_id, total_rows, actor=actor)
 
 

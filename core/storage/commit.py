@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import logging
 import time
+from uuid import UUID
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from core import audit
-from core.access import Actor
-from core.counts import Counts
+from core.storage import audit_log
+from core.rows.counts import Counts
 from core.errors import CommitFailed, ImportClosed, ImportConsoleError, StatusChangeRefused, TotalRowsMismatch
-from core.records import (add_batch_counts, change_status, check_change, clock_now, import_uuid, lock_import,
+from core.storage.records import (add_batch_counts, change_status, check_change, clock_now, import_uuid, lock_import,
                           mark_failed)
 from core.progress import Progress, ignore_progress
-from core.staging import reason, retry_deadlocks, stage_rows, to_csv
-from core.validation import ValidationReport
+from core.storage.staging import reason, retry_deadlocks, stage_rows, to_csv
+from core.rows.validation import ValidationReport
+
+if TYPE_CHECKING:  # storage takes an actor to record it, and never checks its role
+    from core.access import Actor
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,7 @@ INTERRUPTED = "interrupted: the commit was stopped before it finished; nothing o
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What a commit (or one batch) did, in the counts of core.counts."""
+    """What a commit (or one batch) did, in the counts of core.rows.counts."""
 
     import_id: str
     status: str
@@ -70,10 +74,9 @@ def commit_import(engine: Engine, import_id: str, report: ValidationReport,
     with its reason. complete=False adds a batch to an import in `processing` and leaves it so (the
     HTTP API's flow: several calls, then PUT completed); its counts add up over the batches.
     fixable: the rejected rows as the file held them, stored for History's error file
-    (core.error_file.fixable_rows). actor: who commits (needs the importer role), recorded in the
+    (core.rows.error_file.fixable_rows). actor: who commits (needs the importer role), recorded in the
     audit trail in the commit's transaction (a batch too)."""
     notify = on_progress or ignore_progress
-    audit.check(engine, actor, "import", import_id)
     try:
         return retry_deadlocks(f"committing import {import_id}",
                                lambda: _commit_once(engine, import_id, report, notify, file_name, complete, fixable,
@@ -119,10 +122,8 @@ def complete_import(engine: Engine, import_id: str, total_rows: int | None = Non
     admin). A total_rows that is not the number of contacts linked is refused (the server keeps
     its own count); completing a completed import again changes nothing; a failed or reverted
     import cannot be completed."""
-    audit.check(engine, actor, "import", import_id)
     with engine.begin() as conn:
         record = lock_import(conn, import_id)
-        audit.check_owner(engine, import_id, record, actor)
         if record.status == "completed" and total_rows is None:
             return
         linked = _linked(conn, import_id)
@@ -133,34 +134,33 @@ def complete_import(engine: Engine, import_id: str, total_rows: int | None = Non
         if record.status != "processing":
             raise StatusChangeRefused(import_id, record.status, "completed")
         change_status(conn, import_id, "completed", total_rows=linked)
-        audit.record(conn, actor, "committed", import_id=import_id, detail={"contacts": linked})
+        audit_log.record(conn, actor, "committed", import_id=import_id, detail={"contacts": linked})
 
 
 def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notify: Progress,
                  file_name: str | None, complete: bool, fixable: pd.DataFrame | None,
                  actor: Actor) -> ImportResult:
     total = report.valid_count
+    key = import_uuid(import_id)  # parsed once: every statement below takes it as it is
     with engine.begin() as conn:
-        record = lock_import(conn, import_id)
-        audit.check_owner(engine, import_id, record, actor)
-        status = record.status
+        status = lock_import(conn, import_id).status
         if complete:
             check_change(import_id, status, "completed")
         elif status != "processing":
             raise ImportClosed(import_id, status)
         if file_name is not None:
             conn.execute(sa.text("UPDATE imports SET file_name = :f WHERE id = :id"),
-                         {"f": file_name, "id": import_uuid(import_id)})
+                         {"f": file_name, "id": key})
         # The merge sorts and joins the whole stage; keep that in memory rather than on disk.
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         stage_rows(conn, report, notify)
-        inserted, matched, unchanged = _merge(conn, import_id, total, notify)
+        inserted, matched, unchanged = _merge(conn, key, total, notify)
         updated = matched - unchanged
         rejected = report.rejected_rows()
         notify("finishing", len(rejected), len(rejected))
         _store_rejections(conn, import_id, rejected)
         if fixable is not None:
-            _store_fixable_rows(conn, import_id, fixable)
+            _store_fixable_rows(conn, key, fixable)
         notify("completing", total, total)
         result = ImportResult(import_id=str(import_id), status="completed" if complete else "processing",
                               inserted=inserted, updated=updated, invalid=report.invalid,
@@ -173,34 +173,34 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
                           updated=updated, unchanged=unchanged, invalid=result.invalid, skipped=result.skipped,
                           duplicates=result.duplicates, error=None, file_rows=report.rows)
             conn.execute(sa.text("UPDATE imports SET changed_at = completed_at WHERE id = :id"),
-                         {"id": import_uuid(import_id)})
-            _mark_draft_committed(conn, import_id)
-            audit.record(conn, actor, "retried" if status == "failed" else "committed", import_id=import_id,
+                         {"id": key})
+            _mark_draft_committed(conn, key)
+            audit_log.record(conn, actor, "retried" if status == "failed" else "committed", import_id=import_id,
                          detail={"inserted": inserted, "updated": updated, "unchanged": unchanged,
                                  "invalid": result.invalid, "duplicates": result.duplicates})
         else:
             add_batch_counts(conn, import_id, report.rows, report.invalid)
-            audit.record(conn, actor, "contacts added", import_id=import_id,
+            audit_log.record(conn, actor, "contacts added", import_id=import_id,
                          detail={"inserted": inserted, "updated": updated, "unchanged": unchanged,
                                  "invalid": result.invalid})
     notify("done", total, total)
     return result
 
 
-def _merge(conn: Connection, import_id: str, total: int, notify: Progress) -> tuple[int, int, int]:
+def _merge(conn: Connection, key: UUID, total: int, notify: Progress) -> tuple[int, int, int]:
     """merge_import_stage over the stage slice after slice, in lock order, so the commit can say
     how far it is; one transaction all the same. Each slice is sized to take about MERGE_SECONDS
     by the time the one before took: the rate varies 5x with the machine's load and with how many
     contacts are stored already."""
     conn.execute(sa.text("ANALYZE import_stage"))  # a temp table has no statistics until analyzed
     earlier_batch = conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM import_contacts WHERE import_id = :id)"),
-                                 {"id": import_uuid(import_id)}).scalar_one()
+                                 {"id": key}).scalar_one()
     counts, start, size = [0, 0, 0], 0, MERGE_SLICE
     notify("upserting", 0, total)
     while start < total:
         began = time.monotonic()
         done = conn.execute(sa.text("SELECT inserted, updated, unchanged FROM merge_import_stage(:id, :a, :b, :e)"),
-                            {"id": import_uuid(import_id), "a": start, "b": start + size,
+                            {"id": key, "a": start, "b": start + size,
                              "e": earlier_batch}).one()
         counts = [c + d for c, d in zip(counts, done)]
         start += size
@@ -221,13 +221,13 @@ def next_slice(size: int, seconds: float) -> int:
     return int(min(max(wanted, size / 2, smallest), size * 2, largest))
 
 
-def _mark_draft_committed(conn: Connection, import_id: str) -> None:
-    """The console's draft of this import (core.drafts) is committed with it: its link now says so,
+def _mark_draft_committed(conn: Connection, key: UUID) -> None:
+    """The console's draft of this import (core.importing.drafts) is committed with it: its link now says so,
     and its file goes."""
     conn.execute(sa.text("UPDATE drafts SET committed_at = now() WHERE import_id = :id AND committed_at IS NULL"),
-                 {"id": import_uuid(import_id)})
+                 {"id": key})
     conn.execute(sa.text("DELETE FROM draft_files WHERE token IN (SELECT token FROM drafts WHERE import_id = :id)"),
-                 {"id": import_uuid(import_id)})
+                 {"id": key})
 
 
 def _store_rejections(conn: Connection, import_id: str, rejected: pd.DataFrame) -> None:
@@ -247,15 +247,15 @@ def _store_rejections(conn: Connection, import_id: str, rejected: pd.DataFrame) 
         copy.write(to_csv(table))
 
 
-def _store_fixable_rows(conn: Connection, import_id: str, fixable: pd.DataFrame) -> None:
+def _store_fixable_rows(conn: Connection, key: UUID, fixable: pd.DataFrame) -> None:
     """The file's headers on the import, and each rejected row's cells and errors."""
     *headers, errors = fixable.columns
     conn.execute(sa.text("UPDATE imports SET file_headers = :h WHERE id = :id"),
-                 {"h": [str(h) for h in headers], "id": import_uuid(import_id)})
+                 {"h": [str(h) for h in headers], "id": key})
     if fixable.empty:
         return
     cells = fixable[headers].astype(str).apply(lambda column: column.str.replace("\x00", "", regex=False))
     cursor = conn.connection.driver_connection.cursor()
     with cursor.copy("COPY import_error_rows (import_id, row_number, cells, errors) FROM STDIN") as copy:
         for row, values, said in zip(fixable.index, cells.itertuples(index=False, name=None), fixable[errors]):
-            copy.write_row((str(import_id), int(row), list(values), said))
+            copy.write_row((str(key), int(row), list(values), said))

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from core.fields import FIELDS, ROW
-from core.validation import ValidationReport
+from core.rows.validation import ValidationReport
 
 PROBLEMS = "problems"
 

@@ -1,18 +1,20 @@
-"""The audit trail (issue 13): who did what and when, append-only (sql/016_access.sql refuses any
-change or removal). An action's row is written in the action's own transaction, so there is never
+"""The audit trail's storage (issue 13): who did what and when, append-only (sql/016_access.sql
+refuses any change or removal). Deciding who may do what is core.access's. An action's row is written in the action's own transaction, so there is never
 an import committed, undone or attached without its row, nor a row for one that rolled back."""
 from __future__ import annotations
 
 import json
 import logging
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from core.access import AccessRefused, Actor, can
-from core.errors import ImportNotFound, NotTheOwner
-from core.records import import_uuid
+from core.storage.records import import_uuid
+
+if TYPE_CHECKING:
+    from core.access import Actor
 
 log = logging.getLogger(__name__)
 
@@ -40,31 +42,7 @@ def record_now(engine: Engine, actor: Actor, action: str, **what) -> None:
         log.exception("could not write the audit row of %s by %s", action, actor.name)
 
 
-def check(engine: Engine, actor: Actor, action: str, import_id=None) -> None:
-    """core.access.require, with a refusal written to the trail, for the admins to see who tried
-    what."""
-    if can(actor, action):
-        return
-    try:
-        named = None if import_id is None else import_uuid(import_id)
-    except ImportNotFound:
-        named = None  # not an import id: the refusal is recorded without one
-    _record_refusal(engine, actor, action, named)
-    raise AccessRefused(actor, action)
-
-
-def check_owner(engine: Engine, import_id, record, actor: Actor) -> None:
-    """An import the HTTP API created is its creator's (the key's name, the token's subject): anyone
-    else but an admin is refused, and the refusal recorded. record: the import's row as
-    core.records.lock_import reads it."""
-    owner = record.created_by or ""
-    if record.created_via != "api" or owner.casefold() == actor.name.casefold() or can(actor, "act on any import"):
-        return
-    _record_refusal(engine, actor, "act on another's import", import_uuid(import_id))
-    raise NotTheOwner(import_id, owner, actor.name)
-
-
-def _record_refusal(engine: Engine, actor: Actor, action: str, import_id) -> None:
+def record_refusal(engine: Engine, actor: Actor, action: str, import_id) -> None:
     """The same refusal (actor, action, import, way in) at most once a minute: a script retrying
     with a key that lacks the role must not grow the trail without bound."""
     try:

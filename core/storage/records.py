@@ -106,6 +106,16 @@ def lock_import(conn: Connection, import_id: str) -> sa.Row:
     return row
 
 
+def import_owner(engine: Engine, import_id: str) -> tuple[str | None, str]:
+    """Who created an import, and through what (created_by, created_via)."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT created_by, created_via FROM imports WHERE id = :id"),
+                           {"id": import_uuid(import_id)}).first()
+    if row is None:
+        raise ImportNotFound(import_id)
+    return row.created_by, row.created_via
+
+
 def check_change(import_id: str, current: str, wanted: str) -> None:
     if not can_change(current, wanted):
         raise StatusChangeRefused(import_id, current, wanted)
@@ -161,7 +171,7 @@ def contacts_mark(engine: Engine) -> tuple:
 
 
 def linked_counts(conn: Connection, import_id: str) -> tuple[int, int, int]:
-    """inserted, updated, unchanged of an import, counted from its links (core.counts): what an
+    """inserted, updated, unchanged of an import, counted from its links (core.rows.counts): what an
     import filled in several batches holds, a contact that two batches touched counted once."""
     return tuple(conn.execute(sa.text(
         "SELECT count(*) FILTER (WHERE action = 'inserted'), "

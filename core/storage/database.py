@@ -1,7 +1,7 @@
 """Engine creation and schema migrations.
 
 DATABASE_URL (postgresql://user:password@host:port/dbname) selects a server; without it the
-embedded server of core.embedded is started. The numbered files of sql/ (schema changes) are
+embedded server of core.storage.embedded is started. The numbered files of sql/ (schema changes) are
 applied in order, once each, recorded in schema_migrations; then the files of sql/functions/ (the
 current body of every function, CREATE OR REPLACE), each again whenever its text changed (its
 hash is recorded too), so a function has one source. All of it under an advisory lock, so that two
@@ -18,7 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from core.embedded import PROJECT_ROOT, start_embedded_server
+from core.storage.embedded import PROJECT_ROOT, start_embedded_server
 
 SQL_DIR = PROJECT_ROOT / "sql"
 FUNCTIONS_DIR = SQL_DIR / "functions"

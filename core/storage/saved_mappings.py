@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.fields import FIELDS
-from core.mapping import Mapping, missing_required, suggest_mapping
+from core.rows.mapping import Mapping, missing_required, suggest_mapping
 
 
 def header_signature(headers: list[str]) -> str:

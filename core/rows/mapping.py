@@ -4,7 +4,7 @@ A mapping is {field: [source column, ...]}; only full_name takes several columns
 (First Name + Middle Name + Last Name), joined with a space.
 
 Suggestions come, in order, from a mapping the user confirmed before for the same headers (see
-core.saved_mappings), the field's own name, the header spellings of real CRM exports (SYNONYMS),
+core.storage.saved_mappings), the field's own name, the header spellings of real CRM exports (SYNONYMS),
 name parts, and last a fuzzy match (rapidfuzz) for near misses such as "emial".
 """
 from __future__ import annotations
@@ -192,7 +192,7 @@ _NOT_LOCALE = re.compile(r"country|region|state|province|nation")
 
 
 def _content_rules() -> dict[str, tuple[object, str]]:
-    from core.validation import is_email, is_linkedin_profile, is_locale, is_timezone
+    from core.rows.validation import is_email, is_linkedin_profile, is_locale, is_timezone
     return {"email": (lambda s: is_email(s.str.lower()), "email addresses"),
             "linkedin_profile": (is_linkedin_profile, "LinkedIn profile URLs"),
             "timezone": (is_timezone, "IANA time zones"),

@@ -25,9 +25,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.embedded import PROJECT_ROOT
-from core.errors import ImportConsoleError
-from core.records import current_user
+from sqlalchemy.engine import Engine
+
+from core.errors import ImportConsoleError, ImportNotFound, NotTheOwner
+from core.storage import audit_log
+from core.storage.embedded import PROJECT_ROOT
+from core.storage.records import current_user, import_owner, import_uuid
 
 IMPORTER, ADMIN = "importer", "admin"
 ROLES = (IMPORTER, ADMIN)  # each may do what the ones before it may
@@ -71,6 +74,31 @@ def can(actor: Actor, action: str) -> bool:
 def require(actor: Actor, action: str) -> None:
     if not can(actor, action):
         raise AccessRefused(actor, action)
+
+
+def check(engine: Engine, actor: Actor, action: str, import_id=None) -> None:
+    """require, with a refusal written to the audit trail, for the admins to see who tried what.
+    The service checks once per verb; storage never does."""
+    if can(actor, action):
+        return
+    try:
+        named = None if import_id is None else import_uuid(import_id)
+    except ImportNotFound:
+        named = None  # not an import id: the refusal is recorded without one
+    audit_log.record_refusal(engine, actor, action, named)
+    raise AccessRefused(actor, action)
+
+
+def check_owner(engine: Engine, import_id, actor: Actor) -> None:
+    """An import the HTTP API created is its creator's (the key's name, the token's subject): anyone
+    else but an admin is refused, and the refusal recorded. Who created an import never changes,
+    so this needs no lock."""
+    owner, via = import_owner(engine, import_id)
+    owner = owner or ""
+    if via != "api" or owner.casefold() == actor.name.casefold() or can(actor, "act on any import"):
+        return
+    audit_log.record_refusal(engine, actor, "act on another's import", import_uuid(import_id))
+    raise NotTheOwner(import_id, owner, actor.name)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ it runs in a thread of the server process, not in the page's script run, so a re
 or a refresh neither stops nor fails it. How far it is goes to the job (for the tab that started
 it) and to the import_progress table (for History in any tab or process), at most every
 PROGRESS_EVERY seconds. A server that stops mid-commit rolls it back; the import is then swept to
-`failed` like any abandoned one (core.records.abandon_stale_imports)."""
+`failed` like any abandoned one (core.storage.records.abandon_stale_imports)."""
 from __future__ import annotations
 
 import logging
@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core import importing
-from core.commit import ImportResult
+from core.storage.commit import ImportResult
 from core.errors import ImportConsoleError
-from core.records import import_uuid
+from core.storage import progress
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def _run(engine: Engine, draft: importing.Draft, job: CommitJob) -> None:
         job.result = importing.commit(engine, draft, report)
     except ImportConsoleError as error:
         job.error = str(error)
-    except Exception as error:  # the import is already marked failed by core.commit
+    except Exception as error:  # the import is already marked failed by core.storage.commit
         log.exception("background commit of import %s failed", job.import_id)
         job.error = UNEXPECTED.format(name=type(error).__name__)
     finally:
@@ -122,29 +122,15 @@ class _ProgressReport:
 
     def _write(self, stage: str, done: int, total: int) -> None:
         try:
-            with self.engine.begin() as conn:
-                conn.execute(sa.text(
-                    "INSERT INTO import_progress (import_id, stage, done, total) VALUES (:id, :s, :d, :t) "
-                    "ON CONFLICT (import_id) DO UPDATE SET stage = EXCLUDED.stage, done = EXCLUDED.done, "
-                    "total = EXCLUDED.total, updated_at = now()"),
-                    {"id": import_uuid(self.job.import_id), "s": stage, "d": done, "t": total})
+            progress.write(self.engine, self.job.import_id, stage, done, total)
         except sa.exc.SQLAlchemyError:  # progress is a courtesy: never fail the commit for it
             log.warning("could not record the progress of import %s", self.job.import_id, exc_info=True)
 
     def clear(self) -> None:
         try:
-            with self.engine.begin() as conn:
-                conn.execute(sa.text("DELETE FROM import_progress WHERE import_id = :id"),
-                             {"id": import_uuid(self.job.import_id)})
+            progress.clear(self.engine, self.job.import_id)
         except sa.exc.SQLAlchemyError:
             log.warning("could not clear the progress of import %s", self.job.import_id, exc_info=True)
 
 
-def stored_progress(engine: Engine, import_id: str) -> dict | None:
-    """How far the running commit of this import is, as its process last wrote it: stage, done,
-    total, seconds_ago; None when no commit of it runs."""
-    with engine.connect() as conn:
-        row = conn.execute(sa.text(
-            "SELECT stage, done, total, extract(epoch FROM now() - updated_at) AS seconds_ago "
-            "FROM import_progress WHERE import_id = :id"), {"id": import_uuid(import_id)}).mappings().first()
-    return dict(row) if row else None
+stored_progress = progress.stored_progress

@@ -9,12 +9,11 @@ import hashlib
 import secrets
 
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core import audit
-from core.access import ROLES, Actor, IMPORTER
+from core.access import IMPORTER, ROLES, Actor, check
 from core.errors import ImportConsoleError
+from core.storage import keys
 
 PREFIX = "cic_"  # tells a leaked key apart from other secrets (secret scanners match on it)
 
@@ -26,50 +25,31 @@ def _hash(key: str) -> str:
 def create_key(engine: Engine, name: str, actor: Actor, role: str = IMPORTER) -> str:
     """A new key named name, for callers with role; returns the key, which is never shown again.
     Making keys is an admin's action."""
-    audit.check(engine, actor, "manage keys")
+    check(engine, actor, "manage keys")
     if role not in ROLES:
         raise ImportConsoleError(f"A key's role is {' or '.join(ROLES)}, not {role!r}.")
     name = (name or "").strip()
     if not name or "\x00" in name:
         raise ImportConsoleError("Give the key a name, e.g. the system that will use it ('HubSpot sync').")
     key = PREFIX + secrets.token_urlsafe(32)
-    with engine.begin() as conn:
-        # A revoked key's name may be given to its replacement.
-        conn.execute(sa.text("DELETE FROM api_keys WHERE name = :n AND revoked_at IS NOT NULL"), {"n": name})
-        made = conn.execute(sa.text("INSERT INTO api_keys (name, key_hash, role) VALUES (:n, :h, :r) "
-                                    "ON CONFLICT (name) DO NOTHING"), {"n": name, "h": _hash(key), "r": role}).rowcount
-        if made:
-            audit.record(conn, actor, "key created", subject=name, detail={"role": role})
-    if not made:
+    if not keys.insert_key(engine, name, _hash(key), role, actor):
         raise ImportConsoleError(f"An active key is named {name!r}; revoke it first, or pick another name.")
     return key
 
 
 def list_keys(engine: Engine, actor: Actor) -> pd.DataFrame:
-    audit.check(engine, actor, "manage keys")
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT name, role, created_at, last_used_at, revoked_at FROM api_keys "
-                                    "ORDER BY created_at, name")).all()
-    return pd.DataFrame(rows, columns=["name", "role", "created_at", "last_used_at", "revoked_at"])
+    check(engine, actor, "manage keys")
+    return keys.key_rows(engine)
 
 
 def revoke_key(engine: Engine, name: str, actor: Actor) -> None:
-    audit.check(engine, actor, "manage keys")
-    with engine.begin() as conn:
-        done = conn.execute(sa.text("UPDATE api_keys SET revoked_at = now() WHERE name = :n "
-                                    "AND revoked_at IS NULL"), {"n": name}).rowcount
-        if done:
-            audit.record(conn, actor, "key revoked", subject=name)
-    if not done:
+    check(engine, actor, "manage keys")
+    if not keys.revoke(engine, name, actor):
         raise ImportConsoleError(f"No active key is named {name!r}.")
 
 
 def key_actor(engine: Engine, key: str) -> Actor | None:
     """The caller an active key stands for (its name and role), recording its use; None for an
     unknown or revoked key."""
-    if not key:
-        return None
-    with engine.begin() as conn:
-        found = conn.execute(sa.text("UPDATE api_keys SET last_used_at = now() WHERE key_hash = :h "
-                                     "AND revoked_at IS NULL RETURNING name, role"), {"h": _hash(key)}).first()
+    found = keys.use_key(engine, _hash(key)) if key else None
     return Actor(found.name, found.role, "api") if found else None

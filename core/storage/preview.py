@@ -10,11 +10,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core import same_person
+from core.rows import same_person
 from core.fields import FIELDS
 from core.progress import Progress, ignore_progress
-from core.staging import stage_rows
-from core.validation import ValidationReport
+from core.storage.staging import stage_rows
+from core.rows.validation import ValidationReport
 
 CHANGE_COLUMNS = ["row", "email", "field", "old", "new"]
 COMPARED = [f for f in FIELDS if f != "email"]
@@ -31,7 +31,7 @@ class Review:
     unchanged: int                    # stored contacts that already hold these values
     changes_by_field: dict[str, int] = field(default_factory=dict)  # field -> contacts it changes on
     changes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGE_COLUMNS))
-    # rows whose LinkedIn profile a stored contact holds under another email (core.same_person)
+    # rows whose LinkedIn profile a stored contact holds under another email (core.rows.same_person)
     same_person_stored: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=same_person.COLUMNS))
 
     @property

@@ -1,18 +1,18 @@
 """The import history: imports newest first with filters, one import's record, its rejected rows
 and its contacts. It changes nothing but this: listing imports first settles those whose commit
-died (core.records.abandon_stale_imports), so that no reader sees them `processing` forever."""
+died (core.storage.records.abandon_stale_imports), so that no reader sees them `processing` forever."""
 from __future__ import annotations
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from core.campaigns import campaign_uuid
-from core.error_file import errors_column
+from core.storage.campaigns import campaign_uuid
+from core.rows.error_file import errors_column
 from core.errors import ImportNotFound
-from core.exporting import to_export_csv
+from core.files.exporting import to_export_csv
 from core.fields import FIELDS
-from core.records import abandon_stale_imports, import_uuid
+from core.storage.records import abandon_stale_imports, import_uuid
 
 IMPORT_COLUMNS = ["id", "status", "source", "file_name", "created_by", "created_at", "completed_at",
                   "file_rows", "total_rows", "inserted", "updated", "unchanged", "invalid", "duplicates",
@@ -76,7 +76,7 @@ def import_errors(engine: Engine, import_id: str) -> pd.DataFrame:
 
 def import_error_file(engine: Engine, import_id: str) -> pd.DataFrame | None:
     """The rows the import left out for a problem, as its file held them, plus an errors column
-    (core.error_file); None for an import that did not keep them (made before, or by the API)."""
+    (core.rows.error_file); None for an import that did not keep them (made before, or by the API)."""
     with engine.connect() as conn:
         headers = conn.execute(sa.text("SELECT file_headers FROM imports WHERE id = :id"),
                                {"id": import_uuid(import_id)}).scalar()
@@ -105,7 +105,7 @@ def import_contacts(engine: Engine, import_id: str, limit: int | None = 100, off
 
 
 def import_contacts_csv(engine: Engine, import_id: str) -> bytes:
-    """Every contact linked to an import as a formula-safe CSV download (core.exporting)."""
+    """Every contact linked to an import as a formula-safe CSV download (core.files.exporting)."""
     return to_export_csv(import_contacts(engine, import_id, limit=None).drop(columns=["id"]))
 
 
@@ -140,3 +140,11 @@ def list_contacts(engine: Engine, import_id: str | None = None, email: str | Non
         rows = conn.execute(sa.text(f"{CONTACT_SELECT}{where} ORDER BY {order} LIMIT :limit OFFSET :offset"),
                             params).mappings().all()
     return pd.DataFrame(rows, columns=["id", *FIELDS, "created_at", "updated_at"])
+
+
+def contacts_by_email(engine: Engine, emails: list[str]) -> list[dict]:
+    """id, email and full_name of the stored contacts of these (normalized) emails, by email."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id::text AS id, email, full_name FROM contacts "
+                                    "WHERE email = ANY(:emails) ORDER BY email"), {"emails": emails}).mappings().all()
+    return [dict(row) for row in rows]
