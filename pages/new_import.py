@@ -400,8 +400,9 @@ def fix_rows(draft: importing.Draft) -> None:
     rows = importing.rows_to_fix(draft).head(PAGE_ROWS).copy()
     st.caption("Fix the values in place, then re-validate. Rows you leave invalid are skipped.")
     # keyed by the report: once validated, the grid starts afresh from the rows still invalid
-    edited = st.data_editor(rows, hide_index=True, disabled=[ROW, importing.PROBLEMS],
-                            key=f"fix_editor_{id(draft.report)}", column_config=FIX_COLUMNS)
+    key = f"fix_editor_{id(draft.report)}"
+    edited = st.data_editor(rows, hide_index=True, disabled=[ROW, importing.PROBLEMS], key=key,
+                            column_config=FIX_COLUMNS, on_change=hold_grid_edits, args=(draft, rows, key))
     waiting = importing.hold_edits(draft, edited)
     if waiting:
         st.warning(f"{plural(waiting, 'row')} changed and not validated yet. Your changes are kept with the "
@@ -410,6 +411,17 @@ def fix_rows(draft: importing.Draft) -> None:
         st.session_state[WIZARD].pop("fixes_applied", None)
         revalidate(draft, edited)
         st.rerun()
+
+
+def hold_grid_edits(draft: importing.Draft, rows: pd.DataFrame, key: str) -> None:
+    """The grid's edits kept with the draft, on the server too, the moment they are made: before
+    the rerun they start, so a rerun cut short by the next click cannot lose them."""
+    edited = rows.copy()
+    for position, values in st.session_state[key].get("edited_rows", {}).items():
+        for column, value in values.items():
+            edited.iat[int(position), edited.columns.get_loc(column)] = "" if value is None else value
+    importing.hold_edits(draft, edited)
+    save_wizard()
 
 
 # --- 5. commit -----------------------------------------------------------------------------------
