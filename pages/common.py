@@ -38,9 +38,7 @@ FIX_WIDTHS = {ROW: 60, importing.PROBLEMS: 240, **{name: 200 for name in FIELDS}
 RELEASE_AFTER = float(os.environ.get("CONTACT_IMPORT_DRAFT_TTL", 150))
 SWEEP_EVERY = max(1.0, min(15.0, RELEASE_AFTER / 10))
 EXPIRE_EVERY = 600.0  # seconds between two passes deleting the drafts kept over a day
-_drafts: dict[str, Draft] = {}          # browser session id -> its wizard's draft, server-wide
-_gone_since: dict[str, float] = {}
-_drafts_lock = threading.Lock()
+DRAFTS = importing.DraftRegistry(RELEASE_AFTER)  # browser session id -> its wizard's draft, server-wide
 
 
 @st.cache_resource(show_spinner="Starting the database…")
@@ -255,8 +253,7 @@ def keep_draft(draft: Draft, token: str | None = None) -> None:
     session_id = _session_id()
     if session_id is not None:
         _start_draft_sweeper()
-        with _drafts_lock:
-            _drafts[session_id] = draft
+        DRAFTS.hold(session_id, draft)
 
 
 def discard_draft() -> None:
@@ -271,9 +268,7 @@ def discard_draft() -> None:
             del st.query_params[DRAFT_PARAM]
     if draft is not None:
         draft.release()
-        with _drafts_lock:
-            for session_id in [s for s, kept in _drafts.items() if kept is draft]:
-                del _drafts[session_id]
+        DRAFTS.forget(draft)
 
 
 def save_wizard() -> None:
@@ -294,24 +289,11 @@ def continue_in_wizard(draft: Draft) -> None:
 
 
 def release_drafts_of_gone_sessions(now: float | None = None) -> int:
-    """Release the drafts of sessions that have not been active for RELEASE_AFTER seconds;
-    returns how many were released."""
+    """Release the drafts of sessions that have not been active for RELEASE_AFTER seconds (Streamlit
+    says which are); returns how many were released."""
     if not runtime.exists():
         return 0
-    now = time.monotonic() if now is None else now
-    active = runtime.get_instance().is_active_session
-    released = 0
-    with _drafts_lock:
-        for session_id in list(_drafts):
-            if active(session_id):
-                _gone_since.pop(session_id, None)
-                continue
-            if now - _gone_since.setdefault(session_id, now) >= RELEASE_AFTER:
-                _drafts.pop(session_id).release()
-                del _gone_since[session_id]
-                released += 1
-                log.info("released the import draft of closed session %s", session_id)
-    return released
+    return DRAFTS.release_gone(runtime.get_instance().is_active_session, now)
 
 
 @st.cache_resource

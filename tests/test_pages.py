@@ -290,26 +290,20 @@ def test_going_back_and_uploading_another_file_makes_one_import_record(console):
     assert list_imports(console)["file_name"].tolist() == ["second.csv"]
 
 
-def test_the_draft_of_a_closed_session_is_released_after_the_reconnect_window(monkeypatch):
-    import pages.common as common
+def test_the_draft_of_a_closed_session_is_released_after_the_reconnect_window():
     from core import importing
 
-    class Runtime:  # the one question the sweeper asks Streamlit's runtime
-        active = {"open-tab"}
-
-        def is_active_session(self, session_id):
-            return session_id in self.active
-    monkeypatch.setattr(common.runtime, "exists", lambda: True)
-    monkeypatch.setattr(common.runtime, "get_instance", lambda: Runtime())
+    registry = importing.DraftRegistry(release_after=150.0)
     drafts = {sid: importing.open_file(None, csv_bytes(person(1)), "a.csv") for sid in ("open-tab", "closed-tab")}
-    monkeypatch.setattr(common, "_drafts", dict(drafts))
-    monkeypatch.setattr(common, "_gone_since", {})
+    for session_id, draft in drafts.items():
+        registry.hold(session_id, draft)
     spooled = drafts["closed-tab"].upload.path
-    assert common.release_drafts_of_gone_sessions(now=1000.0) == 0  # gone from now on
-    assert common.release_drafts_of_gone_sessions(now=1000.0 + common.RELEASE_AFTER - 1) == 0
-    assert common.release_drafts_of_gone_sessions(now=1000.0 + common.RELEASE_AFTER) == 1
+    active = {"open-tab"}.__contains__  # what the console asks Streamlit's runtime
+    assert registry.release_gone(active, now=1000.0) == 0  # gone from now on
+    assert registry.release_gone(active, now=1149.0) == 0
+    assert registry.release_gone(active, now=1150.0) == 1
     assert not spooled.exists() and drafts["closed-tab"].file.frame.empty
-    assert list(common._drafts) == ["open-tab"] and not drafts["open-tab"].file.frame.empty
+    assert registry.sessions() == ["open-tab"] and not drafts["open-tab"].file.frame.empty
 
 
 def test_user_data_is_never_rendered_as_markdown(console):

@@ -48,6 +48,7 @@ def record_refused_sign_in(engine: Engine, actor) -> None:
 
 from core.importing import drafts, jobs  # noqa: E402 - they use the verbs above
 from core.importing.drafts import Committed, delete_draft, expire_drafts, list_drafts, load_draft, new_token, save_draft  # noqa: E402,E501
+from core.importing.registry import DraftRegistry  # noqa: E402
 from core.importing.jobs import COMMIT_STAGES, CommitJob, job_of, running_jobs, start_commit, stored_progress  # noqa: E402,E501
 
 # Everything of the facade that works on the database, its engine first: a Service's methods.
@@ -85,7 +86,7 @@ def connect(url: str | None = None) -> Service:
     return Service(make_engine(url))
 
 
-__all__ = sorted([*ON_DATABASE, "Service", "connect", "PROBLEMS", "SAMPLE_ROWS", "Draft", "Upload", "apply_fixes",
+__all__ = sorted([*ON_DATABASE, "Service", "connect", "DraftRegistry", "PROBLEMS", "SAMPLE_ROWS", "Draft", "Upload", "apply_fixes",
                   "choose_columns", "current_report", "error_file", "hints", "hold_edits", "keep_skipped_rows",
                   "missing_fields", "planned_counts", "possible_duplicates", "reading_problems", "rejected_rows",
                   "row_fates", "rows_to_fix", "samples", "skip_rows", "unresolved", "validate_draft", "drafts",
