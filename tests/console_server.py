@@ -62,4 +62,8 @@ def console_server(database_url: str, log: Path, *options: str, port: int | None
         yield url, process
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a loaded machine: a server slow to stop is killed
+            process.kill()
+            process.wait(timeout=30)
