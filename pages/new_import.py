@@ -243,17 +243,14 @@ REVIEW_STAGES = {"validating": "Validating: {done:,} of {total:,} rows",
                  "staging": "Comparing with the stored contacts: {done:,} of {total:,} rows"}
 
 
-def revalidate(draft: importing.Draft, edited: pd.DataFrame | None = None) -> None:
-    """Validate (with the user's fixes, when given) and review, showing progress."""
+def revalidate(draft: importing.Draft) -> None:
+    """Validate (with the fixes the grid holds) and review, showing progress."""
     bar = st.progress(0.0, text="Validating…")
 
     def on_progress(stage: str, done: int, total: int) -> None:
         text = REVIEW_STAGES.get(stage, "Comparing with the stored contacts…").format(done=done, total=total)
         bar.progress(min(done / total, 1.0) if total else 1.0, text=text)
-    if edited is None:
-        importing.validate_draft(draft, on_progress)
-    else:
-        importing.apply_fixes(draft, edited, on_progress)
+    importing.validate_draft(draft, on_progress)
     service().review(draft, on_progress)
     bar.empty()
 
@@ -401,15 +398,15 @@ def fix_rows(draft: importing.Draft) -> None:
     st.caption("Fix the values in place, then re-validate. Rows you leave invalid are skipped.")
     # keyed by the report: once validated, the grid starts afresh from the rows still invalid
     key = f"fix_editor_{id(draft.report)}"
-    edited = st.data_editor(rows, hide_index=True, disabled=[ROW, importing.PROBLEMS], key=key,
-                            column_config=FIX_COLUMNS, on_change=hold_grid_edits, args=(draft, rows, key))
-    waiting = importing.hold_edits(draft, edited)
+    st.data_editor(rows, hide_index=True, disabled=[ROW, importing.PROBLEMS], key=key,
+                   column_config=FIX_COLUMNS, on_change=hold_grid_edits, args=(draft, rows, key))
+    waiting = 0 if draft.pending is None else len(draft.pending)  # held by hold_grid_edits
     if waiting:
         st.warning(f"{plural(waiting, 'row')} changed and not validated yet. Your changes are kept with the "
                    "draft; they are validated before it goes on.", icon=":material/edit_note:")
     if st.button("Re-validate with my fixes"):
         st.session_state[WIZARD].pop("fixes_applied", None)
-        revalidate(draft, edited)
+        revalidate(draft)  # validation folds in the fixes the grid holds
         st.rerun()
 
 

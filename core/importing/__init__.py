@@ -38,6 +38,7 @@ from core.storage.database import make_engine
 from core.storage.history import (campaign_contacts_csv, contacts_by_email, get_import, import_contacts,
                                   import_contacts_csv, import_error_file, import_errors, list_contacts, list_imports,
                                   recent_sources)
+from core.storage.progress import stored_progress
 from core.storage.records import STATUSES
 
 
@@ -49,7 +50,7 @@ def record_refused_sign_in(engine: Engine, actor) -> None:
 from core.importing import drafts, jobs  # noqa: E402 - they use the verbs above
 from core.importing.drafts import Committed, delete_draft, expire_drafts, list_drafts, load_draft, new_token, save_draft  # noqa: E402,E501
 from core.importing.registry import DraftRegistry  # noqa: E402
-from core.importing.jobs import COMMIT_STAGES, CommitJob, job_of, running_jobs, start_commit, stored_progress  # noqa: E402,E501
+from core.importing.jobs import COMMIT_STAGES, CommitJob, job_of, running_jobs, start_commit  # noqa: E402
 
 # Everything of the facade that works on the database, its engine first: a Service's methods.
 ON_DATABASE = {verb.__name__: verb for verb in (

@@ -132,5 +132,3 @@ class _ProgressReport:
         except sa.exc.SQLAlchemyError:
             log.warning("could not clear the progress of import %s", self.job.import_id, exc_info=True)
 
-
-stored_progress = progress.stored_progress
