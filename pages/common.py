@@ -22,7 +22,7 @@ from core.fields import FIELDS, ROW
 from core.importing import Draft
 
 log = logging.getLogger("console")
-# The import wizard's state in st.session_state: {"step", "source", "campaign", "draft"}.
+# The import wizard (core.importing.Wizard) in st.session_state.
 WIZARD = "import_wizard"
 DRAFT_PARAM = "draft"  # the URL's ?draft=<token>: the wizard's draft, kept on the server
 HISTORY_IMPORT_PARAM = "import"  # History's ?import=<id>: the import whose details it opens
@@ -241,50 +241,37 @@ def drop_streamlit_upload(uploaded) -> None:
         context.uploaded_file_mgr.remove_file(session_id=context.session_id, file_id=uploaded.file_id)
 
 
-def keep_draft(draft: Draft, token: str | None = None) -> None:
-    """Make draft the wizard's draft, releasing the one it replaces; token names it in the URL
-    and on the server (core.importing.drafts): a new one for a new draft, the old one for a resumed draft."""
-    if token is None:
-        discard_draft()
-    wizard = st.session_state.setdefault(WIZARD, {"step": "details"})
-    wizard.update(draft=draft, token=token or importing.new_token())
-    wizard.pop("saved", None)
-    st.query_params[DRAFT_PARAM] = wizard["token"]
+def wizard() -> importing.Wizard:
+    """This browser session's import wizard (core.importing.Wizard)."""
+    return st.session_state.setdefault(WIZARD, importing.Wizard())
+
+
+def show_wizard(w: importing.Wizard) -> importing.Wizard:
+    """Make w this session's wizard: its draft held for the session on this server (let go once the
+    session is gone) and named in the URL, so that a refresh or a copied link opens it again."""
+    st.session_state[WIZARD] = w
+    if w.token is not None:
+        st.query_params[DRAFT_PARAM] = w.token
+    elif DRAFT_PARAM in st.query_params:
+        del st.query_params[DRAFT_PARAM]
     session_id = _session_id()
     if session_id is not None:
-        _start_draft_sweeper()
-        DRAFTS.hold(session_id, draft)
-
-
-def discard_draft() -> None:
-    """Release the wizard's draft now (its upload's file and rows), not at the session's end, and
-    forget it on the server."""
-    wizard = st.session_state.get(WIZARD, {})
-    draft, token = wizard.pop("draft", None), wizard.pop("token", None)
-    wizard.pop("saved", None)
-    if token is not None:
-        service().delete_draft(token)
-        if st.query_params.get(DRAFT_PARAM) == token:
-            del st.query_params[DRAFT_PARAM]
-    if draft is not None:
-        draft.release()
-        DRAFTS.forget(draft)
+        if w.draft is not None:
+            _start_draft_sweeper()
+        DRAFTS.hold(session_id, w.draft)
+    return w
 
 
 def save_wizard() -> None:
-    """Keep the wizard's draft on the server as it stands (written only when it changed)."""
-    wizard = st.session_state.get(WIZARD, {})
-    draft, token = wizard.get("draft"), wizard.get("token")
-    if draft is None or token is None or draft.released or draft.result is not None:
-        return
-    state = {name: wizard.get(name) for name in ("step", "source", "campaign")}
-    wizard["saved"] = service().save_draft(token, draft, state, wizard.get("saved"))
+    """Keep the wizard's draft in the database as it stands (written only when it changed)."""
+    wizard().save(service())
 
 
 def continue_in_wizard(draft: Draft) -> None:
     """Hand a draft (a failed import's retry) to the import wizard, at its mapping step."""
-    keep_draft(draft)
-    st.session_state[WIZARD]["step"] = "map"
+    w = wizard()
+    w.retry(service(), draft)
+    show_wizard(w)
     st.switch_page(NEW_IMPORT_PAGE)
 
 

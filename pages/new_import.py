@@ -1,6 +1,6 @@
-"""New import: a step-by-step wizard over core.importing. Its state, st.session_state[WIZARD], is
-the step, the source and campaign typed in step 1, and the service's Draft: every result of the
-flow lives in the draft, and the page only renders it."""
+"""New import: the console's import wizard (core.importing.Wizard, one per browser session)
+rendered step by step. The wizard decides which step comes next and what each button does; the
+page shows its step and calls its moves."""
 from __future__ import annotations
 
 import pandas as pd
@@ -10,11 +10,11 @@ from core import importing
 from core.access import Actor, can
 from core.errors import ImportConsoleError
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW, field_label
-from pages.common import (DRAFT_PARAM, FIX_WIDTHS, WIZARD, current_actor, discard_draft, drop_streamlit_upload,
-                          history_link, keep_draft, md, plural, save_wizard, service, show_error, signed_in,
-                          stored_commit_progress, time_column)
+from pages.common import (DRAFT_PARAM, FIX_WIDTHS, current_actor, drop_streamlit_upload, history_link, md, plural,
+                          save_wizard, service, show_error, show_wizard, signed_in, stored_commit_progress,
+                          time_column, wizard)
 
-STEPS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
+STEP_LABELS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
          "commit": "Commit", "done": "Campaign"}
 NEW_SOURCE = "+ New source…"
 NO_CAMPAIGN, NEW_CAMPAIGN = "No campaign", "+ New campaign…"
@@ -32,49 +32,45 @@ FIX_COLUMNS = {**GRID_COLUMNS, ROW: st.column_config.NumberColumn("row", format=
                **{name: st.column_config.TextColumn(field_label(name), width=FIX_WIDTHS[name]) for name in FIELDS}}
 
 
-def wizard() -> dict:
-    return st.session_state.setdefault(WIZARD, {"step": "details"})
-
-
 def go(step: str) -> None:
-    wizard().pop("fixes_applied", None)
-    wizard()["step"] = step
+    wizard().go(step)
+    st.rerun()
+
+
+def go_back() -> None:
+    wizard().back()
     st.rerun()
 
 
 def restart(keep: tuple[str, ...] = (), step: str = "details") -> None:
     """A new wizard, keeping these of the last one's choices (its source, its campaign)."""
-    kept = {name: wizard().get(name) for name in keep}
-    discard_draft()
-    st.session_state[WIZARD] = {"step": step, **kept}
+    show_wizard(wizard().started_over(service(), keep, step))
     st.rerun()
 
 
 def progress_header(current: str) -> None:
-    names = list(STEPS)
-    position = names.index(current)
-    st.progress((position + 1) / len(names),
-                text=" › ".join(f"**{i + 1}. {label}**" if name == current else f"{i + 1}. {label}"
-                                for i, (name, label) in enumerate(STEPS.items())))
+    position = importing.STEPS.index(current)
+    st.progress((position + 1) / len(importing.STEPS),
+                text=" › ".join(f"**{i + 1}. {STEP_LABELS[name]}**" if name == current else f"{i + 1}. {STEP_LABELS[name]}"
+                                for i, name in enumerate(importing.STEPS)))
 
 
 # --- 1. details ----------------------------------------------------------------------------------
 
-def details_step(w: dict) -> None:
-    committed = w.get("committed")
+def details_step(w: importing.Wizard) -> None:
+    committed = w.committed
     if committed is not None:  # the link of a draft that became an import
         already_committed(committed.import_id, committed.file_name)
         st.divider()
     st.subheader("Where do these contacts come from?")
-    source = pick_or_type("Source", service().recent_sources(), NEW_SOURCE, w.get("source"),
+    source = pick_or_type("Source", service().recent_sources(), NEW_SOURCE, w.source,
                           placeholder="e.g. HubSpot, LinkedIn, Trade show 2026")
     campaigns = service().list_campaigns()["name"].tolist()
-    campaign = pick_or_type("Campaign (optional)", campaigns, NEW_CAMPAIGN, w.get("campaign"),
+    campaign = pick_or_type("Campaign (optional)", campaigns, NEW_CAMPAIGN, w.campaign,
                             placeholder="e.g. Q4 Outreach", none_option=NO_CAMPAIGN)
     if st.button("Next: upload the file", type="primary", disabled=not source):
-        w.pop("committed", None)
-        w.update(source=source, campaign=campaign)
-        go("upload")
+        w.choose_origin(source, campaign)
+        st.rerun()
     if not source:
         st.caption("Name the source to go on.")
     unfinished_drafts(current_actor())
@@ -98,9 +94,9 @@ def pick_or_type(label: str, known: list[str], new_label: str, current: str | No
 
 # --- 2. upload -----------------------------------------------------------------------------------
 
-def upload_step(w: dict) -> None:
+def upload_step(w: importing.Wizard) -> None:
     st.subheader("Upload the contacts")
-    st.caption(f"Source: {md(w['source'])}" + (f" · campaign: {md(w['campaign'])}" if w.get("campaign") else ""))
+    st.caption(f"Source: {md(w.source)}" + (f" · campaign: {md(w.campaign)}" if w.campaign else ""))
     limit = st.get_option("server.maxUploadSize")
     st.caption(f"A CSV file (any delimiter; UTF-8, Windows-1252 or UTF-16), an Excel workbook (.xlsx) "
                f"or a JSON array of contact objects, up to {limit:,} MB.")
@@ -109,24 +105,23 @@ def upload_step(w: dict) -> None:
     uploaded = st.file_uploader("Contacts file", type=["csv", "json", "txt", "tsv", "xlsx"])
     back, _ = st.columns([1, 5])
     if back.button("Back"):
-        go("details")
+        go_back()
     if uploaded is None:
         return
     try:
-        draft = service().open_file(uploaded.getvalue(), uploaded.name, source=w["source"],
-                                    campaign=w.get("campaign"), actor=current_actor())
+        w.open_file(service(), uploaded.getvalue(), uploaded.name, current_actor())
     except ImportConsoleError as error:  # unreadable: say why and stay on this step
         show_error(error)
         return
     drop_streamlit_upload(uploaded)
-    keep_draft(draft)
-    go("map")
+    show_wizard(w)
+    st.rerun()
 
 
 # --- 3. map --------------------------------------------------------------------------------------
 
-def map_step(w: dict) -> None:
-    draft = w["draft"]
+def map_step(w: importing.Wizard) -> None:
+    draft = w.draft
     source_file = draft.file
     if draft.is_retry:
         st.info("Retrying a failed import: the same review as a first attempt, then a commit into the "
@@ -146,11 +141,10 @@ def map_step(w: dict) -> None:
                  f"{', '.join(map(field_label, missing))}.")
     back, forward, _ = st.columns([1, 2, 4])
     if back.button("Back", disabled=draft.is_retry):
-        go("upload")
+        go_back()
     if forward.button("Next: review", type="primary", disabled=bool(missing or unresolved)):
-        service().confirm_mapping(draft, mapping)
-        revalidate(draft)
-        go("review")
+        w.confirm_mapping(service(), mapping, review_progress())
+        st.rerun()
 
 
 def same_named_warnings(draft: importing.Draft, mapping: dict) -> list[str]:
@@ -199,7 +193,7 @@ def reading_overrides(draft: importing.Draft) -> None:
         st.caption("Skipped lines: " + md(" | ".join([*source_file.skipped_preamble, *source_file.skipped_footer])[:500]))
     if st.button("Read the file again"):
         try:
-            service().reread(draft, **{k: v for k, v in options.items() if v is not None})
+            wizard().reread(service(), **{k: v for k, v in options.items() if v is not None})
         except ImportConsoleError as error:
             show_error(error)
             return
@@ -243,23 +237,21 @@ REVIEW_STAGES = {"validating": "Validating: {done:,} of {total:,} rows",
                  "staging": "Comparing with the stored contacts: {done:,} of {total:,} rows"}
 
 
-def revalidate(draft: importing.Draft) -> None:
-    """Validate (with the fixes the grid holds) and review, showing progress."""
+def review_progress():
+    """A progress bar for validating and reviewing, and the callback that moves it."""
     bar = st.progress(0.0, text="Validating…")
 
     def on_progress(stage: str, done: int, total: int) -> None:
         text = REVIEW_STAGES.get(stage, "Comparing with the stored contacts…").format(done=done, total=total)
         bar.progress(min(done / total, 1.0) if total else 1.0, text=text)
-    importing.validate_draft(draft, on_progress)
-    service().review(draft, on_progress)
-    bar.empty()
+    return on_progress
 
 
-def review_step(w: dict) -> None:
-    draft = w["draft"]
+def review_step(w: importing.Wizard) -> None:
+    draft = w.draft
     report, preview = draft.report, draft.review
     st.subheader("Review before anything is written")
-    stale_review_notice(w, draft)
+    stale_review_notice(w)
     fixes_applied_notice(w)
     planned = importing.planned_counts(draft)
     count_metrics(planned.labelled("rows", "valid", "invalid", "duplicates") +
@@ -296,24 +288,20 @@ def review_step(w: dict) -> None:
                    "linked to this import, not rewritten.")
     back, forward, _ = st.columns([1, 3, 3])
     if back.button("Back"):
-        go("map")
+        go_back()
     label = f"Next: commit {plural(report.valid_count, 'contact')}"
     if report.invalid:
         label += f" (skip {plural(report.invalid, 'invalid row')})"
     if forward.button(label, type="primary", disabled=not report.valid_count):
-        w.pop("stale_review", None)
-        if draft.pending is not None:  # fixes not validated yet: validate them, show what they change
-            w["fixes_applied"] = len(draft.pending)
-            revalidate(draft)
-            st.rerun()
-        go("commit")
+        w.to_commit(service(), review_progress())  # or stays, to show what unvalidated fixes changed
+        st.rerun()
     if not report.valid_count:
         st.warning("No valid row to import: fix the rows above or upload another file.")
 
 
-def fixes_applied_notice(w: dict) -> None:
+def fixes_applied_notice(w: importing.Wizard) -> None:
     """After "Next: commit" found fixes in the grid not validated yet, and validated them."""
-    applied = w.get("fixes_applied")  # shown until the wizard moves (go)
+    applied = w.fixes_applied  # shown until the wizard moves
     if applied:
         st.info(f"Your changes to {plural(applied, 'row')} in \"Fix invalid rows\" were validated before going "
                 "on. Check the counts below, then commit.", icon=":material/fact_check:")
@@ -327,12 +315,12 @@ def count_metrics(*rows: list[tuple[str, int]]) -> None:
             column.metric(label, f"{value:,}")
 
 
-def stale_review_notice(w: dict, draft: importing.Draft) -> None:
+def stale_review_notice(w: importing.Wizard) -> None:
     """After "Commit now" found that other imports changed the stored contacts since the review."""
-    seen = draft.outdated_review
-    if not w.get("stale_review") or seen is None:
+    seen = w.draft.outdated_review
+    if not w.stale_review or seen is None:
         return
-    now = draft.review
+    now = w.draft.review
     st.warning(f"Other imports changed the stored contacts since your review, so nothing was written. "
                f"Your review said: insert {seen.will_insert:,}, update {seen.will_update:,}, "
                f"unchanged {seen.unchanged:,}; it now says: insert {now.will_insert:,}, "
@@ -349,14 +337,12 @@ def same_person_section(draft: importing.Draft) -> None:
             st.dataframe(same.head(PAGE_ROWS), hide_index=True, column_config=GRID_COLUMNS)
             st.caption("Nothing is merged. Import them as separate contacts, or skip them.")
             if st.button(f"Skip {plural(len(same), 'row')}", key="skip_same_person"):
-                importing.skip_rows(draft, same["row"].tolist())
-                service().review(draft)
+                wizard().skip(service(), same["row"].tolist())
                 st.rerun()
     if draft.skipped:
         st.caption(f"{plural(len(draft.skipped), 'row')} skipped as possibly the same person as another contact.")
         if st.button("Import the skipped rows after all", key="keep_same_person"):
-            importing.keep_skipped_rows(draft)
-            service().review(draft)
+            wizard().keep_skipped(service())
             st.rerun()
 
 
@@ -399,63 +385,58 @@ def fix_rows(draft: importing.Draft) -> None:
     # keyed by the report: once validated, the grid starts afresh from the rows still invalid
     key = f"fix_editor_{id(draft.report)}"
     st.data_editor(rows, hide_index=True, disabled=[ROW, importing.PROBLEMS], key=key,
-                   column_config=FIX_COLUMNS, on_change=hold_grid_edits, args=(draft, rows, key))
+                   column_config=FIX_COLUMNS, on_change=hold_grid_edits, args=(rows, key))
     waiting = 0 if draft.pending is None else len(draft.pending)  # held by hold_grid_edits
     if waiting:
         st.warning(f"{plural(waiting, 'row')} changed and not validated yet. Your changes are kept with the "
                    "draft; they are validated before it goes on.", icon=":material/edit_note:")
     if st.button("Re-validate with my fixes"):
-        st.session_state[WIZARD].pop("fixes_applied", None)
-        revalidate(draft)  # validation folds in the fixes the grid holds
+        wizard().revalidate(service(), review_progress())  # validation folds in the fixes the grid holds
         st.rerun()
 
 
-def hold_grid_edits(draft: importing.Draft, rows: pd.DataFrame, key: str) -> None:
+def hold_grid_edits(rows: pd.DataFrame, key: str) -> None:
     """The grid's edits kept with the draft, on the server too, the moment they are made: before
     the rerun they start, so a rerun cut short by the next click cannot lose them."""
     edited = rows.copy()
     for position, values in st.session_state[key].get("edited_rows", {}).items():
         for column, value in values.items():
             edited.iat[int(position), edited.columns.get_loc(column)] = "" if value is None else value
-    importing.hold_edits(draft, edited)
-    save_wizard()
+    wizard().hold_edits(service(), edited)
 
 
 # --- 5. commit -----------------------------------------------------------------------------------
 
-def commit_step(w: dict) -> None:
-    draft = w["draft"]
-    job = importing.job_of(draft.import_id)
-    ours = job is not None and job.started_by(draft)
-    if ours and not job.running and job.result is not None:
-        draft.result = job.result
-        go("done")
-    status = service().recorded_status(draft)
-    if status in ("completed", "reverted"):  # from another tab, link, server or retry
-        already_committed(draft.import_id, draft.file_name)
+def commit_step(w: importing.Wizard) -> None:
+    state = w.commit_state(service())
+    if state.kind == "done":
+        st.rerun()
+    if state.kind == "committed":  # from another tab, link, server or retry
+        already_committed(w.draft.import_id, w.draft.file_name)
         return
-    here = ours and job.running
-    elsewhere = not here and status == "processing"
-    report = draft.report
+    here, elsewhere = state.kind == "running", state.kind == "elsewhere"
+    report = w.draft.report
     st.subheader("Commit")
     if report is not None:
         st.write(f"**{report.valid_count:,}** contacts will be written in one transaction; "
                  f"{report.invalid:,} invalid and {len(report.duplicates):,} duplicate rows are kept in the "
                  "import's error report. If anything fails, nothing is written.")
-    if ours and not job.running and job.error:
-        st.error(md(job.error), icon=":material/error:")
+    if state.error:
+        st.error(md(state.error), icon=":material/error:")
     back, forward, _ = st.columns([1, 2, 4])
     if back.button("Back", disabled=here or elsewhere):
-        go("review")
+        go_back()
     if forward.button("Commit now", type="primary", disabled=here or elsewhere):
-        start_commit(w, draft)
+        with st.spinner("Checking that the review still holds…"):
+            w.commit(service())  # started, taken by another tab, or back to an outdated review
+        st.rerun()
     if here:
         st.caption("The commit runs on the server: you may close this tab, and follow it in Import history.")
-        commit_progress(job)
+        commit_progress(state.job)
     elif elsewhere:
         st.info("This draft is being committed from another tab or console server; it is committed once. "
                 "Follow it here or in Import history.", icon=":material/sync:")
-        stored_commit_progress(draft.import_id)
+        stored_commit_progress(w.draft.import_id)
 
 
 def already_committed(import_id: str, file_name: str) -> None:
@@ -465,20 +446,6 @@ def already_committed(import_id: str, file_name: str) -> None:
     history_link(import_id)
     if st.button("Start another import", key="start_after_committed"):
         restart(keep=("source", "campaign"))
-
-
-def start_commit(w: dict, draft: importing.Draft) -> None:
-    """Commit in the background, unless the draft is committed (or being committed) already, or
-    other imports changed what the review said meanwhile."""
-    if service().recorded_status(draft) in ("completed", "reverted", "processing"):
-        st.rerun()  # another tab got there first: the rerun says so
-    with st.spinner("Checking that the review still holds…"):
-        current = service().review_is_current(draft)
-    if not current:
-        w["stale_review"] = True
-        go("review")
-    service().start_commit(draft)
-    st.rerun()
 
 
 @st.fragment(run_every=0.5)
@@ -492,12 +459,12 @@ def commit_progress(job: importing.CommitJob) -> None:
 
 # --- 6. done -------------------------------------------------------------------------------------
 
-def done_step(w: dict) -> None:
-    draft = w["draft"]
+def done_step(w: importing.Wizard) -> None:
+    draft = w.draft
     result = draft.result
-    if w.get("token"):  # committed: the import is in History now; the draft's link says so
-        w.pop("token")
-        st.query_params.pop(DRAFT_PARAM, None)
+    if w.token:  # committed: the import is in History now; the draft's link says so
+        w.token = None
+        show_wizard(w)
     st.success(f"The import of {md(draft.file_name)} completed.", icon=":material/task_alt:")
     counts = result.counts
     count_metrics(counts.labelled("rows", "invalid", "duplicates") +
@@ -513,7 +480,7 @@ def done_step(w: dict) -> None:
         campaign = pick_or_type("Attach to a campaign", campaigns, NEW_CAMPAIGN, None,
                                 placeholder="e.g. Q4 Outreach", none_option=NO_CAMPAIGN, typed_label="New campaign")
         if st.button("Attach", disabled=not campaign):
-            service().attach(draft, campaign)
+            w.attach(service(), campaign)
             st.rerun()
     if st.button("Start another import", type="primary",
                  help="From the same source and campaign; change them on the first step."):
@@ -540,54 +507,35 @@ def unfinished_drafts(who: Actor) -> None:
             st.rerun()
 
 
-def resume(w: dict, token: str, who: Actor) -> dict:
-    """The draft the URL names (a refresh, another tab, a link, or rows let go while the page was
-    away), read again from the file kept on the server; a fresh wizard if it is gone (or another
-    user's, for anyone but an admin)."""
+def resume(w: importing.Wizard, token: str, who: Actor) -> importing.Wizard:
+    """The wizard of the draft the URL names (a refresh, another tab, a link, or rows let go while
+    the page was away), read again from the file kept in the database; a fresh wizard if it is
+    gone (or another user's, for anyone but an admin)."""
     try:
         with st.spinner("Opening your import draft: reading its file again…"):
-            loaded = service().load_draft(token, who)
+            resumed = w.resumed(service(), token, who)
     except ImportConsoleError as error:  # unreadable now, or another user's draft
-        loaded = error
         show_error(error)
-    if isinstance(loaded, importing.Committed):
-        st.session_state[WIZARD] = {"step": "details", "token": token, "committed": loaded}
-        return st.session_state[WIZARD]
-    if not isinstance(loaded, tuple):
-        del st.query_params[DRAFT_PARAM]
-        if loaded is None:
-            st.info("This import draft is no longer kept (drafts are kept a day after their last change, "
-                    "and until they are committed). Start the import again.", icon=":material/history:")
-        st.session_state[WIZARD] = {"step": "details"}
-        return st.session_state[WIZARD]
-    draft, state = loaded
-    if w.get("draft") is not None:  # this tab's other draft: kept on the server, let go here
-        w["draft"].release()
-    st.session_state[WIZARD] = {**state, "step": state.get("step") or "map"}
-    keep_draft(draft, token)
-    return st.session_state[WIZARD]
+        resumed = importing.Wizard()
+    if resumed.gone:
+        st.info("This import draft is no longer kept (drafts are kept a day after their last change, "
+                "and until they are committed). Start the import again.", icon=":material/history:")
+    return show_wizard(resumed)
 
 
 def main() -> None:
     who = signed_in()
     st.title("New import")
     w = wizard()
-    token = st.query_params.get(DRAFT_PARAM)
-    draft = w.get("draft")
-    if token and token != w.get("token"):
+    token = w.to_load(st.query_params.get(DRAFT_PARAM))
+    if token is not None:
         w = resume(w, token, who)
-    elif draft is not None and draft.released and draft.result is None and w.get("token"):
-        w = resume(w, w["token"], who)  # the page was away longer than a closed tab's rows are kept
-    elif w.get("token") and not token:
-        st.query_params[DRAFT_PARAM] = w["token"]  # arrived from History's retry
-    draft = w.get("draft")
-    if draft is not None:
-        draft.actor = who  # whoever commits it is who the import and the audit trail name
-    if draft is not None and draft.result is not None and w["step"] == "commit":
-        w["step"] = "done"  # committed in the background while this page was away or waiting
-    progress_header(w["step"])
+    elif w.token and DRAFT_PARAM not in st.query_params:
+        show_wizard(w)  # arrived from History's retry: the URL names the draft
+    w.opened_by(who)
+    progress_header(w.step)
     try:
-        STEP_VIEWS[w["step"]](w)
+        STEP_VIEWS[w.step](w)
         save_wizard()
     except Exception as error:
         show_error(error)

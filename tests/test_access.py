@@ -317,7 +317,7 @@ def test_the_console_flow_import_attach_undo_is_audited_in_order_with_the_signed
     at.text_input[0].set_value("Q4 Outreach").run()
     at = click(at, "Attach")
     no_exceptions(at)
-    import_id = at.session_state["import_wizard"]["draft"].import_id
+    import_id = at.session_state["import_wizard"].draft.import_id
     assert get_import(console, import_id)["created_by"] == "ana@example.com"
     history = console_page("history", "ana@example.com")
     history.selectbox[3].set_value(import_id).run()

@@ -1,6 +1,7 @@
 """README cannot drift from the code (issue 19, as sqlite-utils tests its docs): its counts table is
-core.rows.counts, every CLI command it shows exists and every one that exists is shown, every API route
-is named there and needs a key, and its curl walk-through of the seed's flow runs as written."""
+core.rows.counts, every CLI command it shows exists and every one that exists is shown, its command
+lines run as written, every API route is named there and needs a key, and its curl walk-through of
+the seed's flow runs as written."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,7 @@ import shlex
 import pytest
 
 from api import api
-from core import cli
+from core import cli, importing
 from core.rows import counts
 from core.access.keys import create_key
 from core.storage.embedded import PROJECT_ROOT
@@ -139,3 +140,43 @@ def test_the_readmes_walk_through_of_the_seeds_flow_runs_as_written(client, engi
     completed = client.get(f"/imports/{variables['IMPORT']}", headers={"X-API-Key": variables["KEY"]}).json()
     assert (completed["status"], completed["total_rows"], completed["campaign"]) == ("completed", 2, "Q4")
     assert json.loads(json.dumps(answers))  # every answer was JSON
+
+
+def _cli_lines(text: str) -> list[str]:
+    """The `python -m core` lines of the bash blocks of text, comments gone."""
+    return [line.split(" #", 1)[0].split("python -m core ", 1)[1].strip()
+            for block in code_blocks(text) for line in block.splitlines() if "python -m core " in line]
+
+
+def _variants(line: str) -> list[list[str]]:
+    """The line as arguments without its [optional parts], and with each (its first alternative)."""
+    bare = re.sub(r"\s*\[[^\]]*\]", "", line)
+    full = re.sub(r"\[([^\]|]*?)(?:\s*\|[^\]]*)?\]", r"\1", line)
+    return [shlex.split(bare)] + ([shlex.split(full)] if full != bare else [])
+
+
+def test_the_readmes_command_line_examples_run_as_written(engine, database_url, tmp_path, monkeypatch, capsys):
+    """Every CLI line of README, as written (options left out, then put in), on a real file."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "contacts.csv").write_text("Full Name,Email,LinkedIn\nAnn Lee,ann@x.io,https://linkedin.com/in/ann\n"
+                                          "Bob Ray,bob@x.io,https://linkedin.com/in/bob\nNo One,not-an-email,\n")
+    service = importing_service(engine)
+    ran = []
+    for line in _cli_lines(section("Command line")) + _cli_lines(section("HTTP API")):
+        for arguments in _variants(line):
+            if "IMPORT_ID" in arguments:  # the newest import (to undo: the newest not undone yet)
+                newest = service.list_imports(status="completed" if arguments[0] == "undo" else None)["id"].iloc[0]
+                arguments = [str(newest) if word == "IMPORT_ID" else word for word in arguments]
+            exit_code = cli.main(arguments)
+            out, err = capsys.readouterr()
+            assert exit_code == 0 and out.strip(), (arguments, out, err)
+            if "--json" in arguments:
+                json.loads(out)
+            ran.append(arguments[0])
+    assert {"validate", "import", "imports", "undo", "audit", "api-keys"} <= set(ran)
+    assert service.list_imports(status="reverted")["id"].size == 2
+
+
+def importing_service(engine):
+    return importing.Service(engine)

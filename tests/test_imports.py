@@ -8,7 +8,7 @@ from core.storage.commit import commit_import
 from core.errors import CommitFailed, ImportNotFound, StatusChangeRefused
 from core.storage.history import get_import, import_contacts, import_errors, list_imports
 from core.importing import import_file
-from core.storage.preview import review_commit
+from core.storage.review import review_commit
 from core.storage.records import create_import
 from tests.helpers import ADMIN, prepare, refusing
 from tests.helpers import contacts, count, csv_bytes, links, person

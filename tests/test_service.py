@@ -6,7 +6,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from core.storage.preview import review_commit
+from core.storage.review import review_commit
 from core.access import Actor
 from core.storage.database import is_citus
 from core import importing

@@ -135,7 +135,7 @@ def test_within_the_file_the_last_valid_row_of_an_email_wins():
                             {**GOOD, "company": "Third", "timezone": "bad/zone"}))
     assert report.valid["company"].tolist() == ["Second"]
     assert report.duplicates.to_dict("records") == [{"row": 2, "email": "ann@example.com", "kept_row": 3}]
-    rejected = report.rejected_rows().to_dict("records")
+    rejected = report.error_report().to_dict("records")
     assert rejected[0] == {"row": 2, "column": "email", "value": "ann@example.com",
                            "reason": "duplicate email in this file: row 3 is imported instead"}
     assert rejected[1]["row"] == 4

@@ -24,9 +24,9 @@ from core.files.reading import MAX_FILE_BYTES
 from core.importing.service import (PROBLEMS, SAMPLE_ROWS, Draft, Upload, add_contacts, apply_fixes, attach,
                                     attach_import, attach_imports, check_role, choose_columns, commit, complete,
                                     confirm_mapping, create_api_import, create_record, current_report, dry_run,
-                                    error_file, hints, hold_edits, import_file, keep_skipped_rows, missing_fields,
+                                    error_file, error_report, hints, hold_edits, import_file, keep_skipped_rows, missing_fields,
                                     open_file, open_retry, planned_counts, possible_duplicates, reading_problems,
-                                    import_activity, read_audit, recorded_status, rejected_rows, reread, review,
+                                    import_activity, read_audit, recorded_status, reread, review,
                                     review_is_current, row_fates,
                                     rows_to_fix, samples, skip_rows, undo, unresolved, validate_draft)
 from core.rows.counts import LABELS as COUNT_LABELS
@@ -51,6 +51,7 @@ from core.importing import drafts, jobs  # noqa: E402 - they use the verbs above
 from core.importing.drafts import Committed, delete_draft, expire_drafts, list_drafts, load_draft, new_token, save_draft  # noqa: E402,E501
 from core.importing.registry import DraftRegistry  # noqa: E402
 from core.importing.jobs import COMMIT_STAGES, CommitJob, job_of, running_jobs, start_commit  # noqa: E402
+from core.importing.wizard import STEPS, CommitState, Wizard  # noqa: E402
 
 # Everything of the facade that works on the database, its engine first: a Service's methods.
 ON_DATABASE = {verb.__name__: verb for verb in (
@@ -89,8 +90,8 @@ def connect(url: str | None = None) -> Service:
 
 __all__ = sorted([*ON_DATABASE, "Service", "connect", "DraftRegistry", "PROBLEMS", "SAMPLE_ROWS", "Draft", "Upload", "apply_fixes",
                   "choose_columns", "current_report", "error_file", "hints", "hold_edits", "keep_skipped_rows",
-                  "missing_fields", "planned_counts", "possible_duplicates", "reading_problems", "rejected_rows",
+                  "missing_fields", "planned_counts", "possible_duplicates", "reading_problems", "error_report",
                   "row_fates", "rows_to_fix", "samples", "skip_rows", "unresolved", "validate_draft", "drafts",
                   "jobs", "Committed", "new_token", "COMMIT_STAGES", "CommitJob", "job_of", "running_jobs",
-                  "COUNT_LABELS", "Counts", "record_counts", "STATUSES", "MAX_FILE_BYTES", "error_file_name",
+                  "COUNT_LABELS", "STEPS", "CommitState", "Wizard", "Counts", "record_counts", "STATUSES", "MAX_FILE_BYTES", "error_file_name",
                   "template_csv", "to_export_csv"])

@@ -23,16 +23,14 @@ class DraftRegistry:
         self._gone_since: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def hold(self, session_id: str, draft: Draft) -> None:
+    def hold(self, session_id: str, draft: Draft | None) -> None:
+        """The draft this session's wizard holds now (None: none)."""
         with self._lock:
-            self._drafts[session_id] = draft
-
-    def forget(self, draft: Draft) -> None:
-        """No session holds this draft any more (it was released or replaced)."""
-        with self._lock:
-            for session_id in [s for s, kept in self._drafts.items() if kept is draft]:
-                del self._drafts[session_id]
+            if draft is None:
+                self._drafts.pop(session_id, None)
                 self._gone_since.pop(session_id, None)
+            else:
+                self._drafts[session_id] = draft
 
     def sessions(self) -> list[str]:
         with self._lock:

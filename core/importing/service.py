@@ -35,13 +35,13 @@ from core.storage.history import get_import
 from core.rows.mapping import (Mapping, SameNamedColumns, ambiguous_fields, apply_mapping, missing_required,
                           same_named_columns, suggest_from_values, suggest_mapping)
 from core.files.memory import release_memory
-from core.storage.preview import Review, review_commit
+from core.storage.review import Review, review_commit
 from core.rows import same_person
 from core.progress import Progress
 from core.files.reading import WHOLE_ROW, SourceFile, read_contacts
 from core.storage.records import check_change, contacts_mark, create_import, import_uuid
 from core.rows.fixes import PROBLEMS as PROBLEMS  # the fix grid's problems column, for the pages
-from core.rows.fixes import apply_edits, changed_rows, error_report, invalid_rows, row_statuses, rows_of
+from core.rows.fixes import apply_edits, changed_rows, invalid_rows, row_statuses, rows_of
 from core.storage.saved_mappings import remember_mapping, suggest_mapping_for
 from core.storage.undo import UndoResult, undo_import
 from core.rows.validation import ValidationReport, validate
@@ -440,9 +440,10 @@ def hints(draft: Draft) -> list[str]:
     return export_hints(draft.file, draft.report)
 
 
-def rejected_rows(draft: Draft) -> pd.DataFrame:
-    """Every row left out (invalid or superseded duplicate): the error report."""
-    return error_report(draft.report)
+def error_report(draft: Draft) -> pd.DataFrame:
+    """Every row left out and why (ValidationReport.error_report); error_file is those rows as
+    the file held them, to fix and upload again."""
+    return draft.report.error_report()
 
 
 def reading_problems(file: SourceFile, mapping: Mapping) -> pd.DataFrame:

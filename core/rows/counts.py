@@ -85,7 +85,7 @@ def of_report(report) -> Counts:
 
 
 def planned(report, review) -> Counts:
-    """What a commit would do now: the file's counts with the review's (core.storage.preview.Review)."""
+    """What a commit would do now: the file's counts with the review's (core.storage.review.Review)."""
     return Counts(rows=report.rows, invalid=report.invalid, skipped=report.skipped,
                   duplicates=len(report.duplicates), inserted=review.will_insert,
                   updated=review.will_update, unchanged=review.unchanged)

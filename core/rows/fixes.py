@@ -42,11 +42,6 @@ def apply_edits(mapped: pd.DataFrame, edits: pd.DataFrame) -> pd.DataFrame:
     return updated
 
 
-def error_report(report: ValidationReport) -> pd.DataFrame:
-    """Every row left out (invalid or superseded duplicate): row, column, reason, value."""
-    return report.rejected_rows().reset_index(drop=True)
-
-
 def row_statuses(report: ValidationReport, positions: np.ndarray | None = None) -> pd.DataFrame:
     """Every row (or the rows at these positions) with what the commit will do to it: "ok",
     "invalid: …" or "duplicate of row N"."""

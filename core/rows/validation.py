@@ -263,8 +263,9 @@ class ValidationReport:
         said = self.errors["column"].map(field_label) + " " + self.errors["reason"]
         return said.groupby(self.errors["row"]).agg("; ".join)
 
-    def rejected_rows(self) -> pd.DataFrame:
-        """Invalid and superseded rows together, as stored in import_errors."""
+    def error_report(self) -> pd.DataFrame:
+        """The error report: every row left out (invalid, or a duplicate superseded by a later row),
+        one line per problem (row, column, reason, value), as import_errors stores it."""
         superseded = pd.DataFrame({
             "row": self.duplicates["row"], "column": "email",
             "reason": "duplicate email in this file: row " + self.duplicates["kept_row"].astype(str)
@@ -273,7 +274,8 @@ class ValidationReport:
         frames = [f for f in (self.errors, superseded) if not f.empty]
         if not frames:
             return self.errors.copy()
-        return pd.concat(frames, ignore_index=True).sort_values(["row", "column"], kind="stable")
+        return (pd.concat(frames, ignore_index=True).sort_values(["row", "column"], kind="stable")
+                .reset_index(drop=True))
 
 
 # What trimming removes from both ends of a value: every Unicode space, and the invisible

@@ -156,7 +156,7 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
         stage_rows(conn, report, notify)
         inserted, matched, unchanged = _merge(conn, key, total, notify)
         updated = matched - unchanged
-        rejected = report.rejected_rows()
+        rejected = report.error_report()
         notify("finishing", len(rejected), len(rejected))
         _store_rejections(conn, import_id, rejected)
         if fixable is not None:
