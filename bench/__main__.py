@@ -1,13 +1,17 @@
-"""python -m bench [SIZES...] [--runs N] [--seed S]: the large-import benchmark (issues 4 and 8).
+"""python -m bench [SIZES...] [--runs N] [--seed S] [--shapes realistic,clean] [--read-only]: the
+large-import benchmark (issues 4, 8 and 20).
 
-For each size it generates two seeded synthetic CSVs (bench/out/, reused): a plain one, and the
-same people with one field changed in every row. Then, per run:
+For each size and shape (bench.generate: "realistic" is shaped like real CRM exports, "clean" is
+its twin with ASCII lower-case emails and every optional cell filled) it generates two seeded
+synthetic CSVs (bench/out/, reused): a plain one, and the same people with one field changed in
+every row. Then, per run:
   baseline    COPY of the same valid rows into the same tables (contacts + import_contacts,
               same indexes and foreign keys), one transaction, ids time-ordered like the commit's;
   all-new     the import service on empty tables: open, validate, review, commit;
   all-update  the same file again: every contact is matched, none changes;
   re-import   the changed file: every contact updates one field.
 Each measurement runs in a fresh subprocess, so peak RSS (ru_maxrss) is that of the import alone.
+--read-only: only read and validate each file (no database work), for the reader's figures.
 It works in its own throw-away database on DATABASE_URL's server (default
 postgresql://postgres@127.0.0.1:5432/postgres), created and dropped like the tests' database.
 """
@@ -25,7 +29,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.generate import write_csv
+from bench.generate import SHAPES, bench_file
 
 OUT = Path(__file__).parent / "out"
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -41,7 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sizes", nargs="*", type=int, default=[100_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=3, help="runs per size; the table shows medians")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--shapes", default="clean,realistic",
+                        help="comma-separated: realistic (like real exports), clean (its twin)")
+    parser.add_argument("--read-only", action="store_true", help="only read and validate each file")
     args = parser.parse_args(argv)
+    args.shapes = [SHAPES[name] for name in args.shapes.split(",")]
     from core.storage.database import scratch_database
 
     server_url = os.environ.get("DATABASE_URL") or DEFAULT_URL
@@ -52,26 +60,38 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(url: str, args) -> list:
-    """For each size: `runs` times the baseline, an all-new import and an all-update re-import."""
+    """For each size and shape: `runs` times the baseline, an all-new import, an all-update and a
+    re-import (or only reading and validating, with --read-only)."""
     from core.storage.database import make_engine
 
     engine = make_engine(url)
     results = []
     for size in args.sizes:
-        path = write_csv(OUT / f"contacts_{size}_{args.seed}.csv", size, args.seed)
-        changed = write_csv(OUT / f"contacts_{size}_{args.seed}_changed.csv", size, args.seed, changed=True)
-        runs = []
-        for run in range(args.runs):
-            _truncate(engine)
-            baseline = _spawn("baseline", path, url)
-            _truncate(engine)
-            scenarios = [_spawn("service", file, url) for file in (path, path, changed)]
-            runs.append((baseline, *scenarios))
-            print(f"# {size} rows, run {run + 1}: baseline {baseline['commit']:.1f}s, "
-                  f"all-new / all-update / re-import {scenarios}", file=sys.stderr, flush=True)
-        results.append((size, runs))
+        for shape in args.shapes:
+            path = bench_file(OUT, size, args.seed, shape=shape)
+            changed = bench_file(OUT, size, args.seed, changed=True, shape=shape)
+            runs = [_read_only(path) if args.read_only else _one_run(engine, url, path, changed)
+                    for _ in range(args.runs)]
+            results.append((size, shape.name, runs))
     engine.dispose()
     return results
+
+
+def _read_only(path: Path) -> tuple:
+    measured = _spawn("read", path, "")
+    print(f"# {path.name}: read {measured['read']:.2f}s, validate {measured['validate']:.2f}s, "
+          f"{measured['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
+    return (None, measured)
+
+
+def _one_run(engine, url: str, path: Path, changed: Path) -> tuple:
+    _truncate(engine)
+    baseline = _spawn("baseline", path, url)
+    _truncate(engine)
+    scenarios = [_spawn("service", file, url) for file in (path, path, changed)]
+    print(f"# {path.name}: baseline {baseline['commit']:.1f}s, all-new / all-update / re-import {scenarios}",
+          file=sys.stderr, flush=True)
+    return (baseline, *scenarios)
 
 
 def _truncate(engine) -> None:
@@ -93,12 +113,15 @@ def _child(kind: str, path: str, url: str) -> dict:
     from core import importing
     from core.storage.database import make_engine
 
-    engine = make_engine(url)
     started = time.perf_counter()
     draft = importing.open_file(None, Path(path))
     read = time.perf_counter()
     report = importing.validate_draft(draft)
     validated = time.perf_counter()
+    if kind == "read":
+        return {"rows": report.rows, "read": read - started, "validate": validated - read,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    engine = make_engine(url)
     result = {}
     if kind == "baseline":
         review = 0.0
@@ -176,18 +199,26 @@ def _baseline(engine, valid) -> float:
 
 
 def _print_table(results, runs: int) -> None:
-    header = ("rows", "scenario", "read s", "validate s", "review s", "commit s", "peak RSS MB",
-              "baseline s", "review/baseline", "commit/baseline")
+    """One row per size, shape and scenario; a realistic row's "÷ clean" is its read + validate
+    time over its clean twin's, from the same run."""
+    header = ("rows", "shape", "scenario", "read s", "validate s", "÷ clean", "review s", "commit s",
+              "peak RSS MB", "baseline s", "review/baseline", "commit/baseline")
     lines = [header]
-    for size, measured in results:
-        baseline = statistics.median(run[0]["commit"] for run in measured)
-        for scenario, index in (("all-new", 1), ("all-update", 2), ("re-import", 3)):
-            med = {k: statistics.median(r[index][k] for r in measured)
+    reading = {}
+    for size, shape, measured in results:
+        scenarios = (("read+validate", 1),) if measured[0][0] is None else (
+            ("all-new", 1), ("all-update", 2), ("re-import", 3))
+        baseline = None if measured[0][0] is None else statistics.median(run[0]["commit"] for run in measured)
+        for scenario, index in scenarios:
+            med = {k: statistics.median(r[index].get(k, 0.0) for r in measured)
                    for k in ("read", "validate", "review", "commit", "peak_rss_mb")}
-            lines.append((f"{size:,}", scenario, f"{med['read']:.2f}", f"{med['validate']:.2f}",
+            reading[(size, shape, scenario)] = med["read"] + med["validate"]
+            twin = reading.get((size, "clean", scenario))
+            lines.append((f"{size:,}", shape, scenario, f"{med['read']:.2f}", f"{med['validate']:.2f}",
+                          f"{reading[(size, shape, scenario)] / twin:.2f}" if twin and shape != "clean" else "",
                           f"{med['review']:.2f}", f"{med['commit']:.2f}", f"{med['peak_rss_mb']:.0f}",
-                          f"{baseline:.2f}", f"{med['review'] / baseline:.2f}",
-                          f"{med['commit'] / baseline:.2f}"))
+                          *((f"{baseline:.2f}", f"{med['review'] / baseline:.2f}", f"{med['commit'] / baseline:.2f}")
+                            if baseline else ("", "", ""))))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     print(f"medians of {runs} run(s); baseline = COPY of the same valid rows and links, in the same run")
     for line in lines:

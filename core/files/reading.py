@@ -31,6 +31,7 @@ import pandas as pd
 
 from core.errors import UnreadableFile
 from core.fields import ROW
+from core.files.record_widths import record_widths
 from core.files.sheet_bounds import MAX_COLUMNS, check_sheet, check_workbook
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -447,23 +448,55 @@ def _fast_csv(data: bytes, file_name: str, header: list[str], max_rows: int,
     if not isinstance(frame.index, pd.RangeIndex) or list(frame.columns) != headers:
         return None
     frame[ROW] = range(2, len(frame) + 2)
-    if len(headers) > 1:
-        # A row shorter than the header (or a footer line) ends in a cell that pandas fills with "";
-        # blank lines do too. Rows with other values there go to the exact reader.
-        last_empty = frame[headers[-1]].eq("").to_numpy()
-        if last_empty.any():
-            rest = frame.loc[last_empty, headers[:-1]].ne("").any(axis=1)
-            if rest.any():
-                return None
-            frame = frame[~last_empty].reset_index(drop=True)
-    else:
-        frame = frame[frame[headers[0]].ne("")].reset_index(drop=True)
+    frame = _without_blank_rows(frame, headers, data, facts)
+    if frame is None:
+        return None
     if frame.empty:
         raise UnreadableFile(file_name, "it has a header row but no contact rows.")
     _check_row_count(len(frame), max_rows, file_name)
     scan = data if _ascii_compatible(facts["encoding"]) else None
     return SourceFile(frame=frame, file_name=file_name, format="csv", header_row=1, notes=notes,
                       renamed_headers=renamed, row_errors=_cell_problems(frame, scan), **facts)
+
+
+def _without_blank_rows(frame: pd.DataFrame, headers: list[str], data: bytes, facts: dict) -> pd.DataFrame | None:
+    """The C parser's rows less the blank ones (every cell blank, as the exact reader skips them);
+    None when the file needs the exact reader: a short row (fewer fields than the header) holding
+    values, which is a row error, or a last row of one value, which may be a footer."""
+    last_blank = _blank(frame[headers[-1]])
+    blank = last_blank.copy()  # only a row whose last cell is blank can be blank
+    if last_blank.any() and len(headers) > 1:
+        blank[last_blank] = np.logical_and.reduce([_blank(frame[name][last_blank]) for name in headers[:-1]])
+        # pandas fills a short row's missing cells with "", as it reads an empty last cell: tell
+        # them apart on the bytes when a row with values ends blank.
+        if (last_blank & ~blank).any():
+            short = _short_rows(data, facts, len(headers), len(frame))
+            if short is None or (short & ~blank).any():
+                return None
+    kept = frame[~blank].reset_index(drop=True)
+    if len(headers) > 1 and len(kept) and (~_blank(kept.iloc[-1][headers])).sum() <= 1:
+        return None
+    return kept
+
+
+def _blank(cells: pd.Series) -> np.ndarray:
+    """Empty or only spaces (the parser keeps a quoted "  ")."""
+    blank = (cells.to_numpy() == "")
+    filled = ~blank
+    if filled.any():
+        blank[filled] = cells[filled].str.isspace().to_numpy(dtype=bool)
+    return blank
+
+
+def _short_rows(data: bytes, facts: dict, width: int, rows: int) -> np.ndarray | None:
+    """Which data rows of the file have fewer fields than the header, counted on its bytes
+    (core.files.record_widths); None when that cannot be told exactly."""
+    if not _ascii_compatible(facts["encoding"]):
+        return None
+    widths = record_widths(data, facts["delimiter"])
+    if widths is None or len(widths) != rows + 1:  # the header's record, then one per frame row
+        return None
+    return widths[1:] < width
 
 
 def _slow_csv(data: bytes, file_name: str, header_index: int, max_rows: int, facts: dict) -> SourceFile:
