@@ -9,6 +9,7 @@ from streamlit import config
 # The API reads the secrets the console reads ([roles], [api.jwt]; core.access.load_secrets).
 os.environ["CONTACT_IMPORT_SECRETS"] = os.pathsep.join(config.get_option("secrets.files"))
 
-from api import api  # noqa: E402 - after the secrets' location is known
+from api import api, sockets  # noqa: E402 - after the secrets' location is known
 
+sockets.install()  # no 40 ms stall per call on a kept-alive connection
 app = st.App("app.py", routes=[Mount("/api", app=api)])

@@ -230,3 +230,27 @@ def test_international_addresses_get_email_validators_own_verdicts():
     assert [international_email(a) for a in sample] == [_reference_international_email(a) for a in sample]
     valid = sum(_reference_international_email(a) is not None for a in sample)
     assert 0.2 * len(sample) < valid < 0.8 * len(sample)  # the sample holds both verdicts in number
+
+
+def test_small_batches_run_the_schemas_checks_directly_with_panderas_verdicts():
+    """Batches of up to DIRECT_ROWS skip pandera's machinery; their errors must be pandera's."""
+    from core.rows import validation
+    rng = random.Random(3)
+    bad = {"full_name": ["", "x" * 300, "a\x00b"], "email": ["", "not-an-email", "müller@bücher.de", "a\x00@b.io",
+                                                               "ANN@X.IO", "x@y"],
+           "linkedin_profile": ["", "https://example.com/in/x", "https://linkedin.com/in/ok"],
+           "company": ["", "y" * 300, "c\x00"], "locale": ["", "english", "pt-BR"],
+           "timezone": ["", "Mars/Olympus", "Europe/Paris"],
+           "metadata": ["", "[1, 2]", '{"a": 1}', '{"deep": ' * 50, '{"n": 1e999999}', '"text"']}
+    rows = [{field: rng.choice(bad[field] + [GOOD[field]] * 3) for field in FIELDS} for _ in range(2000)]
+    mapped = frame(*rows)
+    direct = validate(mapped)
+    original = validation.DIRECT_ROWS
+    validation.DIRECT_ROWS = 0
+    try:
+        through_pandera = validate(mapped)
+    finally:
+        validation.DIRECT_ROWS = original
+    assert len(direct.errors) > 500
+    assert direct.errors.to_dict("records") == through_pandera.errors.to_dict("records")
+    assert direct.kept.tolist() == through_pandera.kept.tolist()
