@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.__main__ import DEFAULT_URL, OUT, _truncate
-from bench.generate import write_csv
+from bench.generate import SHAPES, bench_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,10 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="realistic",
+                        help="the file's shape (bench.generate): like real exports, or its clean twin")
     args = parser.parse_args(argv)
     from core.storage.database import make_engine, scratch_database
 
-    path = write_csv(OUT / f"contacts_{args.rows}_{args.seed}.csv", args.rows, args.seed)
+    path = bench_file(OUT, args.rows, args.seed, shape=SHAPES[args.shape])
     server_url = os.environ.get("DATABASE_URL") or DEFAULT_URL
     with scratch_database(server_url, f"contact_import_bench_api_{os.getpid()}") as url:
         engine = make_engine(url)

@@ -19,7 +19,7 @@ import statistics
 import sys
 
 from bench.__main__ import DEFAULT_URL, OUT, _spawn, _truncate
-from bench.generate import write_csv
+from bench.generate import SHAPES, bench_file
 
 CITUS_URL = "postgresql://postgres@127.0.0.1:9700/postgres"
 STAGES = ("staging", "upserting", "finishing", "completing")
@@ -30,10 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("rows", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=1, help="runs per server; the table shows medians")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="realistic",
+                        help="the file's shape (bench.generate): like real exports, or its clean twin")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    files = {"all-new": write_csv(OUT / f"contacts_{args.rows}_{args.seed}.csv", args.rows, args.seed),
-             "re-import": write_csv(OUT / f"contacts_{args.rows}_{args.seed}_changed.csv", args.rows, args.seed,
-                                    changed=True)}
+    files = {"all-new": bench_file(OUT, args.rows, args.seed, shape=SHAPES[args.shape]),
+             "re-import": bench_file(OUT, args.rows, args.seed, changed=True, shape=SHAPES[args.shape])}
     servers = {"PostgreSQL": os.environ.get("DATABASE_URL") or DEFAULT_URL,
                "Citus (1 coordinator + 2 workers)": os.environ.get("CITUS_URL") or CITUS_URL}
     results = {name: _measure(url, files, args.runs) for name, url in servers.items()}

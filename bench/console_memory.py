@@ -6,6 +6,7 @@ browser session and waits until the server has let go of the session's draft. It
 server process's resident memory (VmRSS) the whole time and prints one table:
   start       after the first page view (engine created, modules loaded)
   review      once the review of the file is on screen, and the peak until then
+  committed   the peak until the commit (started with "Commit now") completed
   closed      after the session is closed and its draft released (the reconnect window, then
               the sweeper: RELEASE_AFTER + SWEEP_EVERY seconds of pages/common.py)
 Targets (issue 8): growth to the review at most 1.5 GB; after close, within 200 MB of start.
@@ -20,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.generate import write_csv
+from bench.generate import SHAPES, bench_file
 
 OUT = Path(__file__).parent / "out"
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.console_memory", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="realistic",
+                        help="the file's shape (bench.generate): like real exports, or its clean twin")
     parser.add_argument("--draft-ttl", type=float,
                         help="seconds a closed session's draft is kept (CONTACT_IMPORT_DRAFT_TTL; default the console's)")
     args = parser.parse_args(argv)
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from pages.common import RELEASE_AFTER, SWEEP_EVERY
     from tests.console_server import console_server
 
-    path = write_csv(OUT / f"contacts_{args.rows}_{args.seed}.csv", args.rows, args.seed)
+    path = bench_file(OUT, args.rows, args.seed, shape=SHAPES[args.shape])
     server = os.environ.get("DATABASE_URL") or DEFAULT_URL
     with scratch_database(server, f"contact_import_memory_{os.getpid()}") as url:
         make_engine(url).dispose()  # the schema, before the server starts
@@ -100,6 +103,12 @@ def _drive(console: str, path: Path, sampler: RssSampler, release_wait: float) -
         figures["review"] = sampler.current()
         figures["review_peak"] = sampler.peak
         figures["upload_to_review_s"] = time.monotonic() - started
+        page.get_by_role("button", name="Next: commit").click()
+        page.get_by_role("button", name="Commit now").click()
+        committing = time.monotonic()
+        page.get_by_text("completed.").wait_for()
+        figures["commit_s"] = time.monotonic() - committing
+        figures["commit_peak"] = sampler.peak
         context.close()
         browser.close()
     closed = time.monotonic()
@@ -119,6 +128,7 @@ def _print(figures: dict, rows: int) -> None:
     print(f"  review shown                 {figures['review']:>6}   growth {figures['review'] - start:+} "
           f"(peak {figures['review_peak']}, growth {figures['review_peak'] - start:+}); "
           f"upload to review {figures['upload_to_review_s']:.0f} s")
+    print(f"  committed (peak so far)      {figures['commit_peak']:>6}   commit {figures['commit_s']:.0f} s")
     print(f"  session closed, {figures['closed_after_s']:.0f} s later  {figures['closed']:>6}   "
           f"vs start {figures['closed'] - start:+}")
 

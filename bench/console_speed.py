@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.generate import write_csv
+from bench.generate import SHAPES, bench_file
 
 OUT = Path(__file__).parent / "out"
 PROJECT = Path(__file__).resolve().parent.parent
@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[50_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=1, help="runs per size, each on a fresh database and server; medians")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="realistic",
+                        help="the file's shape (bench.generate): like real exports, or its clean twin")
     parser.add_argument("--timeout", type=float, default=WAIT_S, help="seconds any one step may take (default 1200)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each run's figures and where the time went")
     parser.add_argument("--screenshots", type=Path, metavar="DIR",
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     server = os.environ.get("DATABASE_URL") or DEFAULT_URL
     results = []
     for rows in args.rows:
-        path = write_csv(OUT / f"contacts_{rows}_{args.seed}.csv", rows, args.seed)
+        path = bench_file(OUT, rows, args.seed, shape=SHAPES[args.shape])
         runs = []
         for run in range(args.runs):
             figures = measure(server, path, f"contact_import_speed_{os.getpid()}_{rows}_{run}", args.timeout)

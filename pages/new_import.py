@@ -23,6 +23,8 @@ DETECTED = "detected"
 ENCODINGS = [DETECTED, "utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16", "mac-roman"]
 DELIMITERS = {DETECTED: None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
 PAGE_ROWS = 1000
+WAITING_TEXT = ("Other large files are being read on this server: {done:,} ahead of yours. Yours goes next, "
+                "as soon as one of them is done.")
 # Grids show the spreadsheet row (not the internal column's name) and the fields as people say them.
 GRID_COLUMNS = {ROW: st.column_config.NumberColumn("row", format="%d"),
                 **{name: field_label(name) for name in FIELDS},
@@ -109,13 +111,23 @@ def upload_step(w: importing.Wizard) -> None:
     if uploaded is None:
         return
     try:
-        w.open_file(service(), uploaded.getvalue(), uploaded.name, current_actor())
+        w.open_file(service(), uploaded.getvalue(), uploaded.name, current_actor(), turn_notice())
     except ImportConsoleError as error:  # unreadable: say why and stay on this step
         show_error(error)
         return
     drop_streamlit_upload(uploaded)
     show_wizard(w)
     st.rerun()
+
+
+def turn_notice():
+    """on_progress for reading a file: says so while a large file waits for its turn."""
+    notice = st.empty()
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if stage == importing.WAITING:
+            notice.info(WAITING_TEXT.format(done=done), icon=":material/hourglass_top:")
+    return on_progress
 
 
 # --- 3. map --------------------------------------------------------------------------------------
@@ -233,7 +245,7 @@ def sample_values(draft: importing.Draft, columns: list[str]) -> str:
 
 # --- 4. review -----------------------------------------------------------------------------------
 
-REVIEW_STAGES = {"validating": "Validating: {done:,} of {total:,} rows",
+REVIEW_STAGES = {importing.WAITING: WAITING_TEXT, "validating": "Validating: {done:,} of {total:,} rows",
                  "staging": "Comparing with the stored contacts: {done:,} of {total:,} rows"}
 
 
@@ -243,7 +255,7 @@ def review_progress():
 
     def on_progress(stage: str, done: int, total: int) -> None:
         text = REVIEW_STAGES.get(stage, "Comparing with the stored contacts…").format(done=done, total=total)
-        bar.progress(min(done / total, 1.0) if total else 1.0, text=text)
+        bar.progress(min(done / total, 1.0) if total else float(stage != importing.WAITING), text=text)
     return on_progress
 
 

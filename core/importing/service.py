@@ -35,6 +35,7 @@ from core.storage.history import get_import
 from core.rows.mapping import (Mapping, SameNamedColumns, ambiguous_fields, apply_mapping, missing_required,
                           same_named_columns, suggest_from_values, suggest_mapping)
 from core.files.memory import release_memory
+from core.importing.admission import LARGE_FILES
 from core.storage.review import Review, review_commit
 from core.rows import same_person
 from core.progress import Progress
@@ -68,6 +69,10 @@ class Upload:
         """More bytes at the end of a temporary upload (a draft's file streamed from the database)."""
         self._spool.write(data)
         self._spool.flush()
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
 
     def read(self) -> bytes:
         try:
@@ -159,13 +164,15 @@ class Draft:
 
 def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str | None = None, *,
               source: str | None = None, campaign: str | None = None, created_by: str | None = None,
-              actor: Actor | None = None, import_id: str | None = None, **read_options) -> Draft:
+              actor: Actor | None = None, import_id: str | None = None, on_progress: Progress | None = None,
+              **read_options) -> Draft:
     """Read bytes (an upload) or a path into a draft with a suggested mapping: the one confirmed
     last time for these headers when engine is given, else from the headers alone. read_options
     override detection (encoding, delimiter, header_row, sheet, max_bytes, max_rows). actor: who
     works on the draft, checked and recorded when it is committed; scripts on this machine (the
     CLI, tests, the benchmark) leave it out and act as the local user (core.access.local_actor).
-    import_id: the id a kept draft was given (core.importing.drafts); a new one otherwise."""
+    import_id: the id a kept draft was given (core.importing.drafts); a new one otherwise. A large
+    file waits for a slot (core.importing.admission), saying so through on_progress."""
     actor = actor or local_actor()
     created_by = created_by or actor.name
     if isinstance(data, Upload):
@@ -175,7 +182,9 @@ def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str
     name = file_name or (data.name if isinstance(data, Path) else "upload")
     try:
         content = data if isinstance(data, bytes) else upload.read()  # the bytes in hand: no 2nd copy
-        draft = Draft(file=read_contacts(content, name, **read_options), upload=upload, mapping={},
+        with LARGE_FILES.admit(len(content), on_progress):
+            source_file = read_contacts(content, name, **read_options)
+        draft = Draft(file=source_file, upload=upload, mapping={},
                       read_options=read_options, source=source, campaign=campaign, created_by=created_by,
                       actor=actor)
         if import_id is not None:
@@ -201,7 +210,8 @@ def open_retry(engine: Engine, import_id: str, data: bytes | Path, file_name: st
 
 def reread(engine: Engine | None, draft: Draft, **read_options) -> Draft:
     """Read the same upload again with other options; the mapping is suggested anew."""
-    draft.file = read_contacts(draft.upload.read(), draft.file_name, **read_options)
+    with LARGE_FILES.admit(draft.upload.size):
+        draft.file = read_contacts(draft.upload.read(), draft.file_name, **read_options)
     draft.read_options = read_options
     draft.edits = draft.edits_mapping = draft.report = draft.review = None
     _suggest(engine, draft)
@@ -315,7 +325,8 @@ def validate_draft(draft: Draft, on_progress: Progress | None = None) -> Validat
     if draft.edits is not None:
         mapped = apply_edits(mapped, draft.edits)
         problems = problems[~problems["row"].isin(draft.edits[ROW])]
-    draft.report = validate(mapped, on_progress, problems=problems.reset_index(drop=True))
+    with LARGE_FILES.admit(draft.upload.size, on_progress):
+        draft.report = validate(mapped, on_progress, problems=problems.reset_index(drop=True))
     draft.review = None
     return draft.report
 
@@ -602,6 +613,13 @@ def add_contacts(engine: Engine, import_id: str | None, data: bytes | Path, file
     check(engine, actor, "import", import_id)
     if import_id is not None:
         check_owner(engine, import_id, actor)
+    size = len(data) if isinstance(data, bytes) else data.stat().st_size
+    with LARGE_FILES.admit(size):  # the whole batch: its rows are in memory until it is written
+        return _add_batch(engine, import_id, data, file_name, skip_invalid, actor, read_options)
+
+
+def _add_batch(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str, skip_invalid: bool,
+               actor: Actor, read_options: dict) -> tuple[ImportResult, ValidationReport]:
     draft = open_file(None, data, file_name, source=actor.name, actor=actor, **read_options)
     try:
         report = validate_draft(draft)

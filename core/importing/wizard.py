@@ -135,9 +135,11 @@ class Wizard:
         self.source, self.campaign = source, campaign
         self.go("upload")
 
-    def open_file(self, service, data: bytes, file_name: str, actor: Actor) -> None:
-        """A new draft of this file (raises what reading it raises, and stays on the upload)."""
-        draft = service.open_file(data, file_name, source=self.source, campaign=self.campaign, actor=actor)
+    def open_file(self, service, data: bytes, file_name: str, actor: Actor, on_progress: Progress | None = None) -> None:
+        """A new draft of this file (raises what reading it raises, and stays on the upload);
+        on_progress hears a large file's wait for its turn (core.importing.admission)."""
+        draft = service.open_file(data, file_name, source=self.source, campaign=self.campaign, actor=actor,
+                                  on_progress=on_progress)
         self.take(service, draft)
         self.go("map")
 
