@@ -72,7 +72,11 @@ class Upload:
 
     @property
     def size(self) -> int:
-        return self.path.stat().st_size
+        """Bytes held; 0 once the temporary file is gone (admission then lets its work through)."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
 
     def read(self) -> bytes:
         try:
