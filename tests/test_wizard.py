@@ -68,6 +68,7 @@ def test_a_link_to_no_kept_draft_gives_a_fresh_wizard_that_says_so(service):
 def test_starting_over_keeps_the_source_and_forgets_the_draft(service, engine):
     wizard = walked_to_review(service)
     wizard.save(service)
+    importing.drafts.settle(wizard.token)  # the first save streams the file in the background
     assert count(engine, "drafts") == 1
     fresh = wizard.started_over(service, keep=("source", "campaign"), step="upload")
     assert (fresh.step, fresh.source, fresh.draft, fresh.token) == ("upload", "Expo", None, None)
@@ -80,3 +81,17 @@ def test_back_goes_one_step_back_and_unknown_steps_are_refused():
     assert wizard.step == "review"
     with pytest.raises(ValueError):
         wizard.go("nowhere")
+
+
+def test_every_verb_on_a_draft_waits_for_its_first_save_made_in_the_background(service, engine):
+    """The first save streams the file into the database off the page's path (~2 s at 150 MB);
+    resuming, listing, committing or discarding the draft in this process waits for it."""
+    wizard = walked_to_review(service)
+    wizard.save(service)
+    assert not importing.list_drafts(engine, ADMIN).empty  # waits, then lists it
+    resumed = importing.Wizard().resumed(service, wizard.token, ADMIN)
+    assert resumed.step == "review" and resumed.draft.report.invalid == 1
+    other = walked_to_review(service)
+    other.save(service)
+    other.discard(service)  # waits for the save, then deletes what it wrote
+    assert count(engine, "drafts") == 1 and count(engine, "draft_files") >= 1

@@ -14,8 +14,11 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
+from typing import Callable
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -58,21 +61,78 @@ def _records_frame(records: list | None) -> pd.DataFrame | None:
     return pd.DataFrame(records, columns=[ROW, *FIELDS]).astype({ROW: int})
 
 
+# Drafts whose first save (the row and the whole file, one transaction) runs in the background in
+# this process: token -> its thread. Every other verb on such a token waits for it first.
+_storing: dict[str, threading.Thread] = {}
+_storing_lock = threading.Lock()
+
+
+def settle(token: str | None) -> None:
+    """Wait until this process has finished storing the draft's file, if it is storing it (before
+    anything reads, replaces, deletes or commits the draft)."""
+    with _storing_lock:
+        thread = _storing.get(token)
+    if thread is not None:
+        thread.join()
+
+
+def _storing_now(token: str) -> bool:
+    with _storing_lock:
+        return token in _storing
+
+
+def settle_all() -> None:
+    """Wait for every draft this process is storing (before listing drafts)."""
+    with _storing_lock:
+        threads = list(_storing.values())
+    for thread in threads:
+        thread.join()
+
+
 def save_draft(engine: Engine, token: str, draft: importing.Draft, wizard: dict,
-               saved: str | None = None) -> str:
+               saved: str | None = None, background: bool = False) -> str:
     """Keep the draft's decisions and (when its row is made) its file under token; wizard: the
     page's step, source and campaign. Returns what was kept, as text: given back as saved, an
     unchanged draft is not written again (the console calls this on every rerun). A committed
-    draft is never written again."""
+    draft is never written again. background: a first save (saved is None) writes in a thread, so
+    that the page is not held while a large file streams into the database (~2 s at 150 MB), and a
+    later save while it runs is skipped (saved comes back unchanged, so the next call writes);
+    every other verb on the draft in this process waits for it. A draft whose save failed is only
+    not kept."""
     state = {"wizard": wizard, "read_options": draft.read_options, "mapping": draft.mapping,
              "skipped": {str(row): why for row, why in draft.skipped.items()},
              "edits": _frame_records(draft.edits), "pending": _frame_records(draft.pending),
              "edits_mapping": draft.edits_mapping, "pending_mapping": draft.pending_mapping, "retry": draft.retry,
              "source": draft.source, "campaign": draft.campaign}
     kept = json.dumps(state, sort_keys=True)
-    if kept != saved:
-        stored.keep(engine, token, draft.import_id, draft.created_by, draft.file_name, kept, draft.upload.path)
+    if kept == saved:
+        return kept
+    if background and _storing_now(token):
+        return saved  # not waited for: the page's next run writes what changed meanwhile
+    settle(token)
+    keep = partial(stored.keep, engine, token, draft.import_id, draft.created_by, draft.file_name, kept,
+                   draft.upload.path)
+    if background and saved is None:
+        _store_in_background(token, keep)
+    else:
+        keep()
     return kept
+
+
+def _store_in_background(token: str, keep: Callable[[], None]) -> None:
+    def store() -> None:
+        try:
+            keep()
+        except Exception:  # the session still holds the draft; only its link will not open it elsewhere
+            log.exception("keeping import draft %s failed", token)
+        finally:
+            with _storing_lock:
+                _storing.pop(token, None)
+
+    thread = threading.Thread(target=store, name=f"draft-{token[:8]}", daemon=True)
+    with _storing_lock:
+        _storing[token] = thread
+    thread.start()
 
 
 def _load_file(engine: Engine, token: str) -> importing.Upload | None:
@@ -89,7 +149,10 @@ def load_draft(engine: Engine, token: str, actor: Actor) -> tuple[importing.Draf
     and reviewed when it had got that far), and its wizard state; Committed when it became an
     import (from any tab or server); None if there is none (never made, or expired). Another
     user's draft is an admin's to open (else AccessRefused): the token is not the only key to it."""
-    row = stored.find(engine, token, EXPIRE_AFTER, COMMITTED_KEPT) if _valid_token(token) else None
+    if not _valid_token(token):
+        return None
+    settle(token)
+    row = stored.find(engine, token, EXPIRE_AFTER, COMMITTED_KEPT)
     if row is None:
         return None
     if not _owns(actor, row.created_by):
@@ -126,11 +189,13 @@ def _owns(actor: Actor, owner: str | None) -> bool:
 
 def list_drafts(engine: Engine, actor: Actor) -> pd.DataFrame:
     """The drafts not committed nor expired, newest first: the actor's own, or everyone's for an admin."""
+    settle_all()
     return stored.open_drafts(engine, EXPIRE_AFTER, can(actor, "see all drafts"), actor.name)
 
 
 def delete_draft(engine: Engine, token: str) -> None:
     """Forget a draft not committed (started over, or discarded) and its file."""
+    settle(token)
     stored.delete(engine, token)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.access import Actor
-from core.importing.drafts import Committed, new_token
+from core.importing.drafts import Committed, new_token, settle
 from core.importing.jobs import CommitJob, job_of
 from core.importing.service import Draft, hold_edits, keep_skipped_rows, skip_rows, validate_draft
 from core.progress import Progress
@@ -83,7 +83,7 @@ class Wizard:
         if draft is None or self.token is None or draft.released or draft.result is not None:
             return
         state = {"step": self.step, "source": self.source, "campaign": self.campaign}
-        self.saved = service.save_draft(self.token, draft, state, self.saved)
+        self.saved = service.save_draft(self.token, draft, state, self.saved, background=True)
 
     def started_over(self, service, keep: tuple[str, ...] = (), step: str = "details") -> Wizard:
         """A new wizard keeping these of this one's choices (its source, its campaign); this one's
@@ -215,6 +215,7 @@ class Wizard:
         committed the draft or is committing it (nothing started here; the database would refuse
         a second commit anyway); "stale" when other imports changed what the review said (back to
         the review, which says so)."""
+        settle(self.token)  # the draft's row is in the database before its commit marks it committed
         if service.recorded_status(self.draft) in (*ENDED, "processing"):
             return "taken"
         if not service.review_is_current(self.draft):
