@@ -90,20 +90,16 @@ def test_a_fresh_processing_import_is_not_abandoned_before_the_timeout(engine):
 
 
 @pytest.mark.timeout(120)
-def test_eight_concurrent_imports_with_overlapping_emails_all_complete_with_every_link(engine):
-    # Import k holds persons k*5 .. k*5+14: each email is shared by up to three imports, and the
-    # files list them in different orders so that lock order is not given by the files.
-    files = []
-    for k in range(8):
-        people = [person(n, company=f"Company {k}") for n in range(k * 5, k * 5 + 15)]
-        files.append(csv_bytes(*(people if k % 2 else reversed(people))))
+def _import_at_once(engine, files: list[bytes], source: str, timeout: float) -> dict:
+    """Import every file from its own thread, all released at once; the results by file, after
+    asserting that none failed."""
     results, failures = {}, []
     barrier = threading.Barrier(len(files))
 
     def run(k: int) -> None:
         try:
             barrier.wait()
-            results[k] = import_file(engine, files[k], f"file{k}.csv", "concurrency")
+            results[k] = import_file(engine, files[k], f"file{k}.csv", source)
         except Exception as error:  # noqa: BLE001 - reported below
             failures.append(error)
 
@@ -111,8 +107,19 @@ def test_eight_concurrent_imports_with_overlapping_emails_all_complete_with_ever
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=90)
+        thread.join(timeout=timeout)
     assert not failures
+    return results
+
+
+def test_eight_concurrent_imports_with_overlapping_emails_all_complete_with_every_link(engine):
+    # Import k holds persons k*5 .. k*5+14: each email is shared by up to three imports, and the
+    # files list them in different orders so that lock order is not given by the files.
+    files = []
+    for k in range(8):
+        people = [person(n, company=f"Company {k}") for n in range(k * 5, k * 5 + 15)]
+        files.append(csv_bytes(*(people if k % 2 else reversed(people))))
+    results = _import_at_once(engine, files, "concurrency", timeout=90)
     assert all(r.status == "completed" and r.total_rows == 15 for r in results.values())
     for result in results.values():
         assert len(links(engine, result.import_id)) == 15
@@ -136,21 +143,7 @@ def test_undoing_interleaved_imports_newest_first_gives_back_every_contact_as_it
         added = [person(100 + n, company=f"New {k}") for n in range(k * 2, k * 2 + 6)]
         rows = changed + added
         files.append(csv_bytes(*(rows if k % 2 else reversed(rows))))
-    barrier, failures = threading.Barrier(len(files)), []
-
-    def run(k: int) -> None:
-        try:
-            barrier.wait()
-            import_file(engine, files[k], f"file{k}.csv", "interleaved")
-        except Exception as error:  # noqa: BLE001 - reported below
-            failures.append(error)
-
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(files))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not failures
+    _import_at_once(engine, files, "interleaved", timeout=120)
     assert contacts(engine) != before
     interleaved = list_imports(engine, status="completed")
     interleaved = interleaved[interleaved["file_name"] != "before.csv"].sort_values("completed_at", ascending=False)
