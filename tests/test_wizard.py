@@ -85,12 +85,12 @@ def test_back_goes_one_step_back_and_unknown_steps_are_refused():
 
 def test_every_verb_on_a_draft_waits_for_its_first_save_made_in_the_background(service, engine):
     """The first save streams the file into the database off the page's path (~2 s at 150 MB);
-    resuming, listing, committing or discarding the draft in this process waits for it."""
+    resuming, committing or discarding the draft in this process waits for it."""
     wizard = walked_to_review(service)
     wizard.save(service)
-    assert not importing.list_drafts(engine, ADMIN).empty  # waits, then lists it
     resumed = importing.Wizard().resumed(service, wizard.token, ADMIN)
     assert resumed.step == "review" and resumed.draft.report.invalid == 1
+    assert not importing.list_drafts(engine, ADMIN).empty  # stored by the time it was resumed
     other = walked_to_review(service)
     other.save(service)
     other.discard(service)  # waits for the save, then deletes what it wrote

@@ -57,8 +57,7 @@ class Admission:
         try:
             while True:
                 with self._changed:
-                    ahead = self._waiting.index(ticket)
-                    if ahead == 0 and self._admitted < self.slots:
+                    if self._waiting[0] is ticket and self._admitted < self.slots:
                         self._waiting.pop(0)
                         self._admitted += 1
                         self._changed.notify_all()

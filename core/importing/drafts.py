@@ -82,7 +82,7 @@ def _storing_now(token: str) -> bool:
 
 
 def settle_all() -> None:
-    """Wait for every draft this process is storing (before listing drafts)."""
+    """Wait for every draft this process is storing (a test, before it counts drafts)."""
     with _storing_lock:
         threads = list(_storing.values())
     for thread in threads:
@@ -188,8 +188,9 @@ def _owns(actor: Actor, owner: str | None) -> bool:
 
 
 def list_drafts(engine: Engine, actor: Actor) -> pd.DataFrame:
-    """The drafts not committed nor expired, newest first: the actor's own, or everyone's for an admin."""
-    settle_all()
+    """The drafts not committed nor expired, newest first: the actor's own, or everyone's for an admin.
+    A draft whose first save is still running (core.importing.drafts.save_draft) shows once it is
+    stored: the list does not wait for other sessions' uploads."""
     return stored.open_drafts(engine, EXPIRE_AFTER, can(actor, "see all drafts"), actor.name)
 
 
