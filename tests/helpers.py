@@ -86,3 +86,18 @@ def refusing(engine, table: str, operation: str, message: str):
 def _allow_triggers(conn) -> None:
     if has_citus(conn):
         conn.execute(sa.text("SET LOCAL citus.enable_unsafe_triggers TO on"))
+
+
+@contextmanager
+def holding(engine, *emails: str):
+    """A writer that has inserted these emails and not ended, as a concurrent import holds
+    them: a merge of any of them waits for it. Yields the function that ends it (rolled back,
+    so the merge then inserts them itself); leaving the block ends it too."""
+    conn = engine.connect()
+    conn.execute(sa.text("INSERT INTO contacts (email, full_name, linkedin_profile) "
+                         "SELECT e, 'Held', '' FROM unnest(CAST(:emails AS text[])) AS e"),
+                 {"emails": list(emails)})
+    try:
+        yield conn.close
+    finally:
+        conn.close()

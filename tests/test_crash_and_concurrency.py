@@ -26,7 +26,7 @@ from core.storage.history import get_import, list_imports
 from core.importing import import_file
 from core import importing
 from core.storage.records import abandon_stale_imports
-from tests.helpers import ADMIN, contacts, count, csv_bytes, links, person
+from tests.helpers import ADMIN, contacts, count, csv_bytes, holding, links, person
 
 
 WORKER = PROJECT_ROOT / "tests" / "crash_worker.py"
@@ -277,8 +277,9 @@ def test_an_undo_and_an_import_over_the_same_contacts_at_once_never_deadlock(icu
 
 @pytest.mark.timeout(60)
 def test_an_email_a_concurrent_import_inserts_meanwhile_is_updated_and_linked(engine):
-    """The merge's step 3: the other transaction's row is not visible when the merge locks, so the
-    insert meets it (and waits for it); the merge then links and updates it instead."""
+    """The merge's step 1: the other transaction's row is not visible when the commit staged its
+    rows, so the insert meets it (and waits for it); the merge then locks, links and updates it
+    instead, on both servers."""
     results, failures = [], []
     data = csv_bytes(person(1), person(2, company="Mine"), person(3))
     with engine.connect() as other:
@@ -289,14 +290,7 @@ def test_an_email_a_concurrent_import_inserts_meanwhile_is_updated_and_linked(en
         _wait_for(lambda: _waiting_backends(engine) == 1)
         other.commit()
     worker.join(timeout=30)
-    if is_citus(engine):
-        # Citus cannot roll a failed statement on its workers back to the function's exception
-        # block: the commit fails whole, nothing of it written, and a retry goes through.
-        assert [type(f).__name__ for f in failures] == ["CommitFailed"] and "duplicate key" in str(failures[0])
-        assert count(engine, "contacts") == 1 and count(engine, "import_contacts") == 0
-        results.append(import_file(engine, data, "f.csv", "t"))
-    else:
-        assert failures == []
+    assert failures == []
     assert (results[0].inserted, results[0].updated) == (2, 1)
     assert [(l["email"], l["action"], l["previous"]) for l in links(engine, results[0].import_id)] == [
         ("person1@example.com", "inserted", None),
@@ -304,6 +298,27 @@ def test_an_email_a_concurrent_import_inserts_meanwhile_is_updated_and_linked(en
                                             "linkedin_profile": "https://linkedin.com/in/o"}),
         ("person3@example.com", "inserted", None)]
     assert contacts(engine)["person2@example.com"]["company"] == "Mine"
+
+
+@pytest.mark.timeout(120)
+def test_writers_of_other_contacts_never_wait_and_writers_of_a_shared_one_wait_for_it(engine):
+    """Issue 20: no writers' lock. While another writer holds person 1 (inserted, not committed),
+    an import and an undo of other contacts go through; an import that shares person 1 waits for
+    it, then goes on."""
+    earlier = import_file(engine, csv_bytes(person(5), person(6)), "earlier.csv", "t")
+    results, failures = [], []
+    with holding(engine, person(1)["email"]) as release:
+        unrelated = import_file(engine, csv_bytes(person(2), person(3)), "unrelated.csv", "t")
+        assert importing.undo(engine, earlier.import_id, ADMIN).deleted == 2
+        shared = threading.Thread(target=_collect, args=(results, failures, import_file, engine,
+                                                         csv_bytes(person(1), person(4)), "shared.csv", "t"))
+        shared.start()
+        _wait_for(lambda: _waiting_backends(engine) == 1)
+        assert shared.is_alive() and not results
+        release()
+    shared.join(timeout=60)
+    assert failures == [] and (unrelated.inserted, results[0].inserted) == (2, 2)
+    assert sorted(contacts(engine)) == [person(n)["email"] for n in (1, 2, 3, 4)]
 
 
 def _collect(results: list, failures: list, action, *args) -> None:

@@ -12,7 +12,7 @@ from core.storage.campaigns import create_campaign
 from core.storage.history import get_import, list_imports
 from core.importing import import_file
 from tests.conftest import DATA
-from tests.helpers import ADMIN, count, csv_bytes, person
+from tests.helpers import ADMIN, count, csv_bytes, holding, person
 
 
 TIMEOUT = 60
@@ -367,38 +367,29 @@ def test_api_keys_are_made_shown_once_and_revoked_from_the_console(console):
     assert page("api_keys").dataframe[0].value["state"].tolist() == ["revoked"]
 
 
-@pytest.fixture
-def writers_held(console):
-    """Holds the lock every writer of contacts takes first: a commit then waits in its merge."""
-    with console.connect() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_lock(4711002)"))
-        try:
-            yield conn
-        finally:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(4711002)"))
-
-
-def test_a_commit_runs_in_the_background_outlives_its_tab_and_shows_progress_everywhere(console, writers_held):
+def test_a_commit_runs_in_the_background_outlives_its_tab_and_shows_progress_everywhere(console):
     # Issue 10, point 6: the commit does not run in the page's script: while it runs the buttons
     # that would start another are disabled, its progress is shown in the wizard and in History
     # (another tab), and closing the wizard's tab neither stops nor fails it.
     at = click(upload(start_wizard(), "background.csv", csv_bytes(person(1), person(2))), "Next: review")
     at = click(at, "Next: commit 2 contacts")
-    at = [b for b in at.button if b.label == "Commit now"][0].click().run()
-    [job] = commit_jobs.running_jobs()
-    deadline = time.monotonic() + TIMEOUT
-    while job.stage != "upserting" and time.monotonic() < deadline:  # staged, waiting for the lock
-        time.sleep(0.05)
-    at.run()
-    no_exceptions(at)
-    assert all(b.disabled for b in at.button if b.label in ("Commit now", "Back"))
-    assert "Inserting, updating and linking contacts: 0 of 2" in at.get("progress")[-1].proto.text
-    history = page("history")
-    history.selectbox[3].set_value(job.import_id).run()
-    assert shown(history.subheader[0].value).endswith("— processing")
-    assert "Committing now. Inserting, updating and linking contacts: 0 of 2" in history.get("progress")[0].proto.text
-    del at  # the tab is closed
-    writers_held.execute(sa.text("SELECT pg_advisory_unlock(4711002)"))
+    with holding(console, person(1)["email"]) as release:  # another writer holds a contact
+        at = [b for b in at.button if b.label == "Commit now"][0].click().run()
+        [job] = commit_jobs.running_jobs()
+        deadline = time.monotonic() + TIMEOUT
+        while job.stage != "upserting" and time.monotonic() < deadline:  # staged, waiting for the contact
+            time.sleep(0.05)
+        at.run()
+        no_exceptions(at)
+        assert all(b.disabled for b in at.button if b.label in ("Commit now", "Back"))
+        assert "Inserting, updating and linking contacts: 0 of 2" in at.get("progress")[-1].proto.text
+        history = page("history")
+        history.selectbox[3].set_value(job.import_id).run()
+        assert shown(history.subheader[0].value).endswith("— processing")
+        assert ("Committing now. Inserting, updating and linking contacts: 0 of 2"
+                in history.get("progress")[0].proto.text)
+        del at  # the tab is closed
+        release()
     assert job.finished.wait(TIMEOUT) and job.error is None
     assert get_import(console, job.import_id)["status"] == "completed" and count(console, "contacts") == 2
     assert count(console, "import_progress") == 0

@@ -15,7 +15,7 @@ from core.fields import ROW
 from core.storage.history import get_import, list_imports
 from core.storage.records import create_import
 from core.rows.fixes import invalid_rows
-from tests.helpers import contacts, count, csv_bytes, links, person
+from tests.helpers import contacts, count, csv_bytes, holding, links, person
 from tests.test_large_path import FIRST, SECOND
 
 
@@ -261,13 +261,12 @@ def test_a_background_commit_keeps_its_draft_until_it_ends_and_one_runs_per_impo
     from core.importing import jobs as commit_jobs
     draft = importing.open_file(engine, csv_bytes(person(1), person(2)), "bg.csv", source="test")
     importing.review(engine, draft)
-    with engine.connect() as held:
-        held.execute(sa.text("SELECT pg_advisory_lock(4711002)"))  # the merge waits for it
+    with holding(engine, person(1)["email"]) as release:  # the merge waits for it
         job = commit_jobs.start_commit(engine, draft)
         assert commit_jobs.start_commit(engine, draft) is job and count(engine, "imports") == 1
         draft.release()  # what the sweeper does when the tab has been gone a while
         assert not draft.released and job.running
-        held.execute(sa.text("SELECT pg_advisory_unlock(4711002)"))
+        release()
     assert job.finished.wait(60) and job.error is None
     assert (job.result.inserted, draft.released) == (2, True)
     assert get_import(engine, job.import_id)["status"] == "completed"

@@ -68,10 +68,10 @@ def commit_import(engine: Engine, import_id: str, report: ValidationReport,
                   actor: Actor) -> ImportResult:
     """Steps 2 and 3 of the seed's flow in ONE transaction (file_name: the file being committed,
     when it differs from the one the import was created with, as on a retry). A deadlock is
-    retried (writers of contacts are serialized at the merge, so it should not happen); a
-    refused status change (the import is completed or reverted) changes nothing; any other
-    failure, or an interruption (the page rerun by its user, Ctrl-C), marks the import failed
-    with its reason. complete=False adds a batch to an import in `processing` and leaves it so (the
+    retried (writers lock contacts in one order, so only Citus, whose workers lock in parallel,
+    can meet one); a refused status change (the import is completed or reverted) changes nothing;
+    any other failure, or an interruption (the page rerun by its user, Ctrl-C), marks the import
+    failed with its reason. complete=False adds a batch to an import in `processing` and leaves it so (the
     HTTP API's flow: several calls, then PUT completed); its counts add up over the batches.
     fixable: the rejected rows as the file held them, stored for History's error file
     (core.rows.error_file.fixable_rows). actor: who commits (needs the importer role), recorded in the
@@ -148,9 +148,6 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
             check_change(import_id, status, "completed")
         elif status != "processing":
             raise ImportClosed(import_id, status)
-        if file_name is not None:
-            conn.execute(sa.text("UPDATE imports SET file_name = :f WHERE id = :id"),
-                         {"f": file_name, "id": key})
         # The merge sorts and joins the whole stage; keep that in memory rather than on disk.
         conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         stage_rows(conn, report, notify)
@@ -158,6 +155,11 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
         updated = matched - unchanged
         rejected = report.error_report()
         notify("finishing", len(rejected), len(rejected))
+        # Writes to the imports row come after the merge: on Citus imports is a reference table,
+        # and a write to it holds every other writer of imports until this transaction ends.
+        if file_name is not None:
+            conn.execute(sa.text("UPDATE imports SET file_name = :f WHERE id = :id"),
+                         {"f": file_name, "id": key})
         _store_rejections(conn, import_id, rejected)
         if fixable is not None:
             _store_fixable_rows(conn, key, fixable)
@@ -188,7 +190,7 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
 
 
 def _merge(conn: Connection, key: UUID, total: int, notify: Progress) -> tuple[int, int, int]:
-    """merge_import_stage over the stage slice after slice, in lock order, so the commit can say
+    """merge_import_stage over the stage slice after slice, in lock order (pos), so the commit can say
     how far it is; one transaction all the same. Each slice is sized to take about MERGE_SECONDS
     by the time the one before took: the rate varies 5x with the machine's load and with how many
     contacts are stored already."""

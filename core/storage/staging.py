@@ -88,9 +88,10 @@ def to_csv(table: pa.Table) -> bytes:
 
 def retry_deadlocks(what: str, attempt: Callable[[], T]) -> T:
     """attempt() again, up to ATTEMPTS times, when PostgreSQL chose its transaction as a deadlock
-    victim (rolled back whole, so a new attempt starts clean). Writers of contacts take
-    lock_contact_writers first, so this is a safety net, not the way concurrency works; each
-    retry is logged."""
+    victim (rolled back whole, so a new attempt starts clean). Writers of contacts lock them in
+    one order, so on one server this is a safety net; on Citus, where the workers of one
+    statement lock in parallel, two large overlapping commits can meet one. Each retry is
+    logged."""
     for number in range(1, ATTEMPTS + 1):
         try:
             return attempt()

@@ -28,15 +28,30 @@ log = logging.getLogger(__name__)
 
 RESTORABLE = [f for f in FIELDS if f != "email"]
 
-# The contacts this import touched. Every writer of contacts holds lock_contact_writers, so they
-# cannot change under the undo. Each statement goes by (email, contact_id): email is the key Citus
-# shards contacts and import_contacts by (issue 12), contact_id tells a contact from one that an
-# undo deleted and a later import made again with the same email.
+# Undos take turns (UNDO_LOCK, an advisory lock): only an undo deletes contacts, so a contact this
+# undo finds stays until it locks it. Merges do not take that lock; the undo waits for the merges
+# that hold its contacts, and they for it, through the contacts' row locks.
+UNDO_LOCK = "SELECT pg_advisory_xact_lock(4711003)"
+# The contacts this import touched. Each statement goes by (email, contact_id): email is the key
+# Citus shards contacts and import_contacts by (issue 12), contact_id tells a contact from one that
+# an undo deleted and a later import made again with the same email.
 LINKS = """
 CREATE TEMP TABLE undo_links ON COMMIT DROP AS
 SELECT l.contact_id, l.email, l.action, COALESCE(l.previous, '{}'::jsonb) AS previous
 FROM import_contacts l
 WHERE l.import_id = :id
+"""
+# Those contacts locked in the writers' order, the byte order of the email, as a merge locks them
+# (sql/functions/merge.sql): an upsert whose every row conflicts, so it inserts nothing, and whose
+# DO UPDATE changes nothing but locks the row, FOR UPDATE since it names the key (the undo deletes
+# some). One statement on both servers: Citus has no SELECT ... FOR UPDATE over many shards. What
+# the statements below read, no other writer can change until this undo ends.
+LOCK_CONTACTS = """
+INSERT INTO contacts AS c
+SELECT k.* FROM contacts k
+WHERE (k.email, k.id) IN (SELECT email, contact_id FROM undo_links)
+ORDER BY k.email COLLATE "C"
+ON CONFLICT (email) DO UPDATE SET email = c.email WHERE false
 """
 # For each of those contacts: the fields later imports changed, and whether any later import linked it.
 LATER = """
@@ -154,8 +169,9 @@ def _undo_once(engine: Engine, import_id: str, actor: Actor) -> UndoResult:
         record = lock_import(conn, import_id)
         check_change(import_id, record.status, "reverted")
         params = {"id": import_uuid(import_id), "changed_at": record.changed_at}
-        conn.execute(sa.text("SELECT lock_contact_writers()"))
+        conn.execute(sa.text(UNDO_LOCK))
         conn.execute(sa.text(LINKS), params)
+        conn.execute(sa.text(LOCK_CONTACTS))
         conn.execute(sa.text(LATER), params)
         conn.execute(sa.text(BEFORE_REVERTED), params)
         conflicts = pd.DataFrame(conn.execute(sa.text(CONFLICTS)).all(), columns=["email", "field", "reason"])

@@ -63,28 +63,27 @@ CREATE OR REPLACE FUNCTION import_contact_id(p_prefix text, p_pos integer) RETUR
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN (p_prefix || lpad(to_hex(p_pos), 8, '0'))::uuid;
 
--- Every writer of contacts (a commit's merge, an undo) takes this lock first and holds it to the
--- end of its transaction, so writers of shared contacts run one after another. Locking rows in
--- one order is not enough: a merge locks the stored contacts, then inserts the new ones, and when
--- a concurrent commit inserted some of those meanwhile it must lock them after its own inserts,
--- which two such merges can do in opposite orders (issue 9, point 2). Staging, the slow part of a
--- commit, runs before this lock, in parallel.
-CREATE OR REPLACE FUNCTION lock_contact_writers() RETURNS void
-LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(4711002) $$;
+-- Writers of contacts lock the contacts they write, in one global order: the byte order of the
+-- email. A merge locks a slice's stored contacts and inserts its new ones in ONE ordered statement
+-- (step 1 of merge_import_stage): locking the stored contacts first and inserting afterwards
+-- would let two merges take their locks in opposite orders when each inserts an email the other
+-- then finds stored (issue 9, point 2). An insert of an email that a concurrent writer inserted
+-- waits for that writer, then locks its row instead, at the same place in the order. The single
+-- writers' lock this replaces is dropped: writers of unrelated contacts no longer wait for each
+-- other (issue 20).
+DROP FUNCTION IF EXISTS lock_contact_writers();
 
 -- The commit: upsert the staged rows (import_stage: one row per email, `pos` the rank of the email
--- in byte order) whose pos is in [p_from, p_to), and link each to the import, under
--- lock_contact_writers. The commit calls it slice after slice, in pos order, within its one
--- transaction, so that it can say how far it is (issue 10, point 6). The caller analyzes
--- import_stage once before the first slice. p_earlier_batch: the import already links contacts
--- from an earlier call of the HTTP API (not from an earlier slice of this commit).
+-- in byte order) whose pos is in [p_from, p_to), and link each to the import. The commit calls it
+-- slice after slice, in pos order, within its one transaction, so that it can say how far it is
+-- (issue 10, point 6) and so that its locks follow the global order across slices. The caller
+-- analyzes import_stage once before the first slice. p_earlier_batch: the import already links
+-- contacts from an earlier call of the HTTP API (not from an earlier slice of this commit).
 -- Contacts whose values do not change are linked with previous = '{}', not rewritten.
 --
--- No row locks: lock_contact_writers serializes every writer of contacts (a merge, an undo), so
--- the stored values read in step 1 are those the update replaces, and no other transaction can
--- insert one of these emails meanwhile. That is what lets Citus run it too (issue 12), where
--- SELECT ... FOR UPDATE over many shards does not exist. Every statement joins contacts by email,
--- the key Citus shards contacts and import_contacts by.
+-- Every statement joins contacts by email, the key Citus shards contacts and import_contacts by
+-- (issue 12); on Citus the engine's sequential mode runs a statement's shards one after another,
+-- so the order (shard, email) is the same for every writer there too.
 DROP FUNCTION IF EXISTS merge_import_stage(uuid);
 DROP FUNCTION IF EXISTS merge_import_stage(uuid, integer, integer, boolean);
 CREATE FUNCTION merge_import_stage(p_import uuid, p_from integer, p_to integer, p_earlier_batch boolean,
@@ -96,56 +95,36 @@ DECLARE
     v_prefix text := lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
                      || '7' || substr(v_random, 1, 3) || substr(v_random, 17, 8);
 BEGIN
-    PERFORM lock_contact_writers();
     CREATE TEMP TABLE import_matched (
         id uuid, email text, pos integer, src_row integer,
         new_full_name text, new_linkedin_profile text, new_company text, new_locale text,
         new_timezone text, new_metadata jsonb, previous jsonb
     ) ON COMMIT DROP;
 
-    -- 1. The stored contacts of the staged emails, their new values and `previous`.
-    PERFORM _merge_import_match(p_from, p_to, NULL);
+    -- 1. Insert the new emails and lock the stored contacts, in pos order, in one statement. The
+    --    DO UPDATE changes nothing (WHERE false) but locks the row it finds, FOR NO KEY UPDATE
+    --    (it sets no key column), which links' foreign key checks do not wait for.
+    INSERT INTO contacts AS c (id, email, full_name, linkedin_profile, company, locale, timezone, metadata)
+    SELECT import_contact_id(v_prefix, s.pos), s.email, s.full_name, s.linkedin_profile,
+           s.company, s.locale, s.timezone, COALESCE(s.metadata, '{}'::jsonb)
+    FROM (SELECT * FROM import_stage st WHERE st.pos >= p_from AND st.pos < p_to) s
+    ORDER BY s.pos
+    ON CONFLICT (email) DO UPDATE SET full_name = c.full_name WHERE false;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+
+    -- 2. The stored contacts, read under those locks: their new values and `previous`.
+    PERFORM _merge_import_match(p_from, p_to, v_prefix);
     ANALYZE import_matched;
 
-    -- 2. Insert the new emails in pos order, then link them: a plain INSERT (ON CONFLICT costs
-    --    about twice as much per row), and the links need no join, their ids coming from pos.
-    BEGIN
-        INSERT INTO contacts (id, email, full_name, linkedin_profile, company, locale, timezone, metadata)
-        SELECT import_contact_id(v_prefix, s.pos), s.email, s.full_name, s.linkedin_profile,
-               s.company, s.locale, s.timezone, COALESCE(s.metadata, '{}'::jsonb)
-        FROM import_stage s
-        WHERE s.pos >= p_from AND s.pos < p_to
-          AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
-        ORDER BY s.pos;
-        GET DIAGNOSTICS inserted = ROW_COUNT;
-        INSERT INTO import_contacts (import_id, email, contact_id, action, row_number, previous)
-        SELECT p_import, s.email, import_contact_id(v_prefix, s.pos), 'inserted', s.row_number, NULL
-        FROM import_stage s
-        WHERE s.pos >= p_from AND s.pos < p_to
-          AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
-        ORDER BY s.pos;
-    EXCEPTION WHEN unique_violation THEN
-        -- Someone wrote contacts without lock_contact_writers (by hand, a script) and inserted
-        -- some of these emails after step 1 (this block's work is undone): insert the others,
-        -- link what this import inserted, then match the others' rows too.
-        INSERT INTO contacts (id, email, full_name, linkedin_profile, company, locale, timezone, metadata)
-        SELECT import_contact_id(v_prefix, s.pos), s.email, s.full_name, s.linkedin_profile,
-               s.company, s.locale, s.timezone, COALESCE(s.metadata, '{}'::jsonb)
-        FROM import_stage s
-        WHERE s.pos >= p_from AND s.pos < p_to
-          AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
-        ORDER BY s.pos
-        ON CONFLICT (email) DO NOTHING;
-        GET DIAGNOSTICS inserted = ROW_COUNT;
-        INSERT INTO import_contacts (import_id, email, contact_id, action, row_number, previous)
-        SELECT p_import, s.email, c.id, 'inserted', s.row_number, NULL
-        FROM import_stage s JOIN contacts c ON c.email = s.email AND c.id = import_contact_id(v_prefix, s.pos)
-        WHERE s.pos >= p_from AND s.pos < p_to
-        ORDER BY s.pos;
-        PERFORM _merge_import_match(p_from, p_to, v_prefix);
-    END;
+    -- 3. Link the inserted contacts: their ids come from pos, so no join to contacts.
+    INSERT INTO import_contacts (import_id, email, contact_id, action, row_number, previous)
+    SELECT p_import, s.email, import_contact_id(v_prefix, s.pos), 'inserted', s.row_number, NULL
+    FROM import_stage s
+    WHERE s.pos >= p_from AND s.pos < p_to
+      AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
+    ORDER BY s.pos;
 
-    -- 3. Update what changes, link every matched contact.
+    -- 4. Update what changes, link every matched contact.
     UPDATE contacts c SET
         full_name = m.new_full_name,
         linkedin_profile = m.new_linkedin_profile,
@@ -176,9 +155,9 @@ BEGIN
 END;
 $$;
 
--- Step 1 of merge_import_stage: the stored contacts of the staged emails in [p_from, p_to), with
--- their new values and `previous` (computed once per contact). With p_prefix (step 2's
--- exception) only those neither matched yet nor inserted by this import (whose ids carry p_prefix).
+-- Step 2 of merge_import_stage: the stored contacts of the staged emails in [p_from, p_to), with
+-- their new values and `previous` (computed once per contact); not those this merge has just
+-- inserted, whose ids carry p_prefix.
 DROP FUNCTION IF EXISTS _merge_import_lock(text);
 DROP FUNCTION IF EXISTS _merge_import_lock(text, integer, integer);
 CREATE OR REPLACE FUNCTION _merge_import_match(p_from integer, p_to integer, p_prefix text) RETURNS void
@@ -208,11 +187,9 @@ BEGIN
                                   c.metadata, s.metadata) AS previous
             -- the slice's rows to match come first, as a subquery of temporary tables alone:
             -- Citus joins it to contacts as one result, not row by row
-            FROM (SELECT * FROM import_stage st
-                  WHERE st.pos >= p_from AND st.pos < p_to
-                    AND (p_prefix IS NULL OR NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = st.pos))) s
+            FROM (SELECT * FROM import_stage st WHERE st.pos >= p_from AND st.pos < p_to) s
             JOIN contacts c ON c.email = s.email
-            WHERE p_prefix IS NULL OR c.id <> import_contact_id(p_prefix, s.pos)
+            WHERE c.id <> import_contact_id(p_prefix, s.pos)
             OFFSET 0  -- not flattened into the outer query: `previous` is computed once
         ) matched
     ) compared;
