@@ -39,7 +39,7 @@ def sqlalchemy_url(url: str) -> str:
 
 def make_engine(url: str | None = None) -> Engine:
     """An engine on the configured server, with the schema migrated."""
-    # Commits wait for one another at the merge (lock_contact_writers) holding a connection each:
+    # Commits that share contacts wait for one another at the merge, holding a connection each:
     # the pool must let a few dozen users commit at once rather than time out waiting for one.
     engine = sa.create_engine(sqlalchemy_url(url or database_url()), pool_pre_ping=True,
                               pool_size=10, max_overflow=30)

@@ -110,19 +110,20 @@ BEGIN
     FROM (SELECT * FROM import_stage st WHERE st.pos >= p_from AND st.pos < p_to) s
     ORDER BY s.pos
     ON CONFLICT (email) DO UPDATE SET full_name = c.full_name WHERE false;
-    GET DIAGNOSTICS inserted = ROW_COUNT;
 
     -- 2. The stored contacts, read under those locks: their new values and `previous`.
     PERFORM _merge_import_match(p_from, p_to, v_prefix);
     ANALYZE import_matched;
 
-    -- 3. Link the inserted contacts: their ids come from pos, so no join to contacts.
+    -- 3. Link the inserted contacts: their ids come from pos, so no join to contacts. Counted
+    --    here: Citus counts the rows of step 1 that only locked a contact too.
     INSERT INTO import_contacts (import_id, email, contact_id, action, row_number, previous)
     SELECT p_import, s.email, import_contact_id(v_prefix, s.pos), 'inserted', s.row_number, NULL
     FROM import_stage s
     WHERE s.pos >= p_from AND s.pos < p_to
       AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
     ORDER BY s.pos;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
 
     -- 4. Update what changes, link every matched contact.
     UPDATE contacts c SET
