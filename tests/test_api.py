@@ -34,6 +34,22 @@ def test_every_route_needs_a_key_and_says_the_same_for_unknown_and_revoked_ones(
         assert client.post(route, json={}).status_code == 401
 
 
+def test_a_key_s_last_use_is_recorded_to_the_minute_and_a_revoked_key_stops_at_once(client, engine, key):
+    def last_used():
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT last_used_at FROM api_keys WHERE name = 'HubSpot sync'")).scalar_one()
+    assert last_used() is None
+    assert client.get("/imports", headers=key).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert client.get("/imports", headers=key).status_code == 200 and last_used() == first  # within the minute
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE api_keys SET last_used_at = last_used_at - interval '2 minutes'"))
+    assert client.get("/imports", headers=key).status_code == 200 and last_used() > first - timedelta(minutes=2)
+    revoke_key(engine, "HubSpot sync", ADMIN)
+    assert client.get("/imports", headers=key).status_code == 401
+
+
 def test_creating_an_import_is_the_seed_s_step_one(client, engine, key):
     answer = client.post("/imports/", json={"source": "HubSpot", "file_name": "contacts.csv"}, headers=key)
     assert answer.status_code == 201
