@@ -82,8 +82,9 @@ DROP FUNCTION IF EXISTS lock_contact_writers();
 -- Contacts whose values do not change are linked with previous = '{}', not rewritten.
 --
 -- Every statement joins contacts by email, the key Citus shards contacts and import_contacts by
--- (issue 12); on Citus the engine's sequential mode runs a statement's shards one after another,
--- so the order (shard, email) is the same for every writer there too.
+-- (issue 12). On Citus each shard takes its rows in pos order, but the workers run one statement
+-- side by side: two commits that share contacts on two workers can meet in a deadlock there,
+-- which Citus detects and cancels, and the commit runs again (core.storage.staging.retry_deadlocks).
 DROP FUNCTION IF EXISTS merge_import_stage(uuid);
 DROP FUNCTION IF EXISTS merge_import_stage(uuid, integer, integer, boolean);
 CREATE FUNCTION merge_import_stage(p_import uuid, p_from integer, p_to integer, p_earlier_batch boolean,
