@@ -132,7 +132,7 @@ def retry_form(record: dict, who: Actor) -> None:
     """A failed or abandoned import wrote nothing; its file uploaded again goes through the same
     mapping and review as a first attempt, in the import wizard, and commits into this import."""
     with st.form("retry_import"):
-        uploaded = st.file_uploader(f"Upload {record['file_name'] or 'the file'} again to retry this import",
+        uploaded = st.file_uploader(f"Upload {md(record['file_name'] or 'the file')} again to retry this import",
                                     type=["csv", "json", "txt", "tsv", "xlsx"])
         if st.form_submit_button("Retry the import") and uploaded is not None:
             try:

@@ -177,7 +177,7 @@ def reading_summary(draft: importing.Draft) -> None:
     if source_file.format == "xlsx":
         facts.append(f"sheet {md(source_file.sheet)}")
     elif source_file.format == "csv":
-        facts += [f"encoding {source_file.encoding}", f"delimiter {source_file.delimiter!r}",
+        facts += [f"encoding {md(source_file.encoding)}", f"delimiter {md(repr(source_file.delimiter))}",
                   f"header on row {source_file.header_row}"]
     skipped = len(source_file.skipped_preamble) + len(source_file.skipped_footer)
     if skipped:
