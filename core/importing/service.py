@@ -534,8 +534,7 @@ def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None) ->
     report = current_report(draft, on_progress)
     create_record(engine, draft)
     try:
-        # only a retry may come with a renamed file: writing the import's row early in the commit
-        # would hold Citus's lock on the imports reference table for the whole merge
+        # only a retry may come with a renamed file (the import was created with the first one)
         draft.result = commit_import(engine, draft.import_id, report, on_progress,
                                      file_name=draft.file_name if draft.retry else None,
                                      fixable=error_file(draft), actor=draft.actor)
