@@ -65,3 +65,22 @@ def test_database_urls_in_the_usual_form_are_accepted(url, expected):
 def test_other_urls_are_refused_with_a_clear_message():
     with pytest.raises(ValueError, match="Not a PostgreSQL URL"):
         sqlalchemy_url("sqlite:///x.db")
+
+
+def test_a_pooled_connection_the_server_dropped_while_idle_is_replaced_before_use(database_url, monkeypatch):
+    """What a server restart does to the pool: connections idle past PING_AFTER_IDLE are pinged
+    on checkout, and a dead one is replaced without the caller seeing an error."""
+    from core.storage import database
+    engine = database.make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            dropped = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        other = sa.create_engine(sqlalchemy_url(database_url))  # the pool keeps the first, idle
+        with other.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
+        other.dispose()
+        monkeypatch.setattr(database, "PING_AFTER_IDLE", 0.0)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() != dropped
+    finally:
+        engine.dispose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,13 +42,43 @@ def make_engine(url: str | None = None) -> Engine:
     """An engine on the configured server, with the schema migrated."""
     # Commits that share contacts wait for one another at the merge, holding a connection each:
     # the pool must let a few dozen users commit at once rather than time out waiting for one.
-    engine = sa.create_engine(sqlalchemy_url(url or database_url()), pool_pre_ping=True,
-                              pool_size=10, max_overflow=30)
+    engine = sa.create_engine(sqlalchemy_url(url or database_url()), pool_size=10, max_overflow=30)
+    sa.event.listen(engine, "checkin", _note_checkin)
+    sa.event.listen(engine, "checkout", _ping_if_idle)
     migrate(engine)
     if is_citus(engine):
         engine.dispose()
         sa.event.listen(engine, "connect", _one_connection_per_worker)
     return engine
+
+
+# A pooled connection idle for longer than this is pinged before use, and replaced if the server
+# dropped it (a restart). One in steady use is not: a ping on every checkout was a round trip of
+# its own several times per API call. A server that drops a connection in use fails that one
+# transaction, and SQLAlchemy then replaces every connection of the pool.
+PING_AFTER_IDLE = 1.0
+
+
+def _note_checkin(_dbapi_connection, record) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    if time.monotonic() - record.info.get("checked_in", 0.0) <= PING_AFTER_IDLE:
+        return
+    try:
+        ping(dbapi_connection)
+    except Exception as error:
+        raise sa.exc.DisconnectionError(str(error)) from error  # the pool connects anew
+
+
+def ping(dbapi_connection) -> None:
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True  # the ping opens no transaction
+    try:
+        dbapi_connection.execute("SELECT 1")
+    finally:
+        dbapi_connection.autocommit = autocommit
 
 
 def _one_connection_per_worker(dbapi_connection, _record) -> None:
