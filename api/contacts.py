@@ -133,7 +133,7 @@ def _check_size(size: int) -> None:
 
 
 def _batch_answer(svc: Service, result, report) -> dict:
-    emails = report.normalized["email"].take(report.kept[:DETAILS_SHOWN]).tolist()
+    emails = report.kept_emails(DETAILS_SHOWN)
     details = svc.contacts_by_email(emails)
     return {"import_id": result.import_id, "status": result.status,
             # the seed's `inserted`: every contact the call upserted (linked), new or not

@@ -27,7 +27,8 @@ from core.storage.campaigns import Campaign, attach_to_campaign, open_campaign
 from core.storage.campaigns import attach_imports as attach_to_campaign_all
 from core.storage.commit import ImportResult, commit_import, complete_import
 from core.rows.counts import Counts
-from core.rows.error_file import export_hints, fixable_rows
+from core.rows.clean_batch import SMALL_BATCH_ROWS, CleanBatch, clean_batch
+from core.rows.error_file import errors_column, export_hints, fixable_rows
 from core.errors import (AlreadyCommitted, AmbiguousColumns, ImportConsoleError, ImportNotFound, MappingIncomplete,
                          RowsInvalid, StatusChangeRefused)
 from core.fields import FIELDS, ROW
@@ -39,13 +40,16 @@ from core.importing.admission import LARGE_FILES
 from core.storage.review import Review, review_commit
 from core.rows import same_person
 from core.progress import Progress
-from core.files.reading import WHOLE_ROW, SourceFile, read_contacts
+from core.files.reading import WHOLE_ROW, SourceFile, plain_json_objects, read_contacts
 from core.storage.records import check_change, contacts_mark, create_import, import_uuid
 from core.rows.fixes import PROBLEMS as PROBLEMS  # the fix grid's problems column, for the pages
 from core.rows.fixes import apply_edits, changed_rows, invalid_rows, row_statuses, rows_of
 from core.storage.saved_mappings import remember_mapping, suggest_mapping_for
 from core.storage.undo import UndoResult, undo_import
 from core.rows.validation import ValidationReport, validate
+
+# A request body this large or larger is not looked at as a clean small batch.
+SMALL_BATCH_BYTES = 2 << 20
 
 # Sample values shown beside each field come from the first rows that have one.
 SAMPLE_ROWS = 200
@@ -607,7 +611,7 @@ def create_api_import(engine: Engine, source: str, file_name: str | None, actor:
 
 
 def add_contacts(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str,
-                 skip_invalid: bool = False, *, actor: Actor, **read_options) -> tuple[ImportResult, ValidationReport]:
+                 skip_invalid: bool = False, *, actor: Actor, **read_options) -> tuple[ImportResult, ValidationReport | CleanBatch]:
     """One batch of the seed's step 2, in one transaction, into an import in `processing` (which
     stays so), which only its owner (or an admin) may add to; without import_id, into an import
     made for the batch and completed with it (its source: the actor). Invalid rows refuse the whole
@@ -622,7 +626,10 @@ def add_contacts(engine: Engine, import_id: str | None, data: bytes | Path, file
 
 
 def _add_batch(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str, skip_invalid: bool,
-               actor: Actor, read_options: dict) -> tuple[ImportResult, ValidationReport]:
+               actor: Actor, read_options: dict) -> tuple[ImportResult, ValidationReport | CleanBatch]:
+    clean = None if read_options else _clean_batch(data)
+    if clean is not None:
+        return _add_clean_batch(engine, import_id, clean, file_name, actor), clean
     draft = open_file(None, data, file_name, source=actor.name, actor=actor, **read_options)
     try:
         report = validate_draft(draft)
@@ -633,6 +640,25 @@ def _add_batch(engine: Engine, import_id: str | None, data: bytes | Path, file_n
         return commit_import(engine, import_id, report, complete=False, actor=actor), report
     finally:
         draft.close()
+
+
+def _clean_batch(data: bytes | Path) -> CleanBatch | None:
+    """The batch, when it is a clean small batch of JSON objects (core.rows.clean_batch)."""
+    size = len(data) if isinstance(data, bytes) else data.stat().st_size
+    if size > SMALL_BATCH_BYTES:
+        return None
+    found = plain_json_objects(data if isinstance(data, bytes) else data.read_bytes(), FIELDS, SMALL_BATCH_ROWS)
+    return clean_batch(*found) if found else None
+
+
+def _add_clean_batch(engine: Engine, import_id: str | None, batch: CleanBatch, file_name: str,
+                     actor: Actor) -> ImportResult:
+    """What _add_batch does with a batch that has nothing to report: no draft, no error file."""
+    if import_id is not None:
+        return commit_import(engine, import_id, batch, complete=False, actor=actor)
+    new_import = create_import(engine, actor.name, file_name, actor.name)
+    no_rows_to_fix = pd.DataFrame(columns=[*batch.headers, errors_column(batch.headers)])
+    return commit_import(engine, new_import, batch, fixable=no_rows_to_fix, actor=actor)
 
 
 def complete(engine: Engine, import_id: str, total_rows: int | None = None, *, actor: Actor) -> None:

@@ -6,15 +6,19 @@ silently (pandera's drop_invalid_rows is deliberately not used).
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Callable
 
 import langcodes
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 from email_validator import EmailNotValidError, EmailSyntaxError, ValidatedEmail
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 from email_validator.syntax import (split_email, validate_email_domain_name, validate_email_length,
@@ -180,6 +184,28 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+# The same rules one value at a time, for a small batch read without pandas (core.rows.clean_batch):
+# check name -> whether a normalized value passes. tests/test_validation.py holds each equal to its
+# ContactRow check. fullmatch, like Arrow's regex engine, lets no "$" match before a final newline.
+_EMAIL = re.compile(EMAIL_PATTERN)
+_LINKEDIN = re.compile(LINKEDIN_PATTERN)
+VALUE_CHECKS: dict[str, Callable[[str], bool]] = {
+    "required": lambda value: len(value) > 0,
+    "max_length": lambda value: len(value) <= MAX_TEXT_LENGTH,
+    "email_syntax": lambda value: (not value or _EMAIL.fullmatch(value) is not None
+                                   or (_needs_library(value) and international_email(value) == value)),
+    "linkedin_url": lambda value: not value or _LINKEDIN.fullmatch(value) is not None,
+    "bcp47_locale": lambda value: not value or langcodes.tag_is_valid(value),
+    "iana_timezone": lambda value: not value or value in _timezones(),
+    "json_object": lambda value: not value or _is_json_object(value),
+    "no_nul": lambda value: "\x00" not in value,
+}
+
+
+def _needs_library(email: str) -> bool:
+    return not email.isascii() or "xn--" in email
+
+
 # A number longer than this, or with a larger exponent, is refused: PostgreSQL's numeric stops at
 # an exponent of 131072, and Python will not read back an integer of more than 4300 digits.
 MAX_NUMBER_CHARS = 1000
@@ -311,6 +337,14 @@ class ValidationReport:
     def valid_count(self) -> int:
         return len(self.kept)
 
+    def valid_table(self) -> pyarrow.Table:
+        """The rows to commit, ROW and the fields, as the commit stages them."""
+        return pyarrow.Table.from_pandas(self.normalized[[ROW, *FIELDS]], preserve_index=False).take(self.kept)
+
+    def kept_emails(self, limit: int) -> list[str]:
+        """The emails of the first `limit` rows to commit."""
+        return self.normalized["email"].take(self.kept[:limit]).tolist()
+
     @cached_property
     def skipped(self) -> int:
         """Rows left out only because the user chose so (core.importing.skip_rows)."""
@@ -366,6 +400,20 @@ def normalize(mapped: pd.DataFrame) -> pd.DataFrame:
             cleaned = cleaned.str.replace("_", "-", regex=False)
         normalized[field] = column if cleaned.equals(column) else cleaned
     return normalized
+
+
+def normalize_value(field: str, value: str) -> str:
+    """normalize() of one value (tests/test_validation.py holds the two equal). Lower case through
+    Arrow's kernel, which normalize uses: Python's str.lower spells some letters differently
+    (U+0130 becomes two code points)."""
+    cleaned = value.strip(TRIMMED)
+    if field == "email":
+        cleaned = cleaned.lower() if cleaned.isascii() else pc.utf8_lower(pyarrow.scalar(cleaned)).as_py()
+        if _needs_library(cleaned):
+            cleaned = international_email(cleaned) or unicodedata.normalize("NFC", cleaned)
+    elif field == "locale":
+        cleaned = cleaned.replace("_", "-")
+    return cleaned
 
 
 def _normalize_emails(emails: pd.Series) -> pd.Series:
@@ -433,7 +481,7 @@ def _schema_failures(chunk: pd.DataFrame) -> pd.DataFrame | None:
 
 
 @lru_cache(maxsize=1)
-def _rules() -> list[tuple[str, str]]:
+def schema_rules() -> list[tuple[str, str]]:
     """(column, check) in the order pandera runs them; every check is a method of ContactRow."""
     return [(column, check.name) for column, spec in ContactRow.to_schema().columns.items() for check in spec.checks]
 
@@ -442,7 +490,7 @@ def _failed_checks(chunk: pd.DataFrame) -> pd.DataFrame | None:
     """What _schema_failures gives (index, column, check), from ContactRow's checks run one by one
     without pandera's machinery; tests/test_validation.py holds the two equal."""
     cases = []
-    for column, check in _rules():
+    for column, check in schema_rules():
         values = chunk[column]
         failing = ~(np.asarray(getattr(ContactRow, check)(values), dtype=bool) | values.isna().to_numpy())
         if failing.any():

@@ -20,7 +20,8 @@ from core.errors import CommitFailed, ImportClosed, ImportConsoleError, StatusCh
 from core.storage.records import (add_batch_counts, change_status, check_change, clock_now, import_uuid, lock_import,
                           mark_failed)
 from core.progress import Progress, ignore_progress
-from core.storage.staging import reason, retry_deadlocks, stage_rows, to_csv
+from core.storage.staging import SMALL_STAGE, reason, retry_deadlocks, stage_rows, to_csv
+from core.rows.clean_batch import CleanBatch
 from core.rows.validation import ValidationReport
 
 if TYPE_CHECKING:  # storage takes an actor to record it, and never checks its role
@@ -62,7 +63,7 @@ class ImportResult:
         return asdict(self)
 
 
-def commit_import(engine: Engine, import_id: str, report: ValidationReport,
+def commit_import(engine: Engine, import_id: str, report: ValidationReport | CleanBatch,
                   on_progress: Progress | None = None, file_name: str | None = None,
                   complete: bool = True, fixable: pd.DataFrame | None = None, *,
                   actor: Actor) -> ImportResult:
@@ -137,7 +138,7 @@ def complete_import(engine: Engine, import_id: str, total_rows: int | None = Non
         audit_log.record(conn, actor, "committed", import_id=import_id, detail={"contacts": linked})
 
 
-def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notify: Progress,
+def _commit_once(engine: Engine, import_id: str, report: ValidationReport | CleanBatch, notify: Progress,
                  file_name: str | None, complete: bool, fixable: pd.DataFrame | None,
                  actor: Actor) -> ImportResult:
     total = report.valid_count
@@ -148,8 +149,9 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport, notif
             check_change(import_id, status, "completed")
         elif status != "processing":
             raise ImportClosed(import_id, status)
-        # The merge sorts and joins the whole stage; keep that in memory rather than on disk.
-        conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
+        if total > SMALL_STAGE:
+            # The merge sorts and joins the whole stage; keep that in memory rather than on disk.
+            conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         stage_rows(conn, report, notify)
         inserted, matched, unchanged = _merge(conn, key, total, notify)
         updated = matched - unchanged
@@ -194,7 +196,8 @@ def _merge(conn: Connection, key: UUID, total: int, notify: Progress) -> tuple[i
     how far it is; one transaction all the same. Each slice is sized to take about MERGE_SECONDS
     by the time the one before took: the rate varies 5x with the machine's load and with how many
     contacts are stored already."""
-    conn.execute(sa.text("ANALYZE import_stage"))  # a temp table has no statistics until analyzed
+    if total > SMALL_STAGE:
+        conn.execute(sa.text("ANALYZE import_stage"))  # a temp table has no statistics until analyzed
     earlier_batch = conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM import_contacts WHERE import_id = :id)"),
                                  {"id": key}).scalar_one()
     counts, start, size = [0, 0, 0], 0, MERGE_SLICE

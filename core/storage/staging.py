@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from core.fields import FIELDS, ROW
 from core.progress import Progress, ignore_progress
+from core.rows.clean_batch import CleanBatch
 from core.rows.validation import ValidationReport
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,12 @@ CREATE TEMP TABLE import_stage (
 ) ON COMMIT DROP
 """
 CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+# A stage of at most this many rows is merged in one slice, read whole: its index on pos and its
+# statistics (ANALYZE) would cost a small batch more than they save (core.storage.commit).
+SMALL_STAGE = 10_000
 
 
-def stage_rows(conn: Connection, report: ValidationReport, notify: Progress = ignore_progress,
+def stage_rows(conn: Connection, report: ValidationReport | CleanBatch, notify: Progress = ignore_progress,
                *, in_lock_order: bool = True) -> int:
     """COPY the report's valid rows into import_stage, STAGE_CHUNK rows at a time; returns how many.
 
@@ -50,7 +54,7 @@ def stage_rows(conn: Connection, report: ValidationReport, notify: Progress = ig
     review, which locks nothing, keeps the file's order and saves the sort."""
     fields = ["email", *[f for f in FIELDS if f != "email"]]
     notify("preparing", 0, report.valid_count)
-    table = pa.Table.from_pandas(report.normalized[[ROW, *fields]], preserve_index=False).take(report.kept)
+    table = report.valid_table()
     total = table.num_rows
     if in_lock_order:
         notify("sorting", 0, total)
@@ -68,7 +72,7 @@ def stage_rows(conn: Connection, report: ValidationReport, notify: Progress = ig
                        *[empty_as_null(chunk[field]) for field in fields]]
             copy.write(to_csv(pa.table(columns, names=list(STAGE_COLUMNS))))
             notify("staging", start + chunk.num_rows, total)
-    if in_lock_order:
+    if in_lock_order and total > SMALL_STAGE:
         cursor.execute("CREATE INDEX ON import_stage (pos)")
     notify("staging", total, total)
     return total
