@@ -77,7 +77,7 @@ def test_a_pooled_connection_the_server_dropped_while_idle_is_replaced_before_us
             dropped = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
         other = sa.create_engine(sqlalchemy_url(database_url))  # the pool keeps the first, idle
         with other.connect() as conn:
-            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
+            conn.execute(sa.text("SELECT pg_terminate_backend(CAST(:pid AS integer))"), {"pid": dropped})
         other.dispose()
         monkeypatch.setattr(database, "PING_AFTER_IDLE", 0.0)
         with engine.connect() as conn:
