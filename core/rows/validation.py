@@ -185,7 +185,7 @@ def _timezones() -> frozenset[str]:
 
 
 # The same rules one value at a time, for a small batch read without pandas (core.rows.clean_batch):
-# check name -> whether a normalized value passes. tests/test_validation.py holds each equal to its
+# check name -> whether a normalized value passes. tests/test_clean_batch.py holds each equal to its
 # ContactRow check. fullmatch, like Arrow's regex engine, lets no "$" match before a final newline.
 _EMAIL = re.compile(EMAIL_PATTERN)
 _LINKEDIN = re.compile(LINKEDIN_PATTERN)
@@ -403,7 +403,7 @@ def normalize(mapped: pd.DataFrame) -> pd.DataFrame:
 
 
 def normalize_value(field: str, value: str) -> str:
-    """normalize() of one value (tests/test_validation.py holds the two equal). Lower case through
+    """normalize() of one value (tests/test_clean_batch.py holds the two equal). Lower case through
     Arrow's kernel, which normalize uses: Python's str.lower spells some letters differently
     (U+0130 becomes two code points)."""
     cleaned = value.strip(TRIMMED)
