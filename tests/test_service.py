@@ -182,6 +182,19 @@ def test_a_slice_of_the_merge_reads_only_its_own_contacts(engine):
     assert tuple(merged) == (0, 20, 0)
 
 
+def test_the_merge_s_join_settings_reach_the_servers_that_plan_each_shard(engine):
+    """On Citus each worker plans its shards' part of a join: the merge's SET LOCAL of its join
+    settings must reach them (citus.propagate_set_commands), or a slice reads whole shards."""
+    importing.import_file(engine, csv_bytes(*[person(n) for n in range(1, 21)]), "stored.csv", "test")
+    with engine.begin() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM contacts")).scalar_one() == 20  # workers joined
+        conn.execute(sa.text("SELECT _merge_by_index(true)"))
+        where_planned = conn.execute(sa.text("SELECT DISTINCT current_setting('enable_hashjoin') FROM contacts"))
+        assert where_planned.scalars().all() == ["off"]
+        conn.execute(sa.text("SELECT _merge_by_index(false)"))
+        assert conn.execute(sa.text("SELECT DISTINCT current_setting('enable_hashjoin') FROM contacts")).scalars().all() == ["on"]
+
+
 def test_a_failed_attach_is_a_warning_and_the_import_stays_committed(engine):
     warnings = []
     result = importing.import_file(engine, csv_bytes(person(1)), "a.csv", "test", campaign="x" * 300,

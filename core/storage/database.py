@@ -88,6 +88,8 @@ def _one_connection_per_worker(dbapi_connection, _record) -> None:
     worker; with a worker per machine core or two, little parallelism is lost."""
     with dbapi_connection.cursor() as cursor:
         cursor.execute("SET citus.multi_shard_modify_mode TO sequential")
+        # A SET LOCAL reaches the workers of the transaction too (the merge's join settings).
+        cursor.execute("SET citus.propagate_set_commands TO local")
     dbapi_connection.commit()
 
 

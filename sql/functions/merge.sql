@@ -168,12 +168,21 @@ $$;
 -- prefers a hash join, which reads all of contacts for every slice: at 1M contacts, steps 2 and 4
 -- read the whole table twice per slice, about a third of a re-import. With hash and merge joins
 -- off for those two statements, each staged row is one probe of an email index. p_on: turn them
--- off (for the transaction, until called with false). On Citus the workers plan their shards'
--- joins themselves and this changes nothing there.
-CREATE OR REPLACE FUNCTION _merge_by_index(p_on boolean) RETURNS void
-LANGUAGE sql AS $$
-    SELECT set_config('enable_hashjoin', CASE WHEN p_on THEN 'off' ELSE 'on' END, true),
-           set_config('enable_mergejoin', CASE WHEN p_on THEN 'off' ELSE 'on' END, true);
+-- off (for the transaction, until called with false). SET LOCAL, not set_config(): on Citus, with
+-- citus.propagate_set_commands = local (core.storage.database), the workers that plan each
+-- shard's join get it too.
+DROP FUNCTION IF EXISTS _merge_by_index(boolean);
+CREATE FUNCTION _merge_by_index(p_on boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_on THEN
+        SET LOCAL enable_hashjoin = off;
+        SET LOCAL enable_mergejoin = off;
+    ELSE
+        SET LOCAL enable_hashjoin = on;
+        SET LOCAL enable_mergejoin = on;
+    END IF;
+END;
 $$;
 
 -- Step 2 of merge_import_stage: the stored contacts of the staged emails in [p_from, p_to), with
