@@ -1,6 +1,7 @@
 """Contacts: the seed's bulk upload (step 2 of its flow) and "List contacts"."""
 from __future__ import annotations
 
+import codecs
 import json
 import shutil
 import tempfile
@@ -118,12 +119,27 @@ async def _upload(request: Request):
 
 
 async def _save_stream(request: Request, path: Path) -> None:
-    size = 0
+    """The JSON body into path, refused at its first byte that is not UTF-8: JSON over HTTP is
+    UTF-8 (RFC 8259), and a body read as another encoding would store every accented name in it
+    garbled (issue 21, point 2)."""
+    size, decoder = 0, codecs.getincrementaldecoder("utf-8")()
     with path.open("wb") as target:
         async for chunk in request.stream():
+            _check_utf8(decoder, chunk, size)
             size += len(chunk)
             _check_size(size)
             target.write(chunk)
+    _check_utf8(decoder, b"", size, final=True)
+
+
+def _check_utf8(decoder, chunk: bytes, offset: int, final: bool = False) -> None:
+    try:
+        decoder.decode(chunk, final)
+    except UnicodeDecodeError as error:
+        where = offset + error.start
+        raise HTTPException(400, f"Failed to parse CSV file: the JSON body is not UTF-8: byte {where + 1:,} "
+                                 f"(0x{error.object[error.start]:02x}) is not part of a UTF-8 character. "
+                                 "JSON is sent as UTF-8 (RFC 8259); send the body encoded so.") from None
 
 
 def _check_size(size: int) -> None:

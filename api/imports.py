@@ -37,8 +37,9 @@ def imports(status: Status | None = None, source: str | None = None,
             campaign: str | None = None, limit: int = Query(default=100, ge=1, le=1000),
             offset: int = Query(default=0, ge=0, le=MAX_OFFSET), svc: Service = Depends(service)) -> dict:
     """Imports, newest first, filtered by status, source and campaign id; one page at a time."""
-    found = svc.list_imports(status=status.value if status else None, source=source, campaign_id=campaign, limit=limit, offset=offset)
-    return {"items": [_public(r) for r in found.to_dict("records")], "limit": limit, "offset": offset}
+    found = svc.import_records(status=status.value if status else None, source=source, campaign_id=campaign,
+                               limit=limit, offset=offset)
+    return {"items": [_public(record) for record in found], "limit": limit, "offset": offset}
 
 
 @router.get("/imports/{import_id}", dependencies=[Depends(caller)])

@@ -241,3 +241,44 @@ def test_undo_orders_imports_by_when_they_changed_contacts_not_by_when_they_comp
     assert undone["restored"] == 1 and undone["conflicts"] == []
     stored = client.get("/contacts", params={"email": "jane@techcorp.com"}, headers=key).json()["items"][0]
     assert stored["company"] == "From the API"
+
+
+def test_a_page_of_imports_that_holds_finished_and_running_ones_is_answered_with_exact_types(client, key):
+    """Issue 21, point 1: a page with a completed and a processing import answered 500 (a NULL
+    completed_at became pandas NaT) and counts came back as floats."""
+    done = client.post("/contacts/bulk", json=[person(1)], headers=key).json()["import_id"]
+    running = _new_import(client, key)
+    page = client.get("/imports", headers=key)
+    assert page.status_code == 200
+    items = {item["id"]: item for item in page.json()["items"]}
+    assert items[running]["completed_at"] is None and items[done]["completed_at"] is not None
+    assert items[done]["file_rows"] == 1 and type(items[done]["file_rows"]) is int
+    assert items[running]["file_rows"] is None
+    assert all(type(item["total_rows"]) is int for item in items.values())
+
+
+def test_contacts_with_empty_optional_fields_are_listed_with_nulls(client, key):
+    client.post("/contacts/bulk", json=[person(1), person(2, company="Acme", locale="en")], headers=key)
+    listed = client.get("/contacts", headers=key)
+    assert listed.status_code == 200
+    by_email = {item["email"]: item for item in listed.json()["items"]}
+    assert by_email["person1@example.com"]["company"] is None and by_email["person1@example.com"]["locale"] is None
+    assert by_email["person2@example.com"]["company"] == "Acme"
+
+
+def test_a_json_body_that_is_not_utf8_is_refused_not_stored_garbled(client, engine, key):
+    """Issue 21, point 2: one stray byte made the whole body read as cp1252, and every accented
+    name in it was stored garbled, with a 201."""
+    body = ('[{"full_name": "Omar Müller", "email": "omar@example.com", '
+            '"linkedin_profile": "https://linkedin.com/in/omar", "company": "Café').encode() + b"\xe9" + b'"}]'
+    refused = client.post("/contacts/bulk", content=body, headers={**key, "Content-Type": "application/json"})
+    assert refused.status_code == 400
+    detail = refused.json()["detail"]
+    assert "not UTF-8" in detail and f"byte {body.index(bytes([0xe9])) + 1:,} (0xe9)" in detail
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM contacts")).scalar_one() == 0
+    accepted = client.post("/contacts/bulk", content=body.replace(b"\xe9", "é".encode()),
+                           headers={**key, "Content-Type": "application/json"})
+    assert accepted.status_code == 201
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT full_name, company FROM contacts")).one() == ("Omar Müller", "Caféé")

@@ -36,8 +36,8 @@ from core.storage import audit_log
 from core.storage.campaigns import check_campaign, create_campaign, list_campaigns, open_campaign
 from core.storage.database import make_engine
 from core.storage.history import (campaign_contacts_csv, contacts_by_email, get_import, import_contacts,
-                                  import_contacts_csv, import_error_file, import_errors, list_contacts, list_imports,
-                                  recent_sources)
+                                  import_contacts_csv, import_error_file, import_errors, import_records,
+                                  list_contacts, list_imports, recent_sources)
 from core.storage.progress import stored_progress
 from core.storage.records import STATUSES
 
@@ -59,7 +59,7 @@ ON_DATABASE = {verb.__name__: verb for verb in (
     open_file, open_retry, reread, confirm_mapping, review, review_is_current, create_record, recorded_status,
     commit, attach, attach_import, attach_imports, undo, create_api_import, add_contacts, complete, import_file,
     dry_run, start_commit, stored_progress, save_draft, load_draft, list_drafts, delete_draft, expire_drafts,
-    list_imports, get_import, import_errors, import_error_file, import_contacts, import_contacts_csv,
+    list_imports, import_records, get_import, import_errors, import_error_file, import_contacts, import_contacts_csv,
     recent_sources, list_contacts, campaign_contacts_csv, contacts_by_email, list_campaigns, open_campaign,
     create_campaign, check_campaign, check_role, import_activity, read_audit, record_refused_sign_in, create_key, list_keys,
     revoke_key, key_actor)}

@@ -27,9 +27,19 @@ IMPORT_SELECT = """
 def list_imports(engine: Engine, status: str | None = None, source: str | None = None,
                  campaign_id: str | None = None, search: str | None = None,
                  limit: int = 1000, offset: int = 0) -> pd.DataFrame:
-    """Imports, newest first, filtered by status, source, campaign and file-name text. Imports
-    whose commit died (its process killed, its server restarted) are first marked failed, so that
-    no reader sees them `processing` forever."""
+    """import_records as a table, for the console's pages and the CLI."""
+    return pd.DataFrame(import_records(engine, status, source, campaign_id, search, limit, offset),
+                        columns=IMPORT_COLUMNS)
+
+
+def import_records(engine: Engine, status: str | None = None, source: str | None = None,
+                   campaign_id: str | None = None, search: str | None = None,
+                   limit: int = 1000, offset: int = 0) -> list[dict]:
+    """Imports, newest first, filtered by status, source, campaign and file-name text, each with
+    its values as the database holds them (None where there is none: a table would make a missing
+    time NaT and the counts beside a missing one floats, which the HTTP API cannot answer with).
+    Imports whose commit died (its process killed, its server restarted) are first marked failed,
+    so that no reader sees them `processing` forever."""
     abandon_stale_imports(engine)
     where, params = [], {"limit": limit, "offset": offset}
     if status:
@@ -47,7 +57,7 @@ def list_imports(engine: Engine, status: str | None = None, source: str | None =
     query = IMPORT_SELECT + (" WHERE " + " AND ".join(where) if where else "")
     query += " ORDER BY i.created_at DESC, i.id LIMIT :limit OFFSET :offset"
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(sa.text(query), params).mappings().all(), columns=IMPORT_COLUMNS)
+        return [dict(row) for row in conn.execute(sa.text(query), params).mappings()]
 
 
 def get_import(engine: Engine, import_id: str) -> dict:
