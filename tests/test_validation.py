@@ -62,6 +62,16 @@ def test_email_rejects_invalid_syntax(email):
     assert errors_of(email=email) == [(2, "email", "is not a valid email address")]
 
 
+def test_email_is_held_to_rfc_5321_lengths():
+    """Issue 21, point 6: the HTML standard's pattern took a 300-character local part."""
+    local = "a" * 64
+    assert errors_of(email=f"{local}@example.com") == []
+    assert errors_of(email=f"{local}b@example.com") == [(2, "email", REASONS["email_syntax"])]
+    domain = ".".join(["d" * 61] * 4)[: 254 - len(local) - 1 - 4] + ".com"
+    assert len(f"{local}@{domain}") == 254 and errors_of(email=f"{local}@{domain}") == []
+    assert errors_of(email=f"{local}@x{domain}") == [(2, "email", REASONS["email_syntax"])]
+
+
 @pytest.mark.parametrize("url", ["https://linkedin.com/in/jane", "http://www.linkedin.com/in/jane-doe-123/",
                                  "https://uk.linkedin.com/in/j%C3%A9r%C3%B4me", "https://LinkedIn.com/in/Jane?trk=x"])
 def test_linkedin_profile_accepts_profile_urls(url):

@@ -143,8 +143,15 @@ def _needs_email_library(emails: pd.Series) -> pd.Series:
 # The rules for one field's values (normalized: trimmed, emails lower case), shared by the
 # checks below and by core.rows.mapping, which suggests a column from what its values look like.
 
+# RFC 5321's limits, which the HTML standard's pattern leaves out: at most 64 characters before the
+# @ and 254 in all (email-validator holds internationalized addresses to the same).
+MAX_LOCAL_PART = 64
+MAX_ADDRESS = 254
+
+
 def is_email(series: pd.Series) -> pd.Series:
-    ok = series.str.match(EMAIL_PATTERN).to_numpy(dtype=bool, copy=True)
+    within_limits = (series.str.len() <= MAX_ADDRESS) & (series.str.find("@") <= MAX_LOCAL_PART)
+    ok = (series.str.match(EMAIL_PATTERN) & within_limits).to_numpy(dtype=bool, copy=True)
     rest = ~ok & _needs_email_library(series).to_numpy(dtype=bool)
     if rest.any():
         ok[rest] = [international_email(value) == value for value in series[rest]]
@@ -192,7 +199,8 @@ _LINKEDIN = re.compile(LINKEDIN_PATTERN)
 VALUE_CHECKS: dict[str, Callable[[str], bool]] = {
     "required": lambda value: len(value) > 0,
     "max_length": lambda value: len(value) <= MAX_TEXT_LENGTH,
-    "email_syntax": lambda value: (not value or _EMAIL.fullmatch(value) is not None
+    "email_syntax": lambda value: (not value or (_EMAIL.fullmatch(value) is not None and len(value) <= MAX_ADDRESS
+                                                 and value.find("@") <= MAX_LOCAL_PART)
                                    or (_needs_library(value) and international_email(value) == value)),
     "linkedin_url": lambda value: not value or _LINKEDIN.fullmatch(value) is not None,
     "bcp47_locale": lambda value: not value or langcodes.tag_is_valid(value),
