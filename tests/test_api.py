@@ -282,3 +282,14 @@ def test_a_json_body_that_is_not_utf8_is_refused_not_stored_garbled(client, engi
     assert accepted.status_code == 201
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT full_name, company FROM contacts")).one() == ("Omar Müller", "Caféé")
+
+
+def test_an_import_id_sent_in_another_spelling_is_answered_in_its_own(client, key):
+    """Issue 21, point 6: X-Import-ID was echoed back as sent (upper case, braces)."""
+    import_id = _new_import(client, key)
+    spelled = "{" + import_id.upper() + "}"
+    added = client.post("/contacts/bulk", json=[person(1)], headers={**key, "X-Import-ID": spelled})
+    assert added.status_code == 201 and added.json()["import_id"] == import_id
+    client.put(f"/imports/{import_id}", json={"status": "completed"}, headers=key)
+    undone = client.post(f"/imports/{spelled}/undo", headers=key)
+    assert undone.status_code == 200 and undone.json()["import_id"] == import_id

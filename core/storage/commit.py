@@ -167,7 +167,7 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
         if fixable is not None:
             _store_fixable_rows(conn, key, fixable)
         notify("completing", total, total)
-        result = ImportResult(import_id=str(import_id), status="completed" if complete else "processing",
+        result = ImportResult(import_id=str(key), status="completed" if complete else "processing",
                               inserted=inserted, updated=updated, invalid=report.invalid,
                               duplicates=len(report.duplicates), total_rows=inserted + matched,
                               unchanged=unchanged, file_rows=report.rows, skipped=report.skipped)

@@ -182,4 +182,4 @@ def _undo_once(engine: Engine, import_id: str, actor: Actor) -> UndoResult:
         change_status(conn, import_id, "reverted")
         audit_log.record(conn, actor, "undone", import_id=import_id,
                      detail={"deleted": deleted, "restored": restored, "kept": len(conflicts)})
-    return UndoResult(import_id=str(import_id), deleted=deleted, restored=restored, conflicts=conflicts)
+    return UndoResult(import_id=str(import_uuid(import_id)), deleted=deleted, restored=restored, conflicts=conflicts)
