@@ -20,6 +20,7 @@ ASYMMETRIC = ("RS256", "ES256")
 # A namespaced claim: an issuer's plain "role" claim means something of its own.
 ROLE_CLAIM = "contact_import_role"
 LEEWAY_SECONDS = 30  # clocks of the token's issuer and of this server differ a little
+MAX_SUBJECT = 255
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,23 @@ def _valid_claims(token: str, settings: JwtSettings) -> dict | None:
                             options={"require": ["exp", "sub"]})
     except (jwt.PyJWTError, ValueError):
         return None
-    subject = claims.get("sub")
-    return claims if isinstance(subject, str) and subject.strip() else None
+    # PyJWT takes a time written as text ("exp": "1893456000"); a token that does is not one
+    # this API issued a contract for (issue 21, point 6).
+    if not all(_is_time(claims[name]) for name in ("exp", "nbf", "iat") if name in claims):
+        return None
+    return claims if _is_name(claims.get("sub")) else None
+
+
+def _is_time(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_name(subject) -> bool:
+    """A subject the audit trail and the imports can record as who acted: text, not blank, at most
+    MAX_SUBJECT characters, nothing unprintable (a NUL cannot be stored, a line break forges
+    log lines)."""
+    return (isinstance(subject, str) and subject.strip() != "" and len(subject) <= MAX_SUBJECT
+            and subject.isprintable())
 
 
 def _verification_key(token: str, settings: JwtSettings):

@@ -69,7 +69,14 @@ def test_a_valid_hs256_token_is_accepted_and_its_subject_recorded(client_with, e
     {"iss": "https://evil.example"},             # wrong issuer
     {"exp": None},                               # no expiry at all
     {"sub": ""},                                 # nobody
-], ids=["expired", "not-yet-valid", "wrong-audience", "wrong-issuer", "no-exp", "no-subject"])
+    {"sub": "crm\x00sync"},                      # a NUL: no name the audit trail can store
+    {"sub": "crm\nsync"},                        # a line break: a forged second line in logs
+    {"sub": "x" * 256},                          # longer than any name
+    {"exp": str(int(time.time()) + 300)},        # a time written as text (issue 21, point 6)
+    {"exp": True},                               # a boolean is not a time
+    {"nbf": "0"},                                # nor is text, where a time is optional
+], ids=["expired", "not-yet-valid", "wrong-audience", "wrong-issuer", "no-exp", "no-subject", "nul-in-subject",
+        "newline-in-subject", "long-subject", "exp-as-text", "exp-as-boolean", "nbf-as-text"])
 def test_tokens_with_bad_claims_are_refused(client_with, claims):
     client = client_with(JwtSettings(secret=SECRET, audience=AUDIENCE, issuer=ISSUER))
     payload = {k: v for k, v in _claims(**claims).items() if v is not None}
