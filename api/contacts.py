@@ -103,7 +103,11 @@ async def _upload(request: Request):
             await _save_stream(request, path)
         elif kind == "multipart/form-data":
             form = await request.form()
-            upload = form.get("file")
+            uploads = form.getlist("file")
+            if len(uploads) > 1:  # taking one of them would drop the others' contacts unseen
+                raise HTTPException(400, f"Failed to parse CSV file: the form holds {len(uploads)} fields named "
+                                         "'file'; send one file per call.")
+            upload = uploads[0] if uploads else None
             if upload is None or isinstance(upload, str):
                 raise HTTPException(400, "Failed to parse CSV file: send the contacts in the form field 'file'.")
             name = Path(upload.filename or "upload.csv").name

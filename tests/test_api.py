@@ -293,3 +293,13 @@ def test_an_import_id_sent_in_another_spelling_is_answered_in_its_own(client, ke
     client.put(f"/imports/{import_id}", json={"status": "completed"}, headers=key)
     undone = client.post(f"/imports/{spelled}/undo", headers=key)
     assert undone.status_code == 200 and undone.json()["import_id"] == import_id
+
+
+def test_a_form_with_two_files_is_refused_rather_than_one_of_them_dropped(client, engine, key):
+    """Issue 21, point 6: two `file` parts silently used the last."""
+    files = [("file", ("a.csv", csv_bytes(person(1)), "text/csv")), ("file", ("b.csv", csv_bytes(person(2)), "text/csv"))]
+    refused = client.post("/contacts/bulk", files=files, headers=key)
+    assert refused.status_code == 400 and "2 fields named 'file'" in refused.json()["detail"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM contacts")).scalar_one() == 0
+    assert client.post("/contacts/bulk", files=files[:1], headers=key).status_code == 201
