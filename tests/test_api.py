@@ -303,3 +303,19 @@ def test_a_form_with_two_files_is_refused_rather_than_one_of_them_dropped(client
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM contacts")).scalar_one() == 0
     assert client.post("/contacts/bulk", files=files[:1], headers=key).status_code == 201
+
+
+def test_a_number_too_long_for_python_is_a_row_error_not_a_refused_body(client, engine, key):
+    """Issue 21, point 6: a 9,000-digit number in metadata answered 400 quoting Python's
+    sys.set_int_max_str_digits(); it is a row whose extra fields cannot be stored."""
+    body = ('[{"full_name": "Ann", "email": "ann@example.com", "linkedin_profile": "https://linkedin.com/in/ann", '
+            '"metadata": {"n": ' + "9" * 9000 + '}}, {"full_name": "Bo", "email": "bo@example.com", '
+            '"linkedin_profile": "https://linkedin.com/in/bo"}]').encode()
+    headers = {**key, "Content-Type": "application/json"}
+    refused = client.post("/contacts/bulk", content=body, headers=headers)
+    assert refused.status_code == 422
+    errors = refused.json()["detail"]["errors"]
+    assert [(e["row"], e["column"]) for e in errors] == [(1, "metadata")]
+    assert "number too large to store" in errors[0]["reason"] and "set_int_max_str_digits" not in refused.text
+    skipped = client.post("/contacts/bulk", params={"on_invalid": "skip"}, content=body, headers=headers)
+    assert skipped.status_code == 201 and skipped.json()["inserted"] == 1

@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Iterable, Iterator
+from uuid import uuid4
 
 import charset_normalizer
 import numpy as np
@@ -264,7 +265,7 @@ def _looks_like_json(data: bytes, encoding: str, file_name: str) -> bool:
 
 def _read_json(data: bytes, encoding: str, file_name: str, max_rows: int) -> SourceFile:
     try:
-        items = json.loads(data.decode(encoding))
+        items = json.loads(data.decode(encoding), parse_int=_integer)
     except RecursionError:
         raise UnreadableFile(file_name, "the JSON is nested too deeply to be a contact list.") from None
     except (ValueError, UnicodeDecodeError) as error:
@@ -345,8 +346,38 @@ def _json_cell(value) -> str:
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, _LongInteger):
+        return value.digits
     # Objects (metadata) and other scalars keep their JSON spelling: true, 1.5, {"a": 1}.
-    return json.dumps(value, ensure_ascii=False)
+    return _json_text(value)
+
+
+@dataclass(frozen=True)
+class _LongInteger:
+    """An integer with more digits than Python reads (sys.get_int_max_str_digits()), kept as its
+    digits: the row is then judged like any other with too large a number (a row error), rather
+    than the whole body refused with Python's own message (issue 21, point 6)."""
+
+    digits: str
+
+
+def _integer(text: str) -> int | _LongInteger:
+    return _LongInteger(text) if len(text.lstrip("-")) > sys.get_int_max_str_digits() else int(text)
+
+
+def _json_text(value) -> str:
+    """json.dumps(value), with each _LongInteger written back as its digits."""
+    marker, found = f"long-integer-{uuid4().hex}-", []
+
+    def placeholder(item):
+        if not isinstance(item, _LongInteger):
+            raise TypeError(f"{type(item).__name__} is not JSON")
+        found.append(item.digits)
+        return f"{marker}{len(found) - 1}"
+    text = json.dumps(value, ensure_ascii=False, default=placeholder)
+    for number, digits in enumerate(found):
+        text = text.replace(f'"{marker}{number}"', digits)
+    return text
 
 
 # --- CSV: dialect and header -------------------------------------------------------------------
