@@ -10,6 +10,8 @@ from streamlit import config
 os.environ["CONTACT_IMPORT_SECRETS"] = os.pathsep.join(config.get_option("secrets.files"))
 
 from api import api, sockets  # noqa: E402 - after the secrets' location is known
+from core.importing import remove_orphan_spools  # noqa: E402
 
 sockets.install()  # no 40 ms stall per call on a kept-alive connection
+remove_orphan_spools()  # uploads that a killed or stopped server left in the temporary folder
 app = st.App("app.py", routes=[Mount("/api", app=api)])

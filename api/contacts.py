@@ -4,7 +4,6 @@ from __future__ import annotations
 import codecs
 import json
 import shutil
-import tempfile
 from contextlib import asynccontextmanager
 from enum import Enum
 from pathlib import Path
@@ -15,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.deps import MAX_OFFSET, caller, service
 from core.access import Actor
 from core.errors import ImportClosed, RowsInvalid, UnreadableFile
-from core.importing import MAX_FILE_BYTES, Service
+from core.importing import MAX_FILE_BYTES, Service, spool_folder
 
 router = APIRouter(tags=["contacts"])
 
@@ -97,7 +96,7 @@ async def _upload(request: Request):
     """The request's contacts in a temporary file (a 1M-row CSV is not held in memory twice),
     with the file's name; 413 past the size limit, 415 for another content type."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    with tempfile.TemporaryDirectory(prefix="contact-import-api-") as folder:
+    with spool_folder() as folder:
         if kind == "application/json":
             path, name = Path(folder) / "request.json", "request.json"
             await _save_stream(request, path)

@@ -114,3 +114,32 @@ def test_every_connection_the_server_accepts_sends_without_waiting_for_acks():
             made = []
             without_nagle(lambda protocol, transport: made.append(transport))("protocol", Transport(accepted))
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1 and len(made) == 1
+
+
+def test_an_upload_a_killed_server_left_is_removed_by_the_next_server(database_url, engine, tmp_path):
+    """Issue 21, point 7: after a kill -9 during an upload its temporary folder stayed forever."""
+    import os
+    import signal
+    import socket
+    import time
+    from urllib.parse import urlparse
+
+    key = create_key(engine, "upload", ADMIN, "importer")
+    spools = tmp_path / "tmp"
+    spools.mkdir()
+    with console_server(database_url, tmp_path / "first.log", TMPDIR=str(spools)) as (url, process):
+        address = urlparse(url)
+        upload = socket.create_connection((address.hostname, address.port))
+        upload.sendall(f"POST /api/contacts/bulk HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n[".encode() + b" " * 65536)
+        deadline = time.monotonic() + 60
+        while not list(spools.glob("contact-import-api-*")):
+            assert time.monotonic() < deadline, "the upload's folder never appeared"
+            time.sleep(0.1)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        upload.close()
+    left = list(spools.glob("contact-import-api-*"))
+    assert left and all(path.exists() for path in left)
+    with console_server(database_url, tmp_path / "second.log", TMPDIR=str(spools)):
+        assert not any(path.exists() for path in left)

@@ -64,3 +64,11 @@ def test_dev_start_takes_the_address_and_secrets_only_from_the_settings_it_check
     done = subprocess.run(["./dev", "start", option, "x"], cwd=PROJECT_ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 2 and "CONTACT_IMPORT_ADDRESS" in done.stderr
+
+
+def test_the_console_does_not_watch_its_database_s_folder():
+    """Issue 21, point 7: Streamlit watched .data/, where the embedded database writes all the
+    time, and logged "Inotify queue overflowed"."""
+    import tomllib
+    settings = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
+    assert {".data", "bench/out", ".venv"} <= set(settings["server"]["folderWatchBlacklist"])

@@ -53,6 +53,7 @@ from core.importing.registry import DraftRegistry  # noqa: E402
 from core.importing.jobs import COMMIT_STAGES, CommitJob, job_of, running_jobs, start_commit  # noqa: E402
 from core.importing.wizard import STEPS, CommitState, Wizard  # noqa: E402
 from core.importing.admission import LARGE_FILES, WAITING  # noqa: E402
+from core.files.spool import remove_orphans as remove_orphan_spools, spool_folder  # noqa: E402
 
 # Everything of the facade that works on the database, its engine first: a Service's methods.
 ON_DATABASE = {verb.__name__: verb for verb in (
@@ -95,4 +96,4 @@ __all__ = sorted([*ON_DATABASE, "Service", "connect", "DraftRegistry", "PROBLEMS
                   "row_fates", "rows_to_fix", "samples", "skip_rows", "unresolved", "validate_draft", "drafts",
                   "jobs", "Committed", "new_token", "COMMIT_STAGES", "CommitJob", "job_of", "running_jobs",
                   "COUNT_LABELS", "LARGE_FILES", "WAITING", "STEPS", "CommitState", "Wizard", "Counts", "record_counts", "STATUSES", "MAX_FILE_BYTES", "error_file_name",
-                  "template_csv", "to_export_csv"])
+                  "template_csv", "to_export_csv", "remove_orphan_spools", "spool_folder"])

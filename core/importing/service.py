@@ -11,7 +11,6 @@ was read, the mapping, the user's fixes, the validation report, the review and t
 """
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import uuid4
@@ -36,6 +35,7 @@ from core.storage.history import get_import
 from core.rows.mapping import (Mapping, SameNamedColumns, ambiguous_fields, apply_mapping, missing_required,
                           same_named_columns, suggest_from_values, suggest_mapping)
 from core.files.memory import release_memory
+from core.files.spool import spool_file
 from core.importing.admission import LARGE_FILES
 from core.storage.review import Review, review_commit
 from core.rows import same_person
@@ -63,7 +63,7 @@ class Upload:
     def __init__(self, data: bytes | None = None, path: Path | None = None):
         self._spool = None
         if path is None:
-            self._spool = tempfile.NamedTemporaryFile(prefix="contact-import-", suffix=".upload")
+            self._spool = spool_file()
             self._spool.write(data or b"")
             self._spool.flush()
             path = Path(self._spool.name)
