@@ -3,6 +3,7 @@
 import os
 
 import streamlit as st
+from starlette.middleware import Middleware
 from starlette.routing import Mount
 from streamlit import config
 
@@ -10,8 +11,9 @@ from streamlit import config
 os.environ["CONTACT_IMPORT_SECRETS"] = os.pathsep.join(config.get_option("secrets.files"))
 
 from api import api, sockets  # noqa: E402 - after the secrets' location is known
+from api.internal import CloseInternalEndpoints  # noqa: E402
 from core.importing import remove_orphan_spools  # noqa: E402
 
 sockets.install()  # no 40 ms stall per call on a kept-alive connection
 remove_orphan_spools()  # uploads that a killed or stopped server left in the temporary folder
-app = st.App("app.py", routes=[Mount("/api", app=api)])
+app = st.App("app.py", routes=[Mount("/api", app=api)], middleware=[Middleware(CloseInternalEndpoints)])

@@ -143,3 +143,10 @@ def test_an_upload_a_killed_server_left_is_removed_by_the_next_server(database_u
     assert left and all(path.exists() for path in left)
     with console_server(database_url, tmp_path / "second.log", TMPDIR=str(spools)):
         assert not any(path.exists() for path in left)
+
+
+def test_streamlit_s_metrics_are_not_served(server_url):
+    """Issue 21, point 7: /_stcore/metrics answered anyone, signed in or not."""
+    assert curl(f"{server_url}/_stcore/metrics")[0] == 404
+    assert curl(f"{server_url}/_stcore/metrics/")[0] == 404
+    assert curl(f"{server_url}/_stcore/health") == (200, "ok")
