@@ -265,7 +265,7 @@ def _looks_like_json(data: bytes, encoding: str, file_name: str) -> bool:
 
 def _read_json(data: bytes, encoding: str, file_name: str, max_rows: int) -> SourceFile:
     try:
-        items = json.loads(data.decode(encoding), parse_int=_integer)
+        items = _json_items(data.decode(encoding))
     except RecursionError:
         raise UnreadableFile(file_name, "the JSON is nested too deeply to be a contact list.") from None
     except (ValueError, UnicodeDecodeError) as error:
@@ -361,12 +361,28 @@ class _LongInteger:
     digits: str
 
 
+def _json_items(text: str):
+    """json.loads(text); only a text it refuses is read again keeping over-long integers (a
+    parse_int of our own costs every integer a Python call)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return json.loads(text, parse_int=_integer)  # raises again when the text is malformed
+
+
 def _integer(text: str) -> int | _LongInteger:
     return _LongInteger(text) if len(text.lstrip("-")) > sys.get_int_max_str_digits() else int(text)
 
 
 def _json_text(value) -> str:
-    """json.dumps(value), with each _LongInteger written back as its digits."""
+    """json.dumps(value); a value holding a _LongInteger (a rare text) is written with its digits."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except TypeError:
+        return _json_text_with_long_integers(value)
+
+
+def _json_text_with_long_integers(value) -> str:
     marker, found = f"long-integer-{uuid4().hex}-", []
 
     def placeholder(item):
