@@ -168,9 +168,9 @@ $$;
 -- prefers a hash join, which reads all of contacts for every slice: at 1M contacts, steps 2 and 4
 -- read the whole table twice per slice, about a third of a re-import. With hash and merge joins
 -- off for those two statements, each staged row is one probe of an email index. p_on: turn them
--- off (for the transaction, until called with false). SET LOCAL, not set_config(): on Citus, with
--- citus.propagate_set_commands = local (core.storage.database), the workers that plan each
--- shard's join get it too.
+-- off (for the transaction, until called with false, which puts back the server's setting). SET
+-- LOCAL, not set_config(): on Citus, with citus.propagate_set_commands = local
+-- (core.storage.database), the workers that plan each shard's join get it too.
 DROP FUNCTION IF EXISTS _merge_by_index(boolean);
 CREATE FUNCTION _merge_by_index(p_on boolean) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -178,9 +178,9 @@ BEGIN
     IF p_on THEN
         SET LOCAL enable_hashjoin = off;
         SET LOCAL enable_mergejoin = off;
-    ELSE
-        SET LOCAL enable_hashjoin = on;
-        SET LOCAL enable_mergejoin = on;
+    ELSE  -- the server's setting, which its configuration may have changed
+        SET LOCAL enable_hashjoin TO DEFAULT;
+        SET LOCAL enable_mergejoin TO DEFAULT;
     END IF;
 END;
 $$;
