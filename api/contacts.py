@@ -11,7 +11,8 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import MAX_OFFSET, caller, service
+from api.deps import caller, service
+from api.paging import check_paging, decode_cursor, page
 from core.access import Actor
 from core.errors import ImportClosed, RowsInvalid, UnreadableFile
 from core.importing import MAX_FILE_BYTES, Service, spool_folder
@@ -35,13 +36,20 @@ def _metadata(text: str | None):
 
 
 @router.get("/contacts", dependencies=[Depends(caller)])
-def contacts(import_id: str | None = None, email: str | None = None,
-             limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
+def contacts(request: Request, import_id: str | None = None, email: str | None = None,
+             limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0),
+             cursor: str | None = Query(default=None, description="the `next_cursor` of the page before"),
              svc: Service = Depends(service)) -> dict:
-    """Stored contacts: those an import linked (import_id), the one with an email, or all; paged."""
-    found = svc.list_contacts(import_id=import_id, email=email, limit=limit, offset=offset)
+    """Stored contacts: those an import linked (import_id; by email), the one with an email, or
+    all (newest first); paged by cursor (each page's `next`), or by offset up to 10,000."""
+    check_paging(offset, cursor)
+    kind = "contacts" if import_id is None else "import contacts"
+    after = decode_cursor(cursor, kind)
+    found = svc.list_contacts(import_id=import_id, email=email, limit=limit + 1, offset=offset,
+                              after=None if after is None else str(after[0]))
     items = [{**row, "metadata": _metadata(row["metadata"])} for row in found.to_dict("records")]
-    return {"items": items, "limit": limit, "offset": offset}
+    return page(request, items, limit, offset, kind,
+                lambda last: (last["id"],) if import_id is None else (last["email"],))
 
 
 DETAILS_SHOWN = 10_000  # the seed's per-contact details, for at most this many contacts

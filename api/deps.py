@@ -19,8 +19,6 @@ _bearer = HTTPBearer(auto_error=False, description="A JWT signed with the config
 
 
 log = logging.getLogger(__name__)
-# Paging past this is refused (422): PostgreSQL's OFFSET is a bigint, and no list is that long.
-MAX_OFFSET = 2**31 - 1
 
 
 @lru_cache(maxsize=1)

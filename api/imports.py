@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from enum import Enum
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from api.deps import MAX_OFFSET, caller, service
+from api.deps import caller, service
+from api.paging import check_paging, decode_cursor, page
 from core.access import Actor
 from core.importing import STATUSES, Service
 
@@ -33,13 +34,18 @@ def create(body: ImportIn, who: Actor = Depends(caller), svc: Service = Depends(
 
 
 @router.get("/imports", dependencies=[Depends(caller)])
-def imports(status: Status | None = None, source: str | None = None,
+def imports(request: Request, status: Status | None = None, source: str | None = None,
             campaign: str | None = None, limit: int = Query(default=100, ge=1, le=1000),
-            offset: int = Query(default=0, ge=0, le=MAX_OFFSET), svc: Service = Depends(service)) -> dict:
-    """Imports, newest first, filtered by status, source and campaign id; one page at a time."""
+            offset: int = Query(default=0, ge=0),
+            cursor: str | None = Query(default=None, description="the `next_cursor` of the page before"),
+            svc: Service = Depends(service)) -> dict:
+    """Imports, newest first, filtered by status, source and campaign id; paged by cursor (each
+    page's `next`), or by offset up to 10,000."""
+    check_paging(offset, cursor)
     found = svc.import_records(status=status.value if status else None, source=source, campaign_id=campaign,
-                               limit=limit, offset=offset)
-    return {"items": [_public(record) for record in found], "limit": limit, "offset": offset}
+                               limit=limit + 1, offset=offset, after=decode_cursor(cursor, "imports"))
+    return page(request, [_public(record) for record in found], limit, offset, "imports",
+                lambda last: (last["created_at"].isoformat(), last["id"]))
 
 
 @router.get("/imports/{import_id}", dependencies=[Depends(caller)])

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from api import contacts as contacts_routes
 from core.storage import commit as commit_module
 from core.access.keys import create_key, revoke_key
+from core.storage.database import is_citus
 from core.storage.history import get_import
 from core.importing import import_file
 from core.storage.records import abandon_stale_imports
@@ -225,7 +226,7 @@ def test_nul_characters_are_refused_not_sent_to_postgresql(client, key):
     assert client.get("/imports", params={"source": "\x00"}, headers=key).status_code == 400
     assert client.post("/imports/", json={"source": "a\x00b"}, headers=key).status_code == 400
     assert client.post("/campaigns", json={"name": "\x00"}, headers=key).status_code == 400
-    assert client.get("/contacts", params={"offset": 2**63}, headers=key).status_code == 422
+    assert client.get("/contacts", params={"offset": 2**63}, headers=key).status_code == 400
 
 
 def test_undo_orders_imports_by_when_they_changed_contacts_not_by_when_they_completed(client, engine, key):
@@ -319,3 +320,115 @@ def test_a_number_too_long_for_python_is_a_row_error_not_a_refused_body(client, 
     assert "number too large to store" in errors[0]["reason"] and "set_int_max_str_digits" not in refused.text
     skipped = client.post("/contacts/bulk", params={"on_invalid": "skip"}, content=body, headers=headers)
     assert skipped.status_code == 201 and skipped.json()["inserted"] == 1
+
+
+def test_a_text_field_sent_as_a_number_or_an_object_is_a_row_error(client, engine, key):
+    """Issue 21, point 6: {"full_name": 123} was stored as the name "123", an object as its JSON text."""
+    def contact(n: int, **fields) -> dict:
+        return {"full_name": f"P{n}", "email": f"p{n}@example.com", "linkedin_profile": f"https://linkedin.com/in/p{n}",
+                **fields}
+    body = [contact(1, full_name=123), contact(2, company={"name": "Acme"}), contact(3, locale=True),
+            contact(4, timezone=["Europe/Paris"]), contact(5, metadata={"n": 5}, company=None)]
+    refused = client.post("/contacts/bulk", json=body, headers=key)
+    assert refused.status_code == 422
+    errors = refused.json()["detail"]["errors"]
+    assert [(e["row"], e["column"], e["value"]) for e in errors] == [
+        (1, "full_name", "123"), (2, "company", '{"name": "Acme"}'), (3, "locale", "true"),
+        (4, "timezone", '["Europe/Paris"]')]
+    assert all("not text in the JSON" in e["reason"] for e in errors)
+    skipped = client.post("/contacts/bulk", params={"on_invalid": "skip"}, json=body, headers=key).json()
+    assert (skipped["inserted"], skipped["invalid"]) == (1, 4)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT email, metadata FROM contacts")).all() == [("p5@example.com", {"n": 5})]
+    one = client.post("/contacts/bulk", json=[contact(9, full_name=9)], headers=key)  # the 1-row path too
+    assert one.status_code == 422 and one.json()["detail"]["errors"][0]["column"] == "full_name"
+
+
+def _every_page(client, key, path: str, **params) -> list[list[dict]]:
+    """Follow a list's `next` links from its first page to its last."""
+    pages, answer = [], client.get(path, params=params, headers=key).json()
+    while True:
+        pages.append(answer["items"])
+        if answer["next"] is None:
+            assert answer["next_cursor"] is None
+            return pages
+        answer = client.get(answer["next"], headers=key).json()
+
+
+def test_contacts_are_paged_by_cursor_each_once_in_a_stable_order(client, engine, key):
+    first = import_file(engine, csv_bytes(*[person(n) for n in range(1, 8)]), "a.csv", "s")
+    import_file(engine, csv_bytes(*[person(n) for n in range(5, 12)]), "b.csv", "s")  # 4 new, 3 updated
+    everyone = _every_page(client, key, "/contacts", limit=3)
+    assert [len(p) for p in everyone] == [3, 3, 3, 2]
+    ids = [c["id"] for p in everyone for c in p]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 11  # newest first: ids are time-ordered
+    by_import = _every_page(client, key, "/contacts", import_id=first.import_id, limit=2)
+    emails = [c["email"] for p in by_import for c in p]
+    assert emails == sorted(f"person{n}@example.com" for n in range(1, 8))
+    last = client.get("/contacts", params={"import_id": first.import_id, "limit": 7}, headers=key).json()
+    assert len(last["items"]) == 7 and last["next"] is None  # a full last page says so, not an empty one after it
+
+
+def test_a_cursor_page_starts_where_the_last_ended_even_as_contacts_arrive(client, engine, key):
+    import_file(engine, csv_bytes(*[person(n) for n in range(1, 5)]), "a.csv", "s")
+    one = client.get("/contacts", params={"limit": 2}, headers=key).json()
+    import_file(engine, csv_bytes(person(20)), "b.csv", "s")  # newer: before the first page, not in the next
+    two = client.get(one["next"], headers=key).json()
+    assert [c["email"] for c in one["items"] + two["items"]] == [f"person{n}@example.com" for n in (4, 3, 2, 1)]
+    assert two["next"] is None
+
+
+def test_imports_are_paged_by_cursor_through_equal_times(client, engine, key):
+    ids = [client.post("/imports/", json={"source": f"S{n}"}, headers=key).json()["id"] for n in range(5)]
+    with engine.begin() as conn:  # three made in the same instant: the id breaks the tie
+        conn.execute(sa.text("UPDATE imports SET created_at = (SELECT created_at FROM imports WHERE id = :one) "
+                             "WHERE id = ANY(:ids)"), {"one": ids[1], "ids": ids[1:4]})
+    pages = _every_page(client, key, "/imports", limit=2, status="processing")
+    listed = [i["id"] for p in pages for i in p]
+    assert sorted(listed) == sorted(ids) and listed[:1] == [ids[4]] and listed[-1] == ids[0]
+    assert listed[1:4] == sorted(ids[1:4], reverse=True)
+    assert "status=processing" in client.get("/imports", params={"limit": 1, "status": "processing"},
+                                             headers=key).json()["next"]
+
+
+def test_paging_is_refused_with_a_pointer_to_the_cursor(client, engine, key):
+    import_file(engine, csv_bytes(person(1), person(2)), "a.csv", "s")
+    deep = client.get("/contacts", params={"offset": 10_001}, headers=key)
+    assert deep.status_code == 400 and "next_cursor" in deep.json()["detail"]
+    assert client.get("/contacts", params={"offset": 10_000}, headers=key).status_code == 200
+    cursor = client.get("/contacts", params={"limit": 1}, headers=key).json()["next_cursor"]
+    assert client.get("/contacts", params={"cursor": cursor, "offset": 1}, headers=key).status_code == 400
+    for wrong in ("nope", "e30", cursor[:-3], cursor + "x"):
+        answer = client.get("/contacts", params={"cursor": wrong}, headers=key)
+        assert answer.status_code == 400 and "cursor" in answer.json()["detail"], wrong
+    # a cursor of one list is refused by another
+    assert client.get("/imports", params={"cursor": cursor}, headers=key).status_code == 400
+    import_id = client.get("/imports", headers=key).json()["items"][0]["id"]
+    assert client.get("/contacts", params={"cursor": cursor, "import_id": import_id}, headers=key).status_code == 400
+
+
+def test_a_deep_page_reads_no_more_than_its_rows(client, engine, key):
+    """The cursor's page goes by index from its key: it reads its own rows, not those before it."""
+    if is_citus(engine):
+        pytest.skip("Citus plans the page on its workers: the coordinator's counters do not show it")
+    import_file(engine, csv_bytes(*[person(n) for n in range(1, 2001)]), "a.csv", "s")
+    page = client.get("/contacts", params={"offset": 1990, "limit": 5}, headers=key).json()
+    sent = []
+    listen = lambda conn, cursor, statement, parameters, context, many: sent.append((statement, parameters))  # noqa: E731
+    sa.event.listen(engine, "before_cursor_execute", listen)
+    try:
+        answer = client.get(page["next"], headers=key).json()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listen)
+    same = client.get("/contacts", params={"offset": 1995, "limit": 5}, headers=key).json()
+    assert answer["items"] == same["items"] and len(same["items"]) == 5
+    statement, parameters = next((s, p) for s, p in sent if "FROM contacts c" in s)
+    with engine.connect() as conn:
+        plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).scalar_one()
+    assert max(_rows_of_each_step(plan[0]["Plan"])) <= 6  # the page and the one that says more follow
+
+
+def _rows_of_each_step(node: dict):
+    yield node["Actual Rows"] * node.get("Actual Loops", 1)
+    for child in node.get("Plans", []):
+        yield from _rows_of_each_step(child)

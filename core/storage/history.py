@@ -34,10 +34,12 @@ def list_imports(engine: Engine, status: str | None = None, source: str | None =
 
 def import_records(engine: Engine, status: str | None = None, source: str | None = None,
                    campaign_id: str | None = None, search: str | None = None,
-                   limit: int = 1000, offset: int = 0) -> list[dict]:
+                   limit: int = 1000, offset: int = 0, after: tuple | None = None) -> list[dict]:
     """Imports, newest first, filtered by status, source, campaign and file-name text, each with
     its values as the database holds them (None where there is none: a table would make a missing
     time NaT and the counts beside a missing one floats, which the HTTP API cannot answer with).
+    after: the (created_at, id) of the last import of the page before, instead of an offset (a
+    cursor: any page costs what the first does).
     Imports whose commit died (its process killed, its server restarted) are first marked failed,
     so that no reader sees them `processing` forever."""
     abandon_stale_imports(engine)
@@ -54,8 +56,11 @@ def import_records(engine: Engine, status: str | None = None, source: str | None
     if search:
         where.append("i.file_name ILIKE :search")
         params["search"] = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if after is not None:
+        where.append("(i.created_at, i.id) < (:after_at, :after_id)")
+        params["after_at"], params["after_id"] = after[0], import_uuid(after[1])
     query = IMPORT_SELECT + (" WHERE " + " AND ".join(where) if where else "")
-    query += " ORDER BY i.created_at DESC, i.id LIMIT :limit OFFSET :offset"
+    query += " ORDER BY i.created_at DESC, i.id DESC LIMIT :limit OFFSET :offset"
     with engine.connect() as conn:
         return [dict(row) for row in conn.execute(sa.text(query), params).mappings()]
 
@@ -130,25 +135,32 @@ CONTACT_SELECT = ("SELECT c.id::text AS id, c.full_name, c.email, c.linkedin_pro
 
 
 def list_contacts(engine: Engine, import_id: str | None = None, email: str | None = None,
-                  limit: int | None = 100, offset: int = 0, campaign_id: str | None = None) -> pd.DataFrame:
-    """Stored contacts, one page at a time: those an import linked (in source row order), those
-    of a campaign's imports (by email), the one with this email (compared as stored: trimmed,
-    lower case), or all (newest first). metadata is the stored JSON text (see import_contacts)."""
-    where, order, params = "", "c.created_at DESC, c.id", {"limit": limit, "offset": offset}
+                  limit: int | None = 100, offset: int = 0, campaign_id: str | None = None,
+                  after: str | None = None) -> pd.DataFrame:
+    """Stored contacts, one page at a time: those an import linked, those of a campaign's imports
+    (both by email), the one with this email (compared as stored: trimmed, lower case), or all
+    (newest first: ids are time-ordered). metadata is the stored JSON text (see import_contacts).
+    after: the sort key (email, or id for all) of the last contact of the page before, instead of
+    an offset; each order is an index's, so any page costs what the first does, on Citus too."""
+    where, params = [], {"limit": limit, "offset": offset}
+    joined, order, key = "", "c.id DESC", "c.id < CAST(:after AS uuid)"
     if import_id is not None:
-        where = (" JOIN import_contacts l ON l.email = c.email AND l.contact_id = c.id "
-                 "WHERE l.import_id = :import_id")
-        order, params["import_id"] = "l.row_number", import_uuid(import_id)
+        joined = " JOIN import_contacts l ON l.email = c.email AND l.contact_id = c.id"
+        where.append("l.import_id = :import_id")
+        order, key, params["import_id"] = "l.email", "l.email > :after", import_uuid(import_id)
     elif campaign_id is not None:
-        where = (" WHERE (c.email, c.id) IN (SELECT l.email, l.contact_id FROM import_contacts l JOIN campaign_imports ci "
-                 "ON ci.import_id = l.import_id WHERE ci.campaign_id = :campaign)")
-        order, params["campaign"] = "c.email", campaign_uuid(campaign_id)
+        where.append("(c.email, c.id) IN (SELECT l.email, l.contact_id FROM import_contacts l JOIN campaign_imports ci "
+                     "ON ci.import_id = l.import_id WHERE ci.campaign_id = :campaign)")
+        order, key, params["campaign"] = "c.email", "c.email > :after", campaign_uuid(campaign_id)
     if email is not None:
-        where += (" AND" if where else " WHERE") + " c.email = :email"
+        where.append("c.email = :email")
         params["email"] = email.strip().lower()
+    if after is not None:
+        where.append(key)
+        params["after"] = after
+    query = CONTACT_SELECT + joined + (" WHERE " + " AND ".join(where) if where else "")
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(f"{CONTACT_SELECT}{where} ORDER BY {order} LIMIT :limit OFFSET :offset"),
-                            params).mappings().all()
+        rows = conn.execute(sa.text(f"{query} ORDER BY {order} LIMIT :limit OFFSET :offset"), params).mappings().all()
     return pd.DataFrame(rows, columns=["id", *FIELDS, "created_at", "updated_at"])
 
 
