@@ -127,6 +127,21 @@ def test_fixes_revalidate_and_untouched_rows_keep_their_reading_problem():
     assert report.errors.empty and report.valid["email"].tolist() == ["ann@x.io", "bob@x.io"]
 
 
+def test_a_json_value_that_is_not_text_counts_only_in_a_column_mapped_to_a_text_field():
+    """Issue 21, point 6: a number for a name is refused; a number in a column the import leaves
+    out, or in one mapped to the extra fields, is nobody's business."""
+    rows = [{"Name": "Ann Lee", "Email": "ann@x.io", "LinkedIn": "https://linkedin.com/in/ann", "Employees": 50},
+            {"Name": 7, "Email": "bo@x.io", "LinkedIn": "https://linkedin.com/in/bo", "Employees": 9}]
+    draft = importing.open_file(None, json.dumps(rows).encode(), "crm.json")
+    importing.confirm_mapping(None, draft, {"full_name": ["Name"], "email": ["Email"], "linkedin_profile": ["LinkedIn"]})
+    report = importing.validate_draft(draft)
+    assert report.errors[["row", "column", "value"]].values.tolist() == [[2, "Name", "7"]]
+    assert "not text in the JSON" in report.errors["reason"][0]
+    grid = invalid_rows(report)
+    fixed = importing.apply_fixes(draft, grid.assign(full_name="Bo Ray"))  # the user's fix is text
+    assert fixed.errors.empty and fixed.valid["full_name"].tolist() == ["Ann Lee", "Bo Ray"]
+
+
 def test_the_upload_is_held_once_in_a_temporary_file_that_goes_with_the_draft():
     draft = importing.open_file(None, csv_bytes(person(1)), "a.csv")
     spooled = draft.upload.path

@@ -94,6 +94,9 @@ class SourceFile:
     sheet_names: list[str] = field(default_factory=list)
     renamed_headers: dict[str, str] = field(default_factory=dict)  # shown name -> name in the file
     row_errors: pd.DataFrame = field(default_factory=empty_row_errors)  # row, column, reason, value
+    # JSON only: per key, the rows whose value is not a string (a number, true/false, an object, an
+    # array). Such a value is an error only in a column mapped to a text field (core.importing).
+    not_text: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def headers(self) -> list[str]:
@@ -283,19 +286,32 @@ def _read_json(data: bytes, encoding: str, file_name: str, max_rows: int) -> Sou
             raise UnreadableFile(file_name, f"item {position} of the array is {_json_kind(item)}, "
                                  "not a contact object.", "Every item must look like {\"email\": ...}.")
     rows = [{str(key).strip(): _json_cell(value) for key, value in item.items()} for item in items]
+    not_text = _not_text(items)
     surrogates = _spell_out_surrogates(rows) if _SURROGATE_ESCAPE.search(data) else empty_row_errors()
     frame = pd.DataFrame.from_records(rows).fillna("").astype(str)
     if frame.columns.empty:
         raise UnreadableFile(file_name, "the JSON objects hold no fields.")
     frame[ROW] = range(1, len(frame) + 1)
     return SourceFile(frame=frame, file_name=file_name, format="json", encoding=encoding,
-                      row_errors=_merge_errors(_cell_problems(frame, None), surrogates))
+                      row_errors=_merge_errors(_cell_problems(frame, None), surrogates), not_text=not_text)
 
 
-def plain_json_objects(data: bytes, keys: Iterable[str], max_rows: int) -> tuple[list[str], list[dict]] | None:
+def _not_text(items: list[dict]) -> dict[str, list[int]]:
+    """SourceFile.not_text of a JSON array's objects (keys as _read_json names them)."""
+    found: dict[str, list[int]] = {}
+    for number, item in enumerate(items, start=1):
+        for key, value in item.items():
+            if value is not None and not isinstance(value, str):
+                found.setdefault(str(key).strip(), []).append(number)
+    return found
+
+
+def plain_json_objects(data: bytes, keys: Iterable[str], max_rows: int,
+                       free_form: str = "metadata") -> tuple[list[str], list[dict]] | None:
     """(the keys in order of first appearance, each object's cells as _read_json reads them) when
-    data is a UTF-8 JSON array of 1 to max_rows objects, with no key outside keys and no cell
-    that has a reading problem (over-long, a control character, a lone surrogate): a batch
+    data is a UTF-8 JSON array of 1 to max_rows objects, with no key outside keys, no value but a
+    string or null outside the free_form key, and no cell that has a reading problem (over-long,
+    a control character, a lone surrogate): a batch
     _read_json would read exactly so, with no reading error. None for anything else, which
     read_contacts then reads and reports."""
     if _SURROGATE_ESCAPE.search(data):
@@ -310,6 +326,8 @@ def plain_json_objects(data: bytes, keys: Iterable[str], max_rows: int) -> tuple
     for item in items:
         if not isinstance(item, dict) or not allowed.issuperset(item):
             return None
+        if any(value is not None and not isinstance(value, str) for key, value in item.items() if key != free_form):
+            return None  # a text field sent as a number or an object: the general path reports it
         row = {key: _json_cell(value) for key, value in item.items()}
         if any(len(cell) > MAX_CELL_CHARS or _CONTROL.search(cell) or _SURROGATE.search(cell) for cell in row.values()):
             return None
@@ -331,7 +349,7 @@ def _spell_out_surrogates(rows: list[dict]) -> pd.DataFrame:
                 row[key] = _visible(text)
                 errors.append((number, key, f"contains a lone surrogate U+{ord(found.group()):04X} (a \\u "
                                "escape that is not a character), which is not allowed in contact data",
-                               _preview(row[key], 100)))
+                               preview(row[key], 100)))
     return pd.DataFrame(errors, columns=list(ROW_ERROR_COLUMNS)) if errors else empty_row_errors()
 
 
@@ -653,7 +671,7 @@ def _from_records(records: Iterable[list[str]], file_name: str, header_index: in
             if len(record) not in (width, padded) or any(cell.strip() for cell in extra):
                 too_wide += len(record) > width
                 errors.append((n, WHOLE_ROW, f"has {len(record)} values but the header has {width} "
-                               "columns", _preview(delimiter.join(record))))
+                               "columns", preview(delimiter.join(record))))
             record = (record + [""] * width)[:width]
         numbers.append(n)
         for column, cell in zip(columns, record):
@@ -726,7 +744,7 @@ def _check_row_count(rows: int, max_rows: int, file_name: str) -> None:
                              "Split it into smaller files.")
 
 
-def _preview(value: str, limit: int = 200) -> str:
+def preview(value: str, limit: int = 200) -> str:
     return value if len(value) <= limit else value[:limit] + "…"
 
 
@@ -744,7 +762,7 @@ def _cell_problems(frame: pd.DataFrame, scan: bytes | None) -> pd.DataFrame:
             for n, value in zip(frame.loc[long, ROW], values[long]):
                 errors.append((n, column, f"is longer than {MAX_CELL_CHARS:,} characters "
                                f"({len(value):,}); cells are capped at {MAX_CELL_CHARS:,}",
-                               _preview(value, 100)))
+                               preview(value, 100)))
     if scan is None or _has_control_bytes(scan):
         for column in columns:
             values = frame[column]
@@ -752,7 +770,7 @@ def _cell_problems(frame: pd.DataFrame, scan: bytes | None) -> pd.DataFrame:
             for n, value in zip(frame.loc[found, ROW], values[found]):
                 char = _CONTROL.search(value).group()
                 errors.append((n, column, f"contains the control character U+{ord(char):04X}, which is "
-                               "not allowed in contact data", _preview(_visible(value), 100)))
+                               "not allowed in contact data", preview(_visible(value), 100)))
     if not errors:
         return empty_row_errors()
     return pd.DataFrame(errors, columns=list(ROW_ERROR_COLUMNS))

@@ -40,7 +40,7 @@ from core.importing.admission import LARGE_FILES
 from core.storage.review import Review, review_commit
 from core.rows import same_person
 from core.progress import Progress
-from core.files.reading import WHOLE_ROW, SourceFile, plain_json_objects, read_contacts
+from core.files.reading import WHOLE_ROW, SourceFile, plain_json_objects, preview, read_contacts
 from core.storage.records import check_change, contacts_mark, create_import, import_uuid
 from core.rows.fixes import PROBLEMS as PROBLEMS  # the fix grid's problems column, for the pages
 from core.rows.fixes import apply_edits, changed_rows, invalid_rows, row_statuses, rows_of
@@ -162,6 +162,7 @@ class Draft:
         # Empty frames of the same columns: a zero-row slice would keep the buffers alive.
         self.file.frame = pd.DataFrame(columns=self.file.frame.columns)
         self.file.row_errors = pd.DataFrame(columns=self.file.row_errors.columns)
+        self.file.not_text = {}
         self.edits = self.edits_mapping = self.pending = self.report = self.review = None
         self.same_person_cache = None
         self.released = True
@@ -466,10 +467,27 @@ def error_report(draft: Draft) -> pd.DataFrame:
 
 
 def reading_problems(file: SourceFile, mapping: Mapping) -> pd.DataFrame:
-    """The reading problems that matter under this mapping (ragged rows always do)."""
+    """The reading problems that matter under this mapping (ragged rows always do), and the JSON
+    values that are not text in a column mapped to a text field (a name sent as 123 or {...} is a
+    mistake, not a name)."""
     used = {column for columns in mapping.values() for column in columns} | {WHOLE_ROW}
     errors = file.row_errors
-    return errors[errors["column"].isin(used)].astype({"row": int}).reset_index(drop=True)
+    errors = errors[errors["column"].isin(used)]
+    not_text = [_not_text_errors(file, column) for field, columns in mapping.items() if field != "metadata"
+                for column in columns if column in file.not_text]
+    if not_text:
+        errors = (pd.concat([errors, *not_text], ignore_index=True).drop_duplicates(["row", "column"])
+                  .sort_values(["row", "column"], kind="stable"))
+    return errors.astype({"row": int}).reset_index(drop=True)
+
+
+def _not_text_errors(file: SourceFile, column: str) -> pd.DataFrame:
+    rows = file.not_text[column]
+    cells = file.frame[column].to_numpy()[np.asarray(rows) - 1]
+    return pd.DataFrame({"row": rows, "column": column,
+                         "reason": "is not text in the JSON (a number, true/false, an object or a list); "
+                                   "write the value in quotes",
+                         "value": [preview(str(cell)) for cell in cells]})
 
 
 # --- review, commit, attach, undo --------------------------------------------------------------
