@@ -10,10 +10,11 @@ from streamlit import config
 # The API reads the secrets the console reads ([roles], [api.jwt]; core.access.load_secrets).
 os.environ["CONTACT_IMPORT_SECRETS"] = os.pathsep.join(config.get_option("secrets.files"))
 
-from api import api, sockets  # noqa: E402 - after the secrets' location is known
+from api import api, deadlines, sockets  # noqa: E402 - after the secrets' location is known
 from api.internal import CloseInternalEndpoints  # noqa: E402
 from core.importing import remove_orphan_spools  # noqa: E402
 
 sockets.install()  # no 40 ms stall per call on a kept-alive connection
+deadlines.install()  # a request's headers and body must keep arriving
 remove_orphan_spools()  # uploads that a killed or stopped server left in the temporary folder
 app = st.App("app.py", routes=[Mount("/api", app=api)], middleware=[Middleware(CloseInternalEndpoints)])

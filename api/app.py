@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api import campaigns, contacts, imports
+from api.limits import BodyLimit
 from core.access import AccessRefused
 from core.errors import (CampaignNotFound, CommitFailed, ImportClosed, ImportConsoleError, ImportNotFound,
                          NotTheOwner, StatusChangeRefused, TotalRowsMismatch, UndoFailed)
@@ -17,6 +18,9 @@ api = FastAPI(title="Contact Import Console API",
               description="The bulk contact import API: create an import, add contacts, complete it, "
                           "attach it to a campaign. Authenticate with `X-API-Key`.",
               docs_url="/docs", redoc_url=None)
+api.add_middleware(BodyLimit)
+
+
 @api.middleware("http")
 async def _no_nul(request: Request, call_next):
     """A NUL in a path or query value can never match stored text (PostgreSQL refuses it)."""

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import caller, service
+from api.limits import too_large
 from api.paging import check_paging, decode_cursor, page
 from core.access import Actor
 from core.errors import ImportClosed, RowsInvalid, UnreadableFile
@@ -155,8 +156,7 @@ def _check_utf8(decoder, chunk: bytes, offset: int, final: bool = False) -> None
 
 def _check_size(size: int) -> None:
     if size > MAX_FILE_BYTES:
-        raise HTTPException(413, f"The request holds more than {MAX_FILE_BYTES >> 20} MB; split it into "
-                                 "several calls with the same X-Import-ID.")
+        raise too_large()
 
 
 def _batch_answer(svc: Service, result, report) -> dict:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from typing import Iterator
 
 from fastapi import Depends, HTTPException, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from api.limits import SLOTS
 from api.tokens import JwtSettings, jwt_settings, token_actor
 from core.access import Actor, Policy, load_secrets, policy_from
 from core.errors import ImportConsoleError
@@ -51,9 +53,17 @@ def policy() -> Policy:
 
 def caller(key: str | None = Security(_api_key), bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
            svc: Service = Depends(service), jwt: JwtSettings = Depends(settings),
-           roles: Policy = Depends(policy)) -> Actor:
+           roles: Policy = Depends(policy)) -> Iterator[Actor]:
     """Who made the request, with their role: the key's, or the token's. Unknown, revoked, expired
-    and forged credentials all get the same answer, so that a caller learns nothing from it."""
+    and forged credentials all get the same answer, so that a caller learns nothing from it. The
+    request holds one of its caller's slots (api.limits) until it is answered."""
+    owner = _authenticated(key, bearer, svc, jwt, roles)
+    with SLOTS.held(f"{owner.via}:{owner.name}"):
+        yield owner
+
+
+def _authenticated(key: str | None, bearer: HTTPAuthorizationCredentials | None, svc: Service, jwt: JwtSettings,
+                   roles: Policy) -> Actor:
     owner = svc.key_actor(key) if key else None
     if owner is None and bearer is not None:
         owner = token_actor(bearer.credentials, jwt, roles)

@@ -432,3 +432,33 @@ def _rows_of_each_step(node: dict):
     yield node["Actual Rows"] * node.get("Actual Loops", 1)
     for child in node.get("Plans", []):
         yield from _rows_of_each_step(child)
+
+
+def test_a_body_past_the_limit_is_refused_and_a_chunked_one_cut_where_it_passes(client, engine, key, monkeypatch):
+    """Issue 21, point 3: a 330 MB upload was read and spooled to its end before the 413."""
+    from api import limits
+    monkeypatch.setattr(limits, "MAX_BODY_BYTES", 2000)
+    said = client.post("/contacts/bulk", content=b"[" + b" " * 3000 + b"]",
+                       headers={**key, "Content-Type": "application/json"})
+    assert said.status_code == 413 and "more than" in said.json()["detail"]
+    chunks = iter([b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n",
+                   csv_bytes(*[person(n) for n in range(1, 40)]), b"\r\n--b--\r\n"])
+    cut = client.post("/contacts/bulk", content=chunks,  # an iterator: sent chunked, with no Content-Length
+                      headers={**key, "Content-Type": "multipart/form-data; boundary=b"})
+    assert cut.status_code == 413
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM contacts")).scalar_one() == 0
+
+
+def test_a_key_has_a_bounded_number_of_requests_in_progress(client, engine, key, monkeypatch):
+    """Issue 21, point 3: past its slots a key is answered 429 with Retry-After; other keys are not."""
+    from api import limits
+    monkeypatch.setattr(limits.SLOTS, "limit", 2)
+    other = {"X-API-Key": create_key(engine, "Salesforce sync", ADMIN, "importer")}
+    with limits.SLOTS.held("api:HubSpot sync"), limits.SLOTS.held("api:HubSpot sync"):
+        busy = client.get("/imports", headers=key)
+        assert busy.status_code == 429 and busy.headers["Retry-After"] == "1"
+        assert "2 requests in progress" in busy.json()["detail"]
+        assert client.get("/imports", headers=other).status_code == 200
+    assert client.get("/imports", headers=key).status_code == 200
+    assert limits.SLOTS._held == {}  # every answered request gave its slot back

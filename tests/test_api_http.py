@@ -150,3 +150,71 @@ def test_streamlit_s_metrics_are_not_served(server_url):
     assert curl(f"{server_url}/_stcore/metrics")[0] == 404
     assert curl(f"{server_url}/_stcore/metrics/")[0] == 404
     assert curl(f"{server_url}/_stcore/health") == (200, "ok")
+
+
+@pytest.fixture(scope="module")
+def strict_server(database_url, tmp_path_factory):
+    """A server with short deadlines (api.deadlines), so that a test sees them act."""
+    log = tmp_path_factory.mktemp("strict") / "server.log"
+    with console_server(database_url, log, CONTACT_IMPORT_HEADER_SECONDS="2", CONTACT_IMPORT_BODY_WINDOW_SECONDS="2",
+                        CONTACT_IMPORT_BODY_MIN_BYTES="1000") as (url, _):
+        yield url
+
+
+def _connect(url: str):
+    import socket
+    from urllib.parse import urlparse
+    address = urlparse(url)
+    connection = socket.create_connection((address.hostname, address.port))
+    connection.settimeout(60)  # a guard against a test that would hang; the server answers long before
+    return connection
+
+
+def _answer(connection) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    return received
+
+
+def test_a_body_past_the_limit_is_refused_before_a_byte_of_it_is_sent(server_url, engine):
+    """Issue 21, point 3: a 330 MB upload was read and spooled to its end before the 413."""
+    key = create_key(engine, "big", ADMIN, "importer")
+    connection = _connect(server_url)
+    connection.sendall(f"POST /api/contacts/bulk HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 330000000\r\n\r\n".encode())
+    answer = _answer(connection)  # the server closes the connection: the body is not wanted
+    connection.close()
+    assert answer.startswith(b"HTTP/1.1 413") and b"more than 256 MB" in answer
+
+
+def test_headers_or_a_body_that_trickle_in_are_answered_408_and_closed(strict_server, engine):
+    """Issue 21, point 3: a body sent a byte every 2 s held its connection forever, key or no key."""
+    import threading
+    import time
+
+    key = create_key(engine, "slow", ADMIN, "importer")
+    silent = _connect(strict_server)
+    slow_headers = _connect(strict_server)
+    slow_body = _connect(strict_server)
+    slow_body.sendall(f"POST /api/contacts/bulk HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\n"
+                      "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n[".encode())
+
+    def trickle(connection, data: bytes) -> None:
+        try:
+            for byte in data:
+                connection.sendall(bytes([byte]))
+                time.sleep(0.2)
+        except OSError:
+            pass  # closed by the server: what the test waits for
+
+    header_text = f"POST /api/imports/ HTTP/1.1\r\nHost: x\r\nX-API-Key: {key}\r\n".encode() * 20
+    for connection, data in ((slow_headers, header_text), (slow_body, b" " * 100_000)):
+        threading.Thread(target=trickle, args=(connection, data), daemon=True).start()
+    for connection in (silent, slow_headers, slow_body):
+        assert _answer(connection).startswith(b"HTTP/1.1 408"), connection
+        connection.close()
+    # a request that keeps its pace is served as ever
+    code, body = curl(f"{strict_server}/api/imports", "-H", f"X-API-Key: {key}")
+    assert code == 200, body
