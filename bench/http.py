@@ -5,7 +5,8 @@ server (`streamlit run server.py`, what `./dev start` runs), on a throw-away dat
                connection and on one reused connection (a stall here is Nagle's algorithm meeting
                the client's delayed ACK);
   small bulks  N concurrent clients with one key, each sending 1-row (then 100-row) bulks as their
-               own imports (no X-Import-ID) for S seconds: requests/s, contacts/s, p50 and p99;
+               own imports (no X-Import-ID) for S seconds: requests/s, contacts/s, p50 and p99 (the
+               server lets the key have N requests in progress: CONTACT_IMPORT_KEY_CONCURRENCY);
   beside a big import  50-row bulks of unrelated emails sent back to back, alone and while the
                CLI imports a ROWS-row file into the same database: the longest wait of each.
 """
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
 
     server_url = os.environ.get("DATABASE_URL") or DEFAULT_URL
     with scratch_database(server_url, f"contact_import_bench_http_{os.getpid()}") as url, \
-            tempfile.TemporaryDirectory() as folder, console_server(url, Path(folder) / "server.log") as (base, _):
+            tempfile.TemporaryDirectory() as folder, \
+            console_server(url, Path(folder) / "server.log", CONTACT_IMPORT_KEY_CONCURRENCY=str(args.clients)) as (base, _):
         engine = make_engine(url)
         key = create_key(engine, "bench http", local_actor(), "importer")
         engine.dispose()
