@@ -1,6 +1,8 @@
 """The console and the HTTP API on one server and one port: `streamlit run server.py` (what
 `./dev start` runs) finds this st.App, serves app.py's pages, and mounts the API under /api."""
+import asyncio
 import os
+from contextlib import asynccontextmanager
 
 import streamlit as st
 from starlette.middleware import Middleware
@@ -13,8 +15,18 @@ os.environ["CONTACT_IMPORT_SECRETS"] = os.pathsep.join(config.get_option("secret
 from api import api, deadlines, sockets  # noqa: E402 - after the secrets' location is known
 from api.internal import CloseInternalEndpoints  # noqa: E402
 from core.importing import remove_orphan_spools  # noqa: E402
+from core.storage.embedded import stop_embedded_server  # noqa: E402
 
 sockets.install()  # no 40 ms stall per call on a kept-alive connection
 deadlines.install()  # a request's headers and body must keep arriving
 remove_orphan_spools()  # uploads that a killed or stopped server left in the temporary folder
-app = st.App("app.py", routes=[Mount("/api", app=api)], middleware=[Middleware(CloseInternalEndpoints)])
+
+
+@asynccontextmanager
+async def _life(_app):
+    yield
+    await asyncio.to_thread(stop_embedded_server)  # the embedded database stops with the console
+
+
+app = st.App("app.py", routes=[Mount("/api", app=api)], middleware=[Middleware(CloseInternalEndpoints)],
+             lifespan=_life)

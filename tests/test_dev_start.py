@@ -72,3 +72,50 @@ def test_the_console_does_not_watch_its_database_s_folder():
     import tomllib
     settings = tomllib.loads((PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
     assert {".data", "bench/out", ".venv"} <= set(settings["server"]["folderWatchBlacklist"])
+
+
+def _postmaster(data: "os.PathLike") -> int | None:
+    """The pid of the embedded server running on data, if any."""
+    try:
+        pid = int((data / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+        return pid
+    except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
+        return None
+
+
+def _start_and_stop(data, port: int) -> None:
+    environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CONTACT_IMPORT_ADDRESS")}
+    environment["CONTACT_IMPORT_DATA_DIR"] = str(data)
+    process = subprocess.Popen(["./dev", "start", "--server.port", str(port), "--server.headless", "true"],
+                               cwd=PROJECT_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180  # the first start initializes the database
+    while True:
+        try:
+            # the API's first call starts the embedded database (the pages' would too)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/imports", timeout=30)
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 401
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, "./dev start did not answer"
+            time.sleep(0.3)
+    postmaster = _postmaster(data)
+    assert postmaster is not None
+    process.terminate()  # SIGTERM, as a service manager stops it
+    process.wait(timeout=60)
+    deadline = time.monotonic() + 60
+    while _postmaster(data) == postmaster:
+        assert time.monotonic() < deadline, "the embedded database outlived the console"
+        time.sleep(0.1)
+
+
+def test_the_embedded_database_stops_with_the_console_even_after_one_that_died(tmp_path):
+    """Issue 21, point 7: the embedded PostgreSQL still ran 30 s (and for good) after the console
+    got SIGTERM; and a console killed outright left a handle that kept the next one's running."""
+    data = tmp_path / "pg"
+    _start_and_stop(data, free_port())
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (data / ".handle_pids.json").write_text(f"[{gone.pid}]")  # a console that died holding the database
+    _start_and_stop(data, free_port())
