@@ -147,7 +147,9 @@ def list_contacts(engine: Engine, import_id: str | None = None, email: str | Non
     if import_id is not None:
         joined = " JOIN import_contacts l ON l.email = c.email AND l.contact_id = c.id"
         where.append("l.import_id = :import_id")
-        order, key, params["import_id"] = "l.email", "l.email > :after", import_uuid(import_id)
+        # the key on both sides of the join: the planner does not carry an inequality across it,
+        # and a merge join then read a shard's contacts from the first email to the key
+        order, key, params["import_id"] = "l.email", "l.email > :after AND c.email > :after", import_uuid(import_id)
     elif campaign_id is not None:
         where.append("(c.email, c.id) IN (SELECT l.email, l.contact_id FROM import_contacts l JOIN campaign_imports ci "
                      "ON ci.import_id = l.import_id WHERE ci.campaign_id = :campaign)")
