@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from api import campaigns, contacts, imports
 from api.limits import BodyLimit
 from core.access import AccessRefused
-from core.errors import (CampaignNotFound, CommitFailed, ImportClosed, ImportConsoleError, ImportNotFound,
+from core.errors import (CampaignNotFound, ClaimLost, CommitFailed, KeyInProgress, KeyReused, ImportClosed, ImportConsoleError, ImportNotFound,
                          NotTheOwner, StatusChangeRefused, TotalRowsMismatch, UndoFailed)
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,19 @@ async def _not_found(request: Request, error: ImportConsoleError) -> JSONRespons
 @api.exception_handler(StatusChangeRefused)
 @api.exception_handler(ImportClosed)
 @api.exception_handler(TotalRowsMismatch)
+@api.exception_handler(ClaimLost)
 async def _conflict(request: Request, error: ImportConsoleError) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=409)
+
+
+@api.exception_handler(KeyInProgress)
+async def _in_progress(request: Request, error: KeyInProgress) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=409, headers={"Retry-After": "1"})
+
+
+@api.exception_handler(KeyReused)
+async def _key_reused(request: Request, error: KeyReused) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=422)
 
 
 @api.exception_handler(AccessRefused)

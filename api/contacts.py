@@ -6,17 +6,20 @@ import json
 import shutil
 from contextlib import asynccontextmanager
 from enum import Enum
+from functools import partial
 from pathlib import Path
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import caller, service
+from api.idempotency import KEY_HEADER, caller_key, check_key, file_digest, fingerprint, replayed
 from api.limits import too_large
 from api.paging import check_paging, decode_cursor, page
 from core.access import Actor
 from core.errors import ImportClosed, RowsInvalid, UnreadableFile
-from core.importing import MAX_FILE_BYTES, Service, spool_folder
+from core.importing import MAX_FILE_BYTES, Replay, Service, spool_folder
 
 router = APIRouter(tags=["contacts"])
 
@@ -68,30 +71,51 @@ _BULK_BODY = {"requestBody": {"required": True, "content": {
 
 @router.post("/contacts/bulk", status_code=201, openapi_extra=_BULK_BODY)
 async def bulk(request: Request, import_id: str | None = Header(default=None, alias="X-Import-ID"),
-               on_invalid: OnInvalid = OnInvalid.reject, who: Actor = Depends(caller),
-               svc: Service = Depends(service)) -> dict:
+               on_invalid: OnInvalid = OnInvalid.reject, idempotency_key: str | None = KEY_HEADER,
+               who: Actor = Depends(caller), svc: Service = Depends(service)) -> dict:
     """The seed's step 2: contacts as a JSON array, or a CSV/XLSX/JSON file in multipart field
     `file`; one request is one transaction, and several may fill one import before it is completed.
     Without X-Import-ID an import is made for the call and completed at once (the answer carries a
     warning). Stricter than the seed: an unknown X-Import-ID is a 404 and nothing is written (the
     seed answered 207 and left the contacts untracked); an import no longer in processing is 409.
-    Invalid rows refuse the call (422, every error listed) unless on_invalid=skip."""
+    Invalid rows refuse the call (422, every error listed) unless on_invalid=skip. With an
+    Idempotency-Key, the same request sent again gets the first answer and writes nothing."""
+    check_key(idempotency_key)
     if import_id is not None:
         _check_open(svc, import_id)  # before the body is read: a wrong id costs nothing
     async with _upload(request) as (path, file_name):
+        held = None
+        if idempotency_key is not None:
+            same = fingerprint("bulk", _canonical(import_id), on_invalid.value, file_name,
+                               await run_in_threadpool(file_digest, path))
+            held = svc.claim_key(caller_key(who), idempotency_key, same)
+            if isinstance(held, Replay):
+                return replayed(held)
+        answered = {}
+
+        def answer_of(result, report, read_contacts) -> dict:
+            answered["answer"] = _batch_answer(read_contacts, result, report, import_id)
+            return answered["answer"]
         try:
-            result, report = await run_in_threadpool(svc.add_contacts, import_id, path, file_name,
-                                                     on_invalid is OnInvalid.skip, actor=who)
-        except UnreadableFile as error:
-            raise HTTPException(400, f"Failed to parse CSV file: {error}") from None
-        except RowsInvalid as error:
-            raise HTTPException(422, {"message": str(error), "errors": _records(error.errors)}) from None
-    answer = _batch_answer(svc, result, report)
-    if import_id is None:
-        answer["warning"] = (f"No X-Import-ID was sent: import {result.import_id} was created for these "
-                             "contacts and completed. Create the import first (POST /imports/) to add "
-                             "several batches to it.")
-    return answer
+            result, report = await run_in_threadpool(partial(svc.add_contacts, import_id, path, file_name,
+                                                             on_invalid is OnInvalid.skip, actor=who, claim=held,
+                                                             answer_of=answer_of))
+        except BaseException as error:
+            if held is not None:
+                svc.release_key(held)  # unless its answer was recorded, nothing was written
+            if isinstance(error, UnreadableFile):
+                raise HTTPException(400, f"Failed to parse CSV file: {error}") from None
+            if isinstance(error, RowsInvalid):
+                raise HTTPException(422, {"message": str(error), "errors": _records(error.errors)}) from None
+            raise
+    return answered.get("answer") or _batch_answer(svc.contacts_by_email, result, report, import_id)
+
+
+def _canonical(import_id: str | None) -> str | None:
+    try:
+        return None if import_id is None else str(UUID(import_id))
+    except ValueError:
+        return import_id
 
 
 def _check_open(svc: Service, import_id: str) -> None:
@@ -159,15 +183,20 @@ def _check_size(size: int) -> None:
         raise too_large()
 
 
-def _batch_answer(svc: Service, result, report) -> dict:
-    emails = report.kept_emails(DETAILS_SHOWN)
-    details = svc.contacts_by_email(emails)
-    return {"import_id": result.import_id, "status": result.status,
-            # the seed's `inserted`: every contact the call upserted (linked), new or not
-            "inserted": result.total_rows, "created": result.inserted,
-            "updated": result.updated, "unchanged": result.unchanged, "invalid": result.invalid,
-            "duplicates": result.duplicates, "errors": _records(report.errors),
-            "details": details, "details_truncated": report.valid_count > DETAILS_SHOWN}
+def _batch_answer(read_contacts, result, report, import_id: str | None) -> dict:
+    """The call's answer; read_contacts(emails): the stored contacts' id, email and name."""
+    answer = {"import_id": result.import_id, "status": result.status,
+              # the seed's `inserted`: every contact the call upserted (linked), new or not
+              "inserted": result.total_rows, "created": result.inserted,
+              "updated": result.updated, "unchanged": result.unchanged, "invalid": result.invalid,
+              "duplicates": result.duplicates, "errors": _records(report.errors),
+              "details": read_contacts(report.kept_emails(DETAILS_SHOWN)),
+              "details_truncated": report.valid_count > DETAILS_SHOWN}
+    if import_id is None:
+        answer["warning"] = (f"No X-Import-ID was sent: import {result.import_id} was created for these "
+                             "contacts and completed. Create the import first (POST /imports/) to add "
+                             "several batches to it.")
+    return answer
 
 
 def _records(errors) -> list[dict]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 from enum import Enum
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from api.deps import caller, service
+from api.idempotency import KEY_HEADER, caller_key, check_key, fingerprint, replayed
 from api.paging import check_paging, decode_cursor, page
 from core.access import Actor
-from core.importing import STATUSES, Service
+from core.importing import STATUSES, Replay, Service
 
 router = APIRouter(tags=["imports"])
 Status = Enum("Status", {name: name for name in STATUSES}, type=str)
@@ -25,12 +27,27 @@ def _public(record: dict) -> dict:
 
 
 @router.post("/imports/", status_code=201)
-def create(body: ImportIn, who: Actor = Depends(caller), svc: Service = Depends(service)) -> dict:
-    """Step 1 of the seed's flow: an import in `processing`, waiting for its contacts."""
-    import_id = svc.create_api_import(body.source, body.file_name, who)
-    record = svc.get_import(import_id)
-    keys = ("id", "status", "source", "file_name", "created_at")
-    return _public({k: record[k] for k in keys})
+def create(body: ImportIn, idempotency_key: str | None = KEY_HEADER, who: Actor = Depends(caller),
+           svc: Service = Depends(service)) -> dict:
+    """Step 1 of the seed's flow: an import in `processing`, waiting for its contacts. With an
+    Idempotency-Key, the same request sent again gets the first answer and makes no other import."""
+    check_key(idempotency_key)
+    held = None
+    if idempotency_key is not None:
+        held = svc.claim_key(caller_key(who), idempotency_key, fingerprint("create", body.source, body.file_name))
+        if isinstance(held, Replay):
+            return replayed(held)
+    try:
+        import_id = svc.create_api_import(body.source, body.file_name, who, claim=held)
+        record = svc.get_import(import_id)
+        answer = jsonable_encoder(_public({k: record[k] for k in ("id", "status", "source", "file_name", "created_at")}))
+        if held is not None:
+            svc.record_answer(held, 201, answer)
+    except BaseException:
+        if held is not None:
+            svc.release_key(held)
+        raise
+    return answer
 
 
 @router.get("/imports", dependencies=[Depends(caller)])

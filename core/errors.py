@@ -114,3 +114,27 @@ class UndoFailed(ImportConsoleError):
         self.import_id = import_id
         self.reason = reason
         super().__init__(f"Undo of import {import_id} failed and changed nothing: {reason}")
+
+
+class KeyReused(ImportConsoleError):
+    """An Idempotency-Key sent again with another request."""
+
+    def __init__(self, key: str):
+        super().__init__(f"The Idempotency-Key {key!r} was used for another request (another body, route, "
+                         "X-Import-ID or on_invalid) in the last 24 hours; send a new key for a new request.")
+
+
+class KeyInProgress(ImportConsoleError):
+    """An Idempotency-Key whose first request is still being answered."""
+
+    def __init__(self, key: str):
+        super().__init__(f"A request with the Idempotency-Key {key!r} is in progress; send this one again once "
+                         "it is answered, and it will get the same answer.")
+
+
+class ClaimLost(ImportConsoleError):
+    """A request whose Idempotency-Key a retry took over while it ran (it seemed dead)."""
+
+    def __init__(self, key: str):
+        super().__init__(f"A retry took over the Idempotency-Key {key!r} while this request ran; nothing of this "
+                         "one was saved, and the retry's answer stands.")

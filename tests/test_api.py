@@ -410,7 +410,7 @@ def test_paging_is_refused_with_a_pointer_to_the_cursor(client, engine, key):
 def test_a_deep_page_reads_no_more_than_its_rows(client, engine, key):
     """The cursor's page goes by index from its key: it reads its own rows, not those before it."""
     if is_citus(engine):
-        pytest.skip("Citus plans the page on its workers: the coordinator's counters do not show it")
+        pytest.skip("Citus plans the page on its workers: the coordinator's plan does not show the rows they read")
     import_file(engine, csv_bytes(*[person(n) for n in range(1, 2001)]), "a.csv", "s")
     page = client.get("/contacts", params={"offset": 1990, "limit": 5}, headers=key).json()
     sent = []

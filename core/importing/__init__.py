@@ -35,6 +35,7 @@ from core.rows.counts import of_record as record_counts
 from core.storage import audit_log
 from core.storage.campaigns import check_campaign, create_campaign, list_campaigns, open_campaign
 from core.storage.database import make_engine
+from core.storage.idempotency import Claim, Replay, claim_key, record_answer, release_key
 from core.storage.history import (campaign_contacts_csv, contacts_by_email, get_import, import_contacts,
                                   import_contacts_csv, import_error_file, import_errors, import_records,
                                   list_contacts, list_imports, recent_sources)
@@ -63,7 +64,7 @@ ON_DATABASE = {verb.__name__: verb for verb in (
     list_imports, import_records, get_import, import_errors, import_error_file, import_contacts, import_contacts_csv,
     recent_sources, list_contacts, campaign_contacts_csv, contacts_by_email, list_campaigns, open_campaign,
     create_campaign, check_campaign, check_role, import_activity, read_audit, record_refused_sign_in, create_key, list_keys,
-    revoke_key, key_actor)}
+    revoke_key, key_actor, claim_key, record_answer, release_key)}
 
 
 class Service:
@@ -90,7 +91,7 @@ def connect(url: str | None = None) -> Service:
     return Service(make_engine(url))
 
 
-__all__ = sorted([*ON_DATABASE, "Service", "connect", "DraftRegistry", "PROBLEMS", "SAMPLE_ROWS", "Draft", "Upload", "apply_fixes",
+__all__ = sorted([*ON_DATABASE, "Service", "connect", "Claim", "Replay", "DraftRegistry", "PROBLEMS", "SAMPLE_ROWS", "Draft", "Upload", "apply_fixes",
                   "choose_columns", "current_report", "error_file", "hints", "hold_edits", "keep_skipped_rows",
                   "missing_fields", "planned_counts", "possible_duplicates", "reading_problems", "error_report",
                   "row_fates", "rows_to_fix", "samples", "skip_rows", "unresolved", "validate_draft", "drafts",

@@ -12,7 +12,9 @@ was read, the mapping, the user's fixes, the validation report, the review and t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Callable
 from uuid import uuid4
 
 import numpy as np
@@ -24,14 +26,15 @@ from core.storage import audit_log
 from core.access import Actor, check, check_owner, local_actor
 from core.storage.campaigns import Campaign, attach_to_campaign, open_campaign
 from core.storage.campaigns import attach_imports as attach_to_campaign_all
-from core.storage.commit import ImportResult, commit_import, complete_import
+from core.storage.commit import ImportResult, Written, commit_import, complete_import
+from core.storage.idempotency import Claim, settle
 from core.rows.counts import Counts
 from core.rows.clean_batch import SMALL_BATCH_ROWS, CleanBatch, clean_batch
 from core.rows.error_file import errors_column, export_hints, fixable_rows
 from core.errors import (AlreadyCommitted, AmbiguousColumns, ImportConsoleError, ImportNotFound, MappingIncomplete,
                          RowsInvalid, StatusChangeRefused)
 from core.fields import FIELDS, ROW
-from core.storage.history import get_import
+from core.storage.history import contacts_by_email_in, get_import
 from core.rows.mapping import (Mapping, SameNamedColumns, ambiguous_fields, apply_mapping, missing_required,
                           same_named_columns, suggest_from_values, suggest_mapping)
 from core.files.memory import release_memory
@@ -547,7 +550,8 @@ def recorded_status(engine: Engine, draft: Draft) -> str | None:
         return None
 
 
-def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None) -> ImportResult:
+def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None, *,
+           on_written: Written | None = None) -> ImportResult:
     """Commit the draft's valid rows in one transaction into the draft's import (made now, or the
     failed import being retried), then attach it to the draft's campaign if it names one. A draft
     committed already, from any tab, link or retry, is refused (AlreadyCommitted) and nothing is
@@ -559,7 +563,7 @@ def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None) ->
         # only a retry may come with a renamed file (the import was created with the first one)
         draft.result = commit_import(engine, draft.import_id, report, on_progress,
                                      file_name=draft.file_name if draft.retry else None,
-                                     fixable=error_file(draft), actor=draft.actor)
+                                     fixable=error_file(draft), actor=draft.actor, on_written=on_written)
     except StatusChangeRefused as refused:
         if refused.current in ("completed", "reverted"):
             raise AlreadyCommitted(draft.import_id, refused.current) from None
@@ -622,40 +626,65 @@ def read_audit(engine: Engine, actor: Actor, import_id: str | None = None,
 
 # --- the HTTP API's flow: create, add batches, complete ------------------------------------------
 
-def create_api_import(engine: Engine, source: str, file_name: str | None, actor: Actor) -> str:
-    """The seed's step 1: an import in `processing`, the actor's (its owner), waiting for batches."""
+def create_api_import(engine: Engine, source: str, file_name: str | None, actor: Actor,
+                      claim: Claim | None = None) -> str:
+    """The seed's step 1: an import in `processing`, the actor's (its owner), waiting for batches.
+    claim: the request's Idempotency-Key claim; the import takes its id, so a retry makes no other."""
     check(engine, actor, "import")
-    return create_import(engine, source, file_name, created_by=actor.name, created_via="api")
+    return create_import(engine, source, file_name, created_by=actor.name, created_via="api",
+                         import_id=claim.import_id if claim else None)
+
+
+# What an API request answers for the contacts it wrote (result, report, and how to read the stored
+# contacts as the writing transaction sees them); recorded with an Idempotency-Key's claim.
+AnswerOf = Callable[[ImportResult, "ValidationReport | CleanBatch", Callable[[list[str]], list[dict]]], dict]
+
+
+def _recorder(held: Claim | None, answer_of: AnswerOf | None) -> Callable[[object], Written | None]:
+    """For a batch's report: what its commit does last in its transaction (settle the claim with
+    the answer), or nothing without a claim."""
+    def for_report(report) -> Written | None:
+        if held is None or answer_of is None:
+            return None
+        return lambda conn, result: settle(conn, held, 201, answer_of(result, report,
+                                                                      partial(contacts_by_email_in, conn)))
+    return for_report
 
 
 def add_contacts(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str,
-                 skip_invalid: bool = False, *, actor: Actor, **read_options) -> tuple[ImportResult, ValidationReport | CleanBatch]:
+                 skip_invalid: bool = False, *, actor: Actor, claim: Claim | None = None,
+                 answer_of: AnswerOf | None = None, **read_options) -> tuple[ImportResult, ValidationReport | CleanBatch]:
     """One batch of the seed's step 2, in one transaction, into an import in `processing` (which
     stays so), which only its owner (or an admin) may add to; without import_id, into an import
     made for the batch and completed with it (its source: the actor). Invalid rows refuse the whole
     batch (RowsInvalid), unless skip_invalid: then the valid rows are written and the invalid ones
-    stored with the import."""
+    stored with the import. claim: the request's Idempotency-Key claim, settled with answer_of's
+    answer in the batch's transaction (a new import takes the claim's id)."""
     check(engine, actor, "import", import_id)
     if import_id is not None:
         check_owner(engine, import_id, actor)
     size = len(data) if isinstance(data, bytes) else data.stat().st_size
     with LARGE_FILES.admit(size):  # the whole batch: its rows are in memory until it is written
-        return _add_batch(engine, import_id, data, file_name, skip_invalid, actor, read_options)
+        return _add_batch(engine, import_id, data, file_name, skip_invalid, actor, read_options,
+                          claim, _recorder(claim, answer_of))
 
 
 def _add_batch(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str, skip_invalid: bool,
-               actor: Actor, read_options: dict) -> tuple[ImportResult, ValidationReport | CleanBatch]:
+               actor: Actor, read_options: dict, claim: Claim | None,
+               recorder: Callable[[object], Written | None]) -> tuple[ImportResult, ValidationReport | CleanBatch]:
+    new_import = claim.import_id if claim else None
     clean = None if read_options else _clean_batch(data)
     if clean is not None:
-        return _add_clean_batch(engine, import_id, clean, file_name, actor), clean
-    draft = open_file(None, data, file_name, source=actor.name, actor=actor, **read_options)
+        return _add_clean_batch(engine, import_id, clean, file_name, actor, new_import, recorder(clean)), clean
+    draft = open_file(None, data, file_name, source=actor.name, actor=actor, import_id=new_import, **read_options)
     try:
         report = validate_draft(draft)
         if report.invalid and not skip_invalid:
             raise RowsInvalid(file_name, report.errors)
         if import_id is None:
-            return commit(engine, draft), report
-        return commit_import(engine, import_id, report, complete=False, actor=actor), report
+            return commit(engine, draft, on_written=recorder(report)), report
+        return commit_import(engine, import_id, report, complete=False, actor=actor,
+                             on_written=recorder(report)), report
     finally:
         draft.close()
 
@@ -670,13 +699,13 @@ def _clean_batch(data: bytes | Path) -> CleanBatch | None:
 
 
 def _add_clean_batch(engine: Engine, import_id: str | None, batch: CleanBatch, file_name: str,
-                     actor: Actor) -> ImportResult:
+                     actor: Actor, new_import: str | None, on_written: Written | None) -> ImportResult:
     """What _add_batch does with a batch that has nothing to report: no draft, no error file."""
     if import_id is not None:
-        return commit_import(engine, import_id, batch, complete=False, actor=actor)
-    new_import = create_import(engine, actor.name, file_name, actor.name)
+        return commit_import(engine, import_id, batch, complete=False, actor=actor, on_written=on_written)
+    made = create_import(engine, actor.name, file_name, actor.name, import_id=new_import)
     no_rows_to_fix = pd.DataFrame(columns=[*batch.headers, errors_column(batch.headers)])
-    return commit_import(engine, new_import, batch, fixable=no_rows_to_fix, actor=actor)
+    return commit_import(engine, made, batch, fixable=no_rows_to_fix, actor=actor, on_written=on_written)
 
 
 def complete(engine: Engine, import_id: str, total_rows: int | None = None, *, actor: Actor) -> None:

@@ -7,7 +7,7 @@ import logging
 import time
 from uuid import UUID
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 import pyarrow as pa
@@ -38,6 +38,7 @@ MERGE_SLICE = 25_000
 MERGE_SECONDS = 1.2
 MERGE_SLICES = (10_000, 250_000)
 INTERRUPTED = "interrupted: the commit was stopped before it finished; nothing of it was saved"
+Written = Callable[[Connection, "ImportResult"], None]
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class ImportResult:
 def commit_import(engine: Engine, import_id: str, report: ValidationReport | CleanBatch,
                   on_progress: Progress | None = None, file_name: str | None = None,
                   complete: bool = True, fixable: pd.DataFrame | None = None, *,
-                  actor: Actor) -> ImportResult:
+                  actor: Actor, on_written: Written | None = None) -> ImportResult:
     """Steps 2 and 3 of the seed's flow in ONE transaction (file_name: the file being committed,
     when it differs from the one the import was created with, as on a retry). A deadlock is
     retried (writers lock contacts in one order, so only Citus, whose workers lock in parallel,
@@ -77,12 +78,13 @@ def commit_import(engine: Engine, import_id: str, report: ValidationReport | Cle
     HTTP API's flow: several calls, then PUT completed); its counts add up over the batches.
     fixable: the rejected rows as the file held them, stored for History's error file
     (core.rows.error_file.fixable_rows). actor: who commits (needs the importer role), recorded in the
-    audit trail in the commit's transaction (a batch too)."""
+    audit trail in the commit's transaction (a batch too). on_written: called last in the commit's
+    transaction, with it and the result (an API request's answer is recorded so)."""
     notify = on_progress or ignore_progress
     try:
         return retry_deadlocks(f"committing import {import_id}",
                                lambda: _commit_once(engine, import_id, report, notify, file_name, complete, fixable,
-                                                    actor))
+                                                    actor, on_written))
     except ImportConsoleError:
         raise
     except Exception as error:
@@ -141,7 +143,7 @@ def complete_import(engine: Engine, import_id: str, total_rows: int | None = Non
 
 def _commit_once(engine: Engine, import_id: str, report: ValidationReport | CleanBatch, notify: Progress,
                  file_name: str | None, complete: bool, fixable: pd.DataFrame | None,
-                 actor: Actor) -> ImportResult:
+                 actor: Actor, on_written: Written | None) -> ImportResult:
     total = report.valid_count
     key = import_uuid(import_id)  # parsed once: every statement below takes it as it is
     with engine.begin() as conn:
@@ -188,6 +190,8 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
             audit_log.record(conn, actor, "contacts added", import_id=import_id,
                          detail={"inserted": inserted, "updated": updated, "unchanged": unchanged,
                                  "invalid": result.invalid})
+        if on_written is not None:
+            on_written(conn, result)
     notify("done", total, total)
     return result
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from core.storage.campaigns import campaign_uuid
 from core.rows.error_file import errors_column
@@ -169,6 +169,11 @@ def list_contacts(engine: Engine, import_id: str | None = None, email: str | Non
 def contacts_by_email(engine: Engine, emails: list[str]) -> list[dict]:
     """id, email and full_name of the stored contacts of these (normalized) emails, by email."""
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT id::text AS id, email, full_name FROM contacts "
-                                    "WHERE email = ANY(:emails) ORDER BY email"), {"emails": emails}).mappings().all()
+        return contacts_by_email_in(conn, emails)
+
+
+def contacts_by_email_in(conn: Connection, emails: list[str]) -> list[dict]:
+    """contacts_by_email as a transaction sees them (one that is writing them)."""
+    rows = conn.execute(sa.text("SELECT id::text AS id, email, full_name FROM contacts "
+                                "WHERE email = ANY(:emails) ORDER BY email"), {"emails": emails}).mappings().all()
     return [dict(row) for row in rows]
