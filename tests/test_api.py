@@ -462,3 +462,17 @@ def test_a_key_has_a_bounded_number_of_requests_in_progress(client, engine, key,
         assert client.get("/imports", headers=other).status_code == 200
     assert client.get("/imports", headers=key).status_code == 200
     assert limits.SLOTS._held == {}  # every answered request gave its slot back
+
+
+def test_an_import_a_one_shot_bulk_call_made_is_its_caller_s(client, engine, key):
+    """Found by the stateful run: a bulk call without X-Import-ID made an import any key could act on."""
+    other = {"X-API-Key": create_key(engine, "Salesforce sync", ADMIN, "importer")}
+    for rows in ([person_json(1)], [person_json(2), {"email": "bad"}]):  # the clean path and the general one
+        made = client.post("/contacts/bulk", json=rows, params={"on_invalid": "skip"}, headers=key).json()
+        refused = client.put(f"/imports/{made['import_id']}", json={"status": "completed"}, headers=other)
+        assert refused.status_code == 403 and "HubSpot sync" in refused.json()["detail"]
+        assert client.put(f"/imports/{made['import_id']}", json={"status": "completed"}, headers=key).status_code == 200
+
+
+def person_json(n: int) -> dict:
+    return {"full_name": f"P{n}", "email": f"p{n}@example.com", "linkedin_profile": f"https://linkedin.com/in/p{n}"}

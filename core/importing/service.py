@@ -537,7 +537,8 @@ def create_record(engine: Engine, draft: Draft) -> str:
     same draft committed from another tab): the console makes it when the user commits, so History
     never lists an import nobody committed (nor one somebody without a role tried to)."""
     check(engine, draft.actor, "import")
-    create_import(engine, draft.source, draft.file_name, draft.actor.name, import_id=draft.import_id)
+    create_import(engine, draft.source, draft.file_name, draft.actor.name, import_id=draft.import_id,
+                  created_via=_made_via(draft.actor))
     check_owner(engine, draft.import_id, draft.actor)  # a retry of another key's API import
     return draft.import_id
 
@@ -635,6 +636,11 @@ def create_api_import(engine: Engine, source: str, file_name: str | None, actor:
                          import_id=claim.import_id if claim else None)
 
 
+def _made_via(actor: Actor) -> str:
+    """An import an API caller made (a one-shot bulk call's too) is theirs (access.check_owner)."""
+    return "api" if actor.via == "api" else "service"
+
+
 # What an API request answers for the contacts it wrote (result, report, and how to read the stored
 # contacts as the writing transaction sees them); recorded with an Idempotency-Key's claim.
 AnswerOf = Callable[[ImportResult, "ValidationReport | CleanBatch", Callable[[list[str]], list[dict]]], dict]
@@ -703,7 +709,7 @@ def _add_clean_batch(engine: Engine, import_id: str | None, batch: CleanBatch, f
     """What _add_batch does with a batch that has nothing to report: no draft, no error file."""
     if import_id is not None:
         return commit_import(engine, import_id, batch, complete=False, actor=actor, on_written=on_written)
-    made = create_import(engine, actor.name, file_name, actor.name, import_id=new_import)
+    made = create_import(engine, actor.name, file_name, actor.name, import_id=new_import, created_via=_made_via(actor))
     no_rows_to_fix = pd.DataFrame(columns=[*batch.headers, errors_column(batch.headers)])
     return commit_import(engine, made, batch, fixable=no_rows_to_fix, actor=actor, on_written=on_written)
 
