@@ -138,3 +138,13 @@ class ClaimLost(ImportConsoleError):
     def __init__(self, key: str):
         super().__init__(f"A retry took over the Idempotency-Key {key!r} while this request ran; nothing of this "
                          "one was saved, and the retry's answer stands.")
+
+
+class SchemaBehind(ImportConsoleError):
+    """The database's schema is older than the code, and this connection's role may not change it."""
+
+    def __init__(self, pending: str):
+        super().__init__(f"The database's schema is behind this version ({pending} not applied), and the "
+                         "application's role may not change it. Run the migrations as the tables' owner: "
+                         "CONTACT_IMPORT_OWNER_URL=postgresql://owner@host/db python -m core migrate (README, "
+                         "\"Database\").")

@@ -34,7 +34,7 @@ from core.rows.counts import Counts
 from core.rows.counts import of_record as record_counts
 from core.storage import audit_log
 from core.storage.campaigns import check_campaign, create_campaign, list_campaigns, open_campaign
-from core.storage.database import make_engine
+from core.storage.database import make_engine, migrate_as_owner
 from core.storage.idempotency import Claim, Replay, claim_key, record_answer, release_key
 from core.storage.history import (campaign_contacts_csv, contacts_by_email, get_import, import_contacts,
                                   import_contacts_csv, import_error_file, import_errors, import_records,
@@ -91,7 +91,7 @@ def connect(url: str | None = None) -> Service:
     return Service(make_engine(url))
 
 
-__all__ = sorted([*ON_DATABASE, "Service", "connect", "Claim", "Replay", "DraftRegistry", "PROBLEMS", "SAMPLE_ROWS", "Draft", "Upload", "apply_fixes",
+__all__ = sorted([*ON_DATABASE, "Service", "connect", "Claim", "Replay", "migrate_as_owner", "DraftRegistry", "PROBLEMS", "SAMPLE_ROWS", "Draft", "Upload", "apply_fixes",
                   "choose_columns", "current_report", "error_file", "hints", "hold_edits", "keep_skipped_rows",
                   "missing_fields", "planned_counts", "possible_duplicates", "reading_problems", "error_report",
                   "row_fates", "rows_to_fix", "samples", "skip_rows", "unresolved", "validate_draft", "drafts",

@@ -14,20 +14,56 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from core.errors import SchemaBehind
 from core.storage.embedded import PROJECT_ROOT, start_embedded_server
 
 SQL_DIR = PROJECT_ROOT / "sql"
 FUNCTIONS_DIR = SQL_DIR / "functions"
 MIGRATION_LOCK_KEY = 4_711_001  # any constant shared by every process of this app
+OWNER_URL = "CONTACT_IMPORT_OWNER_URL"  # the tables' owner, for migrations (README, "Database")
+
+
+APP_ROLE = "contact_import_app"  # sql/020_app_role.sql
 
 
 def database_url(env_var: str = "DATABASE_URL") -> str:
-    return os.environ.get(env_var) or start_embedded_server()
+    """The application's connection: env_var's URL, else the embedded server's, as APP_ROLE once
+    the server's superuser (the tables' owner) has migrated the schema."""
+    if os.environ.get(env_var):
+        return os.environ[env_var]
+    owner = start_embedded_server()
+    _migrate_as(owner)
+    return app_role_url(owner)
+
+
+def app_role_url(url: str) -> str:
+    """url's server and database, as APP_ROLE (without a password: set one in DATABASE_URL when
+    the server asks for it)."""
+    return make_url(sqlalchemy_url(url)).set(username=APP_ROLE, password=None).render_as_string(hide_password=False)
+
+
+def migrate_as_owner(url: str | None = None) -> list[str]:
+    """`python -m core migrate`: the schema migrated by the tables' owner (url, else
+    CONTACT_IMPORT_OWNER_URL, else DATABASE_URL, else the embedded server's superuser); returns the
+    numbered files applied now."""
+    owner = url or os.environ.get(OWNER_URL) or os.environ.get("DATABASE_URL") or start_embedded_server()
+    engine = sa.create_engine(sqlalchemy_url(owner), poolclass=sa.pool.NullPool)
+    try:
+        return migrate(engine)
+    finally:
+        engine.dispose()
+
+
+@lru_cache(maxsize=None)
+def _migrate_as(owner_url: str) -> None:
+    """Migrate with the owner's connection, once per process, and let go of it."""
+    migrate_as_owner(owner_url)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -39,13 +75,18 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def make_engine(url: str | None = None) -> Engine:
-    """An engine on the configured server, with the schema migrated."""
+    """An engine on the configured server, with the schema migrated: by CONTACT_IMPORT_OWNER_URL's
+    role when it is set (the application's role may not change the schema), else by the engine's
+    own when it is behind (a deployment with one role, the owner)."""
     # Commits that share contacts wait for one another at the merge, holding a connection each:
     # the pool must let a few dozen users commit at once rather than time out waiting for one.
     engine = sa.create_engine(sqlalchemy_url(url or database_url()), pool_size=10, max_overflow=30)
     sa.event.listen(engine, "checkin", _note_checkin)
     sa.event.listen(engine, "checkout", _ping_if_idle)
-    migrate(engine)
+    if os.environ.get(OWNER_URL):
+        _migrate_as(os.environ[OWNER_URL])
+    elif pending_migrations(engine):
+        _migrate_or_explain(engine)
     if is_citus(engine):
         engine.dispose()
         sa.event.listen(engine, "connect", _one_connection_per_worker)
@@ -93,6 +134,34 @@ def _one_connection_per_worker(dbapi_connection, _record) -> None:
     dbapi_connection.commit()
 
 
+def _migrate_or_explain(engine: Engine) -> None:
+    try:
+        migrate(engine)
+    except sa.exc.ProgrammingError as error:
+        if getattr(error.orig, "sqlstate", None) != "42501":  # insufficient_privilege
+            raise
+        raise SchemaBehind(", ".join(pending_migrations(engine)[:3])) from None
+
+
+def pending_migrations(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
+    """The sql/ files (and function files' versions) the database has not applied yet."""
+    with engine.connect() as conn:
+        if conn.execute(sa.text("SELECT to_regclass('schema_migrations')")).scalar() is None:
+            return [version for version, _ in _versions(sql_dir)]
+        done = set(conn.execute(sa.text("SELECT version FROM schema_migrations")).scalars())
+    return [version for version, _ in _versions(sql_dir) if version not in done]
+
+
+def _versions(sql_dir: Path) -> list[tuple[str, str]]:
+    """Each numbered file, then each function file with the hash of its text: (version, text)."""
+    numbered = [(path.name, path.read_text()) for path in sorted(sql_dir.glob("*.sql"))]
+    functions = []
+    for path in sorted((sql_dir / FUNCTIONS_DIR.name).glob("*.sql")):
+        text = path.read_text()
+        functions.append((f"{FUNCTIONS_DIR.name}/{path.name}@{hashlib.sha256(text.encode()).hexdigest()[:16]}", text))
+    return numbered + functions
+
+
 def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
     """Apply the numbered sql/ files not applied yet, then every function file; returns the names
     of the numbered files applied now."""
@@ -102,23 +171,18 @@ def migrate(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
         conn.execute(sa.text("CREATE TABLE IF NOT EXISTS schema_migrations ("
                              "version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"))
         done = set(conn.execute(sa.text("SELECT version FROM schema_migrations")).scalars())
-        for path in sorted(sql_dir.glob("*.sql")):
-            if path.name in done:
-                continue
-            # Without parameters psycopg sends the file as one simple query: several statements
-            # and dollar-quoted function bodies run as written.
-            conn.connection.driver_connection.execute(path.read_text())
-            conn.execute(sa.text("INSERT INTO schema_migrations (version) VALUES (:v)"), {"v": path.name})
-            applied_now.append(path.name)
         # Function bodies read the temp table import_stage, which exists only inside an import's
         # transaction: check them when they run, not now (as pg_dump restores do).
         conn.execute(sa.text("SET LOCAL check_function_bodies = off"))
-        for path in sorted((sql_dir / FUNCTIONS_DIR.name).glob("*.sql")):
-            text = path.read_text()
-            version = f"{FUNCTIONS_DIR.name}/{path.name}@{hashlib.sha256(text.encode()).hexdigest()[:16]}"
-            if version not in done:
-                conn.connection.driver_connection.execute(text)
-                conn.execute(sa.text("INSERT INTO schema_migrations (version) VALUES (:v)"), {"v": version})
+        for version, text in _versions(sql_dir):
+            if version in done:
+                continue
+            # Without parameters psycopg sends the file as one simple query: several statements
+            # and dollar-quoted function bodies run as written.
+            conn.connection.driver_connection.execute(text)
+            conn.execute(sa.text("INSERT INTO schema_migrations (version) VALUES (:v)"), {"v": version})
+            if "/" not in version:
+                applied_now.append(version)
     return applied_now
 
 
