@@ -7,10 +7,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api import campaigns, contacts, imports
+from api.errors import answer_to
 from api.limits import BodyLimit
-from core.access import AccessRefused
-from core.errors import (CampaignNotFound, ClaimLost, CommitFailed, KeyInProgress, KeyReused, ImportClosed, ImportConsoleError, ImportNotFound,
-                         NotTheOwner, StatusChangeRefused, TotalRowsMismatch, UndoFailed)
+from core.errors import ImportConsoleError
 
 log = logging.getLogger(__name__)
 
@@ -34,49 +33,10 @@ api.include_router(campaigns.router)
 api.include_router(contacts.router)
 
 
-@api.exception_handler(ImportNotFound)
-@api.exception_handler(CampaignNotFound)
-async def _not_found(request: Request, error: ImportConsoleError) -> JSONResponse:
-    return JSONResponse({"detail": str(error)}, status_code=404)
-
-
-@api.exception_handler(StatusChangeRefused)
-@api.exception_handler(ImportClosed)
-@api.exception_handler(TotalRowsMismatch)
-@api.exception_handler(ClaimLost)
-async def _conflict(request: Request, error: ImportConsoleError) -> JSONResponse:
-    return JSONResponse({"detail": str(error)}, status_code=409)
-
-
-@api.exception_handler(KeyInProgress)
-async def _in_progress(request: Request, error: KeyInProgress) -> JSONResponse:
-    return JSONResponse({"detail": str(error)}, status_code=409, headers={"Retry-After": "1"})
-
-
-@api.exception_handler(KeyReused)
-async def _key_reused(request: Request, error: KeyReused) -> JSONResponse:
-    return JSONResponse({"detail": str(error)}, status_code=422)
-
-
-@api.exception_handler(AccessRefused)
-@api.exception_handler(NotTheOwner)
-async def _forbidden(request: Request, error: ImportConsoleError) -> JSONResponse:
-    return JSONResponse({"detail": str(error)}, status_code=403)
-
-
-@api.exception_handler(CommitFailed)
-async def _bulk_failed(request: Request, error: CommitFailed) -> JSONResponse:
-    return JSONResponse({"detail": f"Bulk operation failed: {error.reason}"}, status_code=500)
-
-
-@api.exception_handler(UndoFailed)
-async def _failed(request: Request, error: ImportConsoleError) -> JSONResponse:
-    return JSONResponse({"detail": str(error)}, status_code=500)  # rolled back whole; the message says why
-
-
 @api.exception_handler(ImportConsoleError)
 async def _refused(request: Request, error: ImportConsoleError) -> JSONResponse:
-    return JSONResponse({"detail": str(error)}, status_code=400)
+    status, body, headers = answer_to(error)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 @api.exception_handler(Exception)

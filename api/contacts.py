@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import shutil
 from contextlib import asynccontextmanager
 from enum import Enum
@@ -12,14 +13,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
 from api.deps import caller, service
-from api.idempotency import KEY_HEADER, caller_key, check_key, file_digest, fingerprint, replayed
+from api.idempotency import KEY_HEADER, check_key, file_digest, fingerprint, replayed
+from api.errors import answer_to
 from api.limits import too_large
 from api.paging import check_paging, decode_cursor, page
 from core.access import Actor
-from core.errors import ImportClosed, RowsInvalid, UnreadableFile
-from core.importing import MAX_FILE_BYTES, Replay, Service, spool_folder
+from core.errors import ImportClosed, ImportConsoleError, RowsInvalid, UnreadableFile
+from core.importing import MAX_FILE_BYTES, Replay, Service, spool_file, spool_folder
 
 router = APIRouter(tags=["contacts"])
 
@@ -83,14 +87,17 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
     check_key(idempotency_key)
     if import_id is not None:
         _check_open(svc, import_id)  # before the body is read: a wrong id costs nothing
+    later = _prefers_async(request)
     async with _upload(request) as (path, file_name):
         held = None
         if idempotency_key is not None:
-            same = fingerprint("bulk", _canonical(import_id), on_invalid.value, file_name,
+            same = fingerprint("bulk", _canonical(import_id), on_invalid.value, file_name, str(later),
                                await run_in_threadpool(file_digest, path))
-            held = svc.claim_key(caller_key(who), idempotency_key, same)
+            held = svc.claim_key(who.caller, idempotency_key, same)
             if isinstance(held, Replay):
                 return replayed(held)
+        if later:
+            return _start_job(request, svc, who, held, import_id, path, file_name, on_invalid is OnInvalid.skip)
         answered = {}
 
         def answer_of(result, report, read_contacts) -> dict:
@@ -103,12 +110,68 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
         except BaseException as error:
             if held is not None:
                 svc.release_key(held)  # unless its answer was recorded, nothing was written
-            if isinstance(error, UnreadableFile):
-                raise HTTPException(400, f"Failed to parse CSV file: {error}") from None
-            if isinstance(error, RowsInvalid):
-                raise HTTPException(422, {"message": str(error), "errors": _records(error.errors)}) from None
+            refusal = _refusal(error)
+            if refusal is not error:
+                raise refusal from None
             raise
     return answered.get("answer") or _batch_answer(svc.contacts_by_email, result, report, import_id)
+
+
+def _prefers_async(request: Request) -> bool:
+    """`Prefer: respond-async` (RFC 7240), among the request's preferences."""
+    preferences = ",".join(request.headers.getlist("prefer"))
+    return any(p.split(";")[0].strip().lower() == "respond-async" for p in preferences.split(","))
+
+
+def _start_job(request: Request, svc: Service, who: Actor, held, import_id: str | None, path: Path,
+               file_name: str, skip_invalid: bool) -> JSONResponse:
+    """202 at once; the batch runs as a job of this server (its file moved out of the request's
+    folder, which goes when the request ends), polled at GET /jobs/{id}, its final answer the one
+    the call would have had."""
+    kept = spool_file(Path(file_name).suffix)
+    os.replace(path, kept.name)
+
+    def run(on_progress) -> tuple[int, dict]:
+        try:
+            result, report = svc.add_contacts(import_id, Path(kept.name), file_name, skip_invalid, actor=who,
+                                              on_progress=on_progress)
+            return 201, _batch_answer(svc.contacts_by_email, result, report, import_id)
+        except (ImportConsoleError, HTTPException) as error:
+            status, body, _ = answer_to(_refusal(error))
+            return status, body
+        finally:
+            kept.close()
+
+    def accepted(job_id: str) -> dict:
+        location = str(request.url_for("job", job_id=job_id))
+        return {"job_id": job_id, "status": "running", "location": location}
+    try:
+        job_id = svc.start_api_job(who.caller, run, claim=held, accepted=accepted)
+    except BaseException:
+        kept.close()
+        if held is not None:
+            svc.release_key(held)
+        raise
+    answer = accepted(job_id)
+    return JSONResponse(answer, status_code=202,
+                        headers={"Location": answer["location"], "Preference-Applied": "respond-async"})
+
+
+def _refusal(error: Exception) -> Exception:
+    """A batch's refusal as the synchronous call answers it."""
+    if isinstance(error, UnreadableFile):
+        return HTTPException(400, f"Failed to parse CSV file: {error}")
+    if isinstance(error, RowsInvalid):
+        return HTTPException(422, {"message": str(error), "errors": _records(error.errors)})
+    return error
+
+
+@router.get("/jobs/{job_id}", name="job", tags=["contacts"])
+def job(job_id: str, who: Actor = Depends(caller), svc: Service = Depends(service)) -> dict:
+    """A bulk call sent with `Prefer: respond-async`: status (running, done, failed), stage, done and
+    total while it runs, then status_code and answer, the call's own (201 and its counts, or the
+    refusal). Only its caller, or an admin, may read it."""
+    return jsonable_encoder(svc.read_api_job(job_id, who))
 
 
 def _canonical(import_id: str | None) -> str | None:

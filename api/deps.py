@@ -9,7 +9,6 @@ from typing import Iterator
 from fastapi import Depends, HTTPException, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.idempotency import caller_key
 from api.limits import SLOTS
 from api.tokens import JwtSettings, jwt_settings, token_actor
 from core.access import Actor, Policy, load_secrets, policy_from
@@ -59,7 +58,7 @@ def caller(key: str | None = Security(_api_key), bearer: HTTPAuthorizationCreden
     and forged credentials all get the same answer, so that a caller learns nothing from it. The
     request holds one of its caller's slots (api.limits) until it is answered."""
     owner = _authenticated(key, bearer, svc, jwt, roles)
-    with SLOTS.held(caller_key(owner)):
+    with SLOTS.held(owner.caller):
         yield owner
 
 

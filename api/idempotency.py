@@ -12,17 +12,11 @@ from pathlib import Path
 from fastapi import Header, HTTPException
 from fastapi.responses import JSONResponse
 
-from core.access import Actor
 from core.importing import Replay
 
 KEY_HEADER = Header(default=None, alias="Idempotency-Key", max_length=255,
                     description="Any unique text (a UUID, say), to send this request again safely: "
                                 "a retry with the same key and body gets the first answer and writes nothing.")
-
-
-def caller_key(actor: Actor) -> str:
-    """Whose keys (and request slots, api.limits) these are."""
-    return f"{actor.via}:{actor.name}"
 
 
 def check_key(key: str | None) -> None:

@@ -8,7 +8,7 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from api.deps import caller, service
-from api.idempotency import KEY_HEADER, caller_key, check_key, fingerprint, replayed
+from api.idempotency import KEY_HEADER, check_key, fingerprint, replayed
 from api.paging import check_paging, decode_cursor, page
 from core.access import Actor
 from core.importing import STATUSES, Replay, Service
@@ -34,7 +34,7 @@ def create(body: ImportIn, idempotency_key: str | None = KEY_HEADER, who: Actor 
     check_key(idempotency_key)
     held = None
     if idempotency_key is not None:
-        held = svc.claim_key(caller_key(who), idempotency_key, fingerprint("create", body.source, body.file_name))
+        held = svc.claim_key(who.caller, idempotency_key, fingerprint("create", body.source, body.file_name))
         if isinstance(held, Replay):
             return replayed(held)
     try:

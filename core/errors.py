@@ -148,3 +148,9 @@ class SchemaBehind(ImportConsoleError):
                          "application's role may not change it. Run the migrations as the tables' owner: "
                          "CONTACT_IMPORT_OWNER_URL=postgresql://owner@host/db python -m core migrate (README, "
                          "\"Database\").")
+
+
+class JobNotFound(ImportConsoleError):
+    def __init__(self, job_id: str):
+        super().__init__(f"No job {job_id} of yours: a job is kept 7 days, and only its caller (or an admin) "
+                         "may read it.")

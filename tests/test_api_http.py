@@ -226,3 +226,18 @@ def test_headers_or_a_body_that_trickle_in_are_answered_408_and_closed(strict_se
     # a request that keeps its pace is served as ever
     code, body = curl(f"{strict_server}/api/imports", "-H", f"X-API-Key: {key}")
     assert code == 200, body
+
+
+def test_an_async_bulk_s_location_is_the_job_under_the_api_s_path(server_url, engine):
+    import time
+    key = create_key(engine, "async", ADMIN, "importer")
+    code, body = curl("-X", "POST", f"{server_url}/api/contacts/bulk", "-H", f"X-API-Key: {key}",
+                      "-H", "Prefer: respond-async", "-H", "Content-Type: application/json", "-d", SEED_JSON)
+    assert code == 202, body
+    location = json.loads(body)["location"]
+    assert location.startswith(f"{server_url}/api/jobs/")
+    deadline = time.monotonic() + 60
+    while (job := json.loads(curl(location, "-H", f"X-API-Key: {key}")[1]))["status"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert (job["status_code"], job["answer"]["inserted"]) == (201, 2)

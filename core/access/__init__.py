@@ -55,6 +55,11 @@ class Actor:
     role: str | None   # None: no role, so nothing is allowed
     via: str = "service"
 
+    @property
+    def caller(self) -> str:
+        """Whose API request slots, Idempotency-Keys and jobs these are: the key's or token's."""
+        return f"{self.via}:{self.name}"
+
 
 class AccessRefused(ImportConsoleError):
     """An actor without the role an action needs. The message names the role."""

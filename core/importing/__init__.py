@@ -51,10 +51,10 @@ def record_refused_sign_in(engine: Engine, actor) -> None:
 from core.importing import drafts, jobs  # noqa: E402 - they use the verbs above
 from core.importing.drafts import Committed, delete_draft, expire_drafts, list_drafts, load_draft, new_token, save_draft  # noqa: E402,E501
 from core.importing.registry import DraftRegistry  # noqa: E402
-from core.importing.jobs import COMMIT_STAGES, CommitJob, job_of, running_jobs, start_commit  # noqa: E402
+from core.importing.jobs import COMMIT_STAGES, CommitJob, job_of, read_api_job, running_jobs, start_api_job, start_commit  # noqa: E402,E501
 from core.importing.wizard import STEPS, CommitState, Wizard  # noqa: E402
 from core.importing.admission import LARGE_FILES, WAITING  # noqa: E402
-from core.files.spool import remove_orphans as remove_orphan_spools, spool_folder  # noqa: E402
+from core.files.spool import remove_orphans as remove_orphan_spools, spool_file, spool_folder  # noqa: E402
 
 # Everything of the facade that works on the database, its engine first: a Service's methods.
 ON_DATABASE = {verb.__name__: verb for verb in (
@@ -64,7 +64,7 @@ ON_DATABASE = {verb.__name__: verb for verb in (
     list_imports, import_records, get_import, import_errors, import_error_file, import_contacts, import_contacts_csv,
     recent_sources, list_contacts, campaign_contacts_csv, contacts_by_email, list_campaigns, open_campaign,
     create_campaign, check_campaign, check_role, import_activity, read_audit, record_refused_sign_in, create_key, list_keys,
-    revoke_key, key_actor, claim_key, record_answer, release_key)}
+    revoke_key, key_actor, claim_key, record_answer, release_key, start_api_job, read_api_job)}
 
 
 class Service:
@@ -97,4 +97,4 @@ __all__ = sorted([*ON_DATABASE, "Service", "connect", "Claim", "Replay", "migrat
                   "row_fates", "rows_to_fix", "samples", "skip_rows", "unresolved", "validate_draft", "drafts",
                   "jobs", "Committed", "new_token", "COMMIT_STAGES", "CommitJob", "job_of", "running_jobs",
                   "COUNT_LABELS", "LARGE_FILES", "WAITING", "STEPS", "CommitState", "Wizard", "Counts", "record_counts", "STATUSES", "MAX_FILE_BYTES", "error_file_name",
-                  "template_csv", "to_export_csv", "remove_orphan_spools", "spool_folder"])
+                  "template_csv", "to_export_csv", "remove_orphan_spools", "spool_file", "spool_folder"])

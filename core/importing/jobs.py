@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -17,7 +18,9 @@ from sqlalchemy.engine import Engine
 from core import importing
 from core.storage.commit import ImportResult
 from core.errors import ImportConsoleError
-from core.storage import progress
+from core.progress import Progress
+from core.storage import api_jobs, progress
+from core.storage.idempotency import Claim
 
 log = logging.getLogger(__name__)
 
@@ -132,3 +135,50 @@ class _ProgressReport:
         except sa.exc.SQLAlchemyError:
             log.warning("could not clear the progress of import %s", self.job.import_id, exc_info=True)
 
+
+
+# --- API jobs: a bulk call answered 202 at once, run here, polled at GET /jobs/{id} ------------
+
+def start_api_job(engine: Engine, caller: str, run: Callable[[Progress], tuple[int, dict]],
+                  claim: Claim | None = None, accepted: Callable[[str], dict] | None = None) -> str:
+    """A job of caller's (core.storage.api_jobs) running run(on_progress) in a thread of this
+    process; run returns the request's final status code and answer. claim: the request's
+    Idempotency-Key, settled with accepted(job_id) as the job is made."""
+    job_id = api_jobs.create_job(engine, caller, claim, accepted)
+    threading.Thread(target=_run_api_job, args=(engine, job_id, run), name=f"api-job-{job_id}", daemon=True).start()
+    return job_id
+
+
+def _run_api_job(engine: Engine, job_id: str, run: Callable[[Progress], tuple[int, dict]]) -> None:
+    try:
+        status_code, answer = run(_JobProgress(engine, job_id))
+    except Exception as error:  # run answers every refusal itself; this is a bug or a lost server
+        log.exception("API job %s failed", job_id)
+        status_code, answer = 500, {"detail": UNEXPECTED.format(name=type(error).__name__)}
+    try:
+        api_jobs.finish_job(engine, job_id, status_code, answer)
+    except sa.exc.SQLAlchemyError:
+        log.exception("could not record the end of API job %s", job_id)
+
+
+class _JobProgress:
+    """A job's on_progress: its row, at each new stage and within one every PROGRESS_EVERY seconds."""
+
+    def __init__(self, engine: Engine, job_id: str):
+        self.engine, self.job_id, self.written, self.stage = engine, job_id, 0.0, None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage == self.stage and now - self.written < PROGRESS_EVERY:
+            return
+        self.written, self.stage = now, stage
+        try:
+            api_jobs.write_progress(self.engine, self.job_id, stage, done, total)
+        except sa.exc.SQLAlchemyError:  # progress is a courtesy: never fail the job for it
+            log.warning("could not record the progress of API job %s", self.job_id, exc_info=True)
+
+
+def read_api_job(engine: Engine, job_id: str, actor) -> dict:
+    """The job as its caller (or an admin) sees it."""
+    from core.access import can
+    return api_jobs.read_job(engine, job_id, None if can(actor, "act on any import") else actor.caller)

@@ -659,7 +659,8 @@ def _recorder(held: Claim | None, answer_of: AnswerOf | None) -> Callable[[objec
 
 def add_contacts(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str,
                  skip_invalid: bool = False, *, actor: Actor, claim: Claim | None = None,
-                 answer_of: AnswerOf | None = None, **read_options) -> tuple[ImportResult, ValidationReport | CleanBatch]:
+                 answer_of: AnswerOf | None = None, on_progress: Progress | None = None,
+                 **read_options) -> tuple[ImportResult, ValidationReport | CleanBatch]:
     """One batch of the seed's step 2, in one transaction, into an import in `processing` (which
     stays so), which only its owner (or an admin) may add to; without import_id, into an import
     made for the batch and completed with it (its source: the actor). Invalid rows refuse the whole
@@ -672,24 +673,25 @@ def add_contacts(engine: Engine, import_id: str | None, data: bytes | Path, file
     size = len(data) if isinstance(data, bytes) else data.stat().st_size
     with LARGE_FILES.admit(size):  # the whole batch: its rows are in memory until it is written
         return _add_batch(engine, import_id, data, file_name, skip_invalid, actor, read_options,
-                          claim, _recorder(claim, answer_of))
+                          claim, _recorder(claim, answer_of), on_progress)
 
 
 def _add_batch(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str, skip_invalid: bool,
                actor: Actor, read_options: dict, claim: Claim | None,
-               recorder: Callable[[object], Written | None]) -> tuple[ImportResult, ValidationReport | CleanBatch]:
+               recorder: Callable[[object], Written | None],
+               on_progress: Progress | None = None) -> tuple[ImportResult, ValidationReport | CleanBatch]:
     new_import = claim.import_id if claim else None
     clean = None if read_options else _clean_batch(data)
     if clean is not None:
         return _add_clean_batch(engine, import_id, clean, file_name, actor, new_import, recorder(clean)), clean
     draft = open_file(None, data, file_name, source=actor.name, actor=actor, import_id=new_import, **read_options)
     try:
-        report = validate_draft(draft)
+        report = validate_draft(draft, on_progress)
         if report.invalid and not skip_invalid:
             raise RowsInvalid(file_name, report.errors)
         if import_id is None:
-            return commit(engine, draft, on_written=recorder(report)), report
-        return commit_import(engine, import_id, report, complete=False, actor=actor,
+            return commit(engine, draft, on_progress, on_written=recorder(report)), report
+        return commit_import(engine, import_id, report, on_progress, complete=False, actor=actor,
                              on_written=recorder(report)), report
     finally:
         draft.close()

@@ -62,7 +62,7 @@ def claim_key(engine: Engine, caller: str, key: str, fingerprint: str) -> Claim 
             raise KeyReused(key)
         if found.status is not None:
             return Replay(found.status, found.answer)
-        if not (found.old or _holder_gone(found.claimed_by)):
+        if not (found.old or holder_gone(found.claimed_by)):
             raise KeyInProgress(key)
         conn.execute(sa.text("UPDATE idempotency_keys SET token = :t, claimed_by = :h, claimed_at = now() "
                              "WHERE caller = :c AND key = :k"), {"t": token, "h": holder, "c": caller, "k": key})
@@ -86,7 +86,7 @@ def release_key(engine: Engine, held: Claim) -> None:
                              "AND status IS NULL"), {"c": held.caller, "k": held.key, "t": held.token})
 
 
-def _holder_gone(holder: str) -> bool:
+def holder_gone(holder: str) -> bool:
     host, _, pid = holder.rpartition(":")
     if host != HERE or not pid.isdigit():
         return False  # another machine's: only STALE tells
