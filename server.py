@@ -25,6 +25,7 @@ remove_orphan_spools()  # uploads that a killed or stopped server left in the te
 @asynccontextmanager
 async def _life(_app):
     yield
+    remove_orphan_spools(mine=True)  # the sessions' uploads go with the server
     await asyncio.to_thread(stop_embedded_server)  # the embedded database stops with the console
 
 

@@ -203,7 +203,7 @@ def _wizard(page, console: str, path: Path, figures: dict) -> None:
     uploader.wait_for(state="attached")
     page.wait_for_function(SETTLED, arg=[0, "return true;"])
 
-    figures["mapping_s"], figures["upload_steps"] = _timed(page, lambda: uploader.set_input_files(str(path)),
+    figures["mapping_s"], figures["upload_steps"] = timed(page, lambda: uploader.set_input_files(str(path)),
                                                            MAPPING_USABLE)
     figures["upload_http_s"] = _upload_seconds(uploads, figures["upload_steps"]["t0"])
     _screenshot(page, path, "1-mapping")
@@ -218,7 +218,7 @@ def _wizard(page, console: str, path: Path, figures: dict) -> None:
             combobox.click()
             option = page.get_by_role("option", name=value, exact=True)
             option.wait_for()
-            wall, steps = _timed(page, option.click)
+            wall, steps = timed(page, option.click)
             changes.append(wall)
             figures["change_steps"].append(steps)
             if combobox.input_value() == value:
@@ -229,13 +229,13 @@ def _wizard(page, console: str, path: Path, figures: dict) -> None:
     figures["change_s"] = max(changes)
 
     page.evaluate(PROGRESS, "Review before anything is written")
-    figures["review_s"], figures["review_steps"] = _timed(
+    figures["review_s"], figures["review_steps"] = timed(
         page, page.get_by_role("button", name="Next: review").click, REVIEW_SHOWN)
     figures["review_progress"] = page.evaluate(PROGRESS_RESULT)
     figures["upload_to_review_s"] = figures["mapping_s"] + figures["review_s"]
     _screenshot(page, path, "2-review")
 
-    _timed(page, page.get_by_role("button", name="Next: commit").click,
+    timed(page, page.get_by_role("button", name="Next: commit").click,
            "return [...document.querySelectorAll('button')].some(b => b.innerText.trim() === 'Commit now');")
     if page.evaluate(f"/\\bcompleted\\b/.test({MAIN_TEXT})"):
         raise RuntimeError("'completed' is on the page before the commit")
@@ -270,7 +270,7 @@ def _field_name(field: str) -> re.Pattern:
     return re.compile("^(" + "|".join(re.escape(name) for name in names) + ")$", re.IGNORECASE)
 
 
-def _timed(page, action, extra: str = "return true;") -> tuple[float, dict]:
+def timed(page, action, extra: str = "return true;") -> tuple[float, dict]:
     """Do `action` and wait until a rerun has run and stopped and `extra` holds. Returns the seconds
     from the action (the page's first press or file change after it began; else when it was called)
     until then, and where they went."""

@@ -5,7 +5,8 @@ N connections (default 300), half sending a request's headers a byte every 2 s, 
 headers with a valid key (each its own, so no key's concurrency limit cuts it short) and then a
 body a byte every 2 s. For each: the seconds until the server
 answered 408 and closed it. Meanwhile, every second, the time an authorized GET /api/imports takes
-on a new connection, against the same call before the attack. Then the server process's open file
+on a new connection, and a console page's run in chromium (a click on a page of the sidebar until
+the page is idle again), against the same before the attack. Then the server process's open file
 descriptors and client connections: idle, at the attack's height, and after the last drop.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bench.__main__ import DEFAULT_URL
+from bench.console_speed import OBSERVE, timed
 
 TRICKLE_SECONDS = 2.0
 
@@ -47,9 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
         address = urlparse(base)
         idle_ms = statistics.median(_call_ms(base, key) for _ in range(20))
-        idle_fds = _fds(process.pid)
-        result = _attack(address.hostname, address.port, key, slow_keys, base, process.pid, idle_fds)
-    header_drops, body_drops, during_ms, peak_fds, last_drop = result
+        console = ConsolePage(base)
+        idle_page_ms = statistics.median(console.run_ms() for _ in range(10))
+        idle_fds = (_fds(process.pid), _client_sockets(process.pid, address.port))  # the browser's own included
+        result = _attack(address.hostname, address.port, key, slow_keys, base, process.pid, idle_fds, console)
+        console.close()
+    header_drops, body_drops, during_ms, peak_fds, last_drop, page_ms = result
     print(f"{'clients':<34}{'n':>6}{'dropped after (s): median':>28}{'max':>8}{'bound':>8}")
     print(f"{'headers a byte every 2 s':<34}{len(header_drops):>6}{statistics.median(header_drops):>28.1f}"
           f"{max(header_drops):>8.1f}{deadlines.HEADER_SECONDS:>8.0f}")
@@ -57,13 +62,18 @@ def main(argv: list[str] | None = None) -> int:
           f"{max(body_drops):>8.1f}{deadlines.BODY_WINDOW_SECONDS:>8.0f}")
     print(f"GET /api/imports: idle {idle_ms:.1f} ms, during the attack median {statistics.median(during_ms):.1f} ms, "
           f"max {max(during_ms):.1f} ms ({len(during_ms)} calls)")
-    print(f"server file descriptors: idle {idle_fds}, at the height {peak_fds[0]} ({peak_fds[1]} client connections); "
+    print(f"a console page's run (click to idle, chromium): idle median {idle_page_ms:.0f} ms, during the attack "
+          f"median {statistics.median(page_ms):.0f} ms (x{statistics.median(page_ms) / idle_page_ms:.2f}), "
+          f"max {max(page_ms):.0f} ms ({len(page_ms)} runs)")
+    print(f"server file descriptors: idle {idle_fds[0]} ({idle_fds[1]} client connections), at the height {peak_fds[0]} "
+          f"({peak_fds[1]} client connections); "
           f"{last_drop[0]:.1f} s after the last drop {last_drop[2]} client connections, {last_drop[1]} descriptors "
           f"(the database pool grows with the attack's authenticated requests, to its size of 10)")
     return 0
 
 
-def _attack(host: str, port: int, key: str, slow_keys: list[str], base: str, pid: int, idle_fds: int):
+def _attack(host: str, port: int, key: str, slow_keys: list[str], base: str, pid: int, idle_fds: tuple[int, int],
+            console: ConsolePage):
     drops: dict[str, list[float]] = {"headers": [], "body": []}
     threads = []
     for n, slow_key in enumerate(slow_keys):
@@ -75,15 +85,17 @@ def _attack(host: str, port: int, key: str, slow_keys: list[str], base: str, pid
         threads.append(threading.Thread(target=_slow_client, daemon=True, args=(host, port, kind, start, drops)))
     for thread in threads:
         thread.start()
-    during, peak = [], (0, 0)
+    during, page_ms, peak = [], [], (0, 0)
     while any(thread.is_alive() for thread in threads):
         during.append(_call_ms(base, key))
+        page_ms.append(console.run_ms())
         peak = max(peak, (_fds(pid), _client_sockets(pid, port)))
-        time.sleep(1)
+        time.sleep(0.5)
     ended = time.monotonic()
-    while _client_sockets(pid, port) and time.monotonic() - ended < 60:
+    while _client_sockets(pid, port) > idle_fds[1] and time.monotonic() - ended < 60:
         time.sleep(0.1)
-    return drops["headers"], drops["body"], during, peak, (time.monotonic() - ended, _fds(pid), _client_sockets(pid, port))
+    return (drops["headers"], drops["body"], during, peak, (time.monotonic() - ended, _fds(pid), _client_sockets(pid, port)),
+            page_ms)
 
 
 def _slow_client(host: str, port: int, kind: str, start: bytes, drops: dict) -> None:
@@ -105,6 +117,42 @@ def _slow_client(host: str, port: int, kind: str, start: bytes, drops: dict) -> 
         pass
     drops[kind].append(time.monotonic() - began)
     connection.close()
+
+
+class ConsolePage:
+    """The console in Debian's chromium: a page run is a click on a page of the sidebar, from the
+    press until Streamlit's script stopped (bench.console_speed's observer)."""
+
+    PAGES = ("Import history", "New import")
+
+    def __init__(self, base: str):
+        from playwright.sync_api import sync_playwright
+
+        from tests.console_server import CHROMIUM, CHROMIUM_ARGS
+        self.playwright = sync_playwright().start()
+        self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        self.page = self.browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.page.set_default_timeout(40_000)
+        self.page.goto(base)
+        self.page.get_by_label("New source").wait_for()
+        self.page.evaluate(OBSERVE)
+        self.here = "New import"  # the console's first page
+
+    def run_ms(self) -> float:
+        elsewhere = self.PAGES[0] if self.here == self.PAGES[1] else self.PAGES[1]
+        link = self.page.get_by_role("link", name=elsewhere)
+        try:
+            seconds, _ = timed(self.page, link.click)
+        except Exception:
+            self.page.screenshot(path="/tmp/slow_page.png")
+            Path("/tmp/slow_page.log").write_text(repr(self.page.evaluate("window.__speed && window.__speed.log.slice(-20)")))
+            raise
+        self.here = elsewhere
+        return seconds * 1000
+
+    def close(self) -> None:
+        self.browser.close()
+        self.playwright.stop()
 
 
 def _call_ms(base: str, key: str) -> float:

@@ -87,6 +87,9 @@ def _postmaster(data: "os.PathLike") -> int | None:
 def _start_and_stop(data, port: int) -> None:
     environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CONTACT_IMPORT_ADDRESS")}
     environment["CONTACT_IMPORT_DATA_DIR"] = str(data)
+    spools = data.parent / "tmp"
+    spools.mkdir(exist_ok=True)
+    environment["TMPDIR"] = str(spools)
     process = subprocess.Popen(["./dev", "start", "--server.port", str(port), "--server.headless", "true"],
                                cwd=PROJECT_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180  # the first start initializes the database
@@ -102,8 +105,11 @@ def _start_and_stop(data, port: int) -> None:
             time.sleep(0.3)
     postmaster = _postmaster(data)
     assert postmaster is not None
+    session_upload = spools / f"contact-import-{process.pid}-session.upload"  # as a console session's spool
+    session_upload.write_bytes(b"full_name,email\n")
     process.terminate()  # SIGTERM, as a service manager stops it
     process.wait(timeout=60)
+    assert not session_upload.exists()
     deadline = time.monotonic() + 60
     while _postmaster(data) == postmaster:
         assert time.monotonic() < deadline, "the embedded database outlived the console"
@@ -112,7 +118,8 @@ def _start_and_stop(data, port: int) -> None:
 
 def test_the_embedded_database_stops_with_the_console_even_after_one_that_died(tmp_path):
     """Issue 21, point 7: the embedded PostgreSQL still ran 30 s (and for good) after the console
-    got SIGTERM; and a console killed outright left a handle that kept the next one's running."""
+    got SIGTERM, and a session's upload spool survived a normal stop; and a console killed outright
+    left a handle that kept the next one's database running."""
     data = tmp_path / "pg"
     _start_and_stop(data, free_port())
     gone = subprocess.Popen(["true"])

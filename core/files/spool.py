@@ -24,13 +24,13 @@ def spool_folder() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(prefix=f"{PREFIX}api-{os.getpid()}-")
 
 
-def remove_orphans(folder: Path | None = None) -> list[Path]:
+def remove_orphans(folder: Path | None = None, mine: bool = False) -> list[Path]:
     """Remove the spool files and folders in folder (the system's temporary folder) whose process
-    is gone; returns them."""
+    is gone (mine: this process's own, as it stops); returns them."""
     removed = []
     for path in Path(folder or tempfile.gettempdir()).glob(f"{PREFIX}*"):
         owner = _OWNER.match(path.name)
-        if owner is None or _alive(int(owner.group(1))):
+        if owner is None or (int(owner.group(1)) != os.getpid() if mine else _alive(int(owner.group(1)))):
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
