@@ -16,6 +16,8 @@ import os
 import time
 from typing import Callable
 
+from api.sockets import http_protocols
+
 log = logging.getLogger(__name__)
 
 HEADER_SECONDS = float(os.environ.get("CONTACT_IMPORT_HEADER_SECONDS", "10"))
@@ -92,15 +94,8 @@ def _watched_data(data_received: Callable) -> Callable:
 
 
 def install() -> None:
-    """Into uvicorn's h11 protocol, and httptools' where it is installed (uvicorn prefers it)."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-    protocols = [H11Protocol]
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-        protocols.append(HttpToolsProtocol)
-    except ImportError:
-        pass
-    for protocol in protocols:
+    """Into each of uvicorn's HTTP protocols."""
+    for protocol in http_protocols():
         if not getattr(protocol.data_received, "watched", False):
             protocol.connection_made = _watched_connection(protocol.connection_made)
             protocol.data_received = _watched_data(protocol.data_received)

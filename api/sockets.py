@@ -19,16 +19,21 @@ def without_nagle(connection_made: Callable) -> Callable:
     return made
 
 
-def install() -> None:
-    """Into uvicorn's h11 protocol, and httptools' where it is installed (uvicorn prefers it)."""
+def http_protocols() -> list[type]:
+    """uvicorn's h11 protocol, and httptools' where it is installed (uvicorn prefers it)."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
-    protocols = [H11Protocol]
+    protocols: list[type] = [H11Protocol]
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
         protocols.append(HttpToolsProtocol)
     except ImportError:
         pass
-    for protocol in protocols:
+    return protocols
+
+
+def install() -> None:
+    """Into each of uvicorn's HTTP protocols."""
+    for protocol in http_protocols():
         if not getattr(protocol.connection_made, "sets_nodelay", False):
             protocol.connection_made = without_nagle(protocol.connection_made)
             protocol.connection_made.sets_nodelay = True

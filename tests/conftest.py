@@ -134,3 +134,22 @@ def pytest_terminal_summary(terminalreporter):
     if shown:
         terminalreporter.write_line("tiers: " + " · ".join(shown) +
                                     f" · whole run {time.monotonic() - _run_started:.1f} s")
+
+
+@pytest.fixture
+def held_merge(monkeypatch):
+    """Commits stop inside their transaction, at the merge, until the test lets them go on:
+    (merging, go_on), two events. The request that started one is then in progress."""
+    import threading
+
+    from core.storage import commit as commit_module
+    merging, go_on = threading.Event(), threading.Event()
+    merge = commit_module._merge
+
+    def held(*args):
+        merging.set()
+        assert go_on.wait(60)
+        return merge(*args)
+    monkeypatch.setattr(commit_module, "_merge", held)
+    yield merging, go_on
+    go_on.set()

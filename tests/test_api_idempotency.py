@@ -83,16 +83,8 @@ def test_a_refused_request_gives_its_key_back_for_the_corrected_one(client, engi
     assert client.post("/contacts/bulk", json=[contact(1)], headers={**key, "Idempotency-Key": " \n"}).status_code == 400
 
 
-def test_a_request_in_progress_holds_its_key_and_the_retry_then_gets_its_answer(client, engine, key, monkeypatch):
-    from core.storage import commit as commit_module
-    merging, go_on = threading.Event(), threading.Event()
-    merge = commit_module._merge
-
-    def held_merge(*args):
-        merging.set()
-        assert go_on.wait(60)
-        return merge(*args)
-    monkeypatch.setattr(commit_module, "_merge", held_merge)
+def test_a_request_in_progress_holds_its_key_and_the_retry_then_gets_its_answer(client, engine, key, held_merge):
+    merging, go_on = held_merge
     headers = {**key, "Idempotency-Key": "slow"}
     answers = []
     first = threading.Thread(target=lambda: answers.append(client.post("/contacts/bulk", json=[contact(1)],

@@ -3,7 +3,6 @@ answered 202 with the job's location; the job outlives the request, says how far
 with the answer the call would have had. Sequences, as a client polls."""
 from __future__ import annotations
 
-import threading
 import time
 
 import sqlalchemy as sa
@@ -28,18 +27,10 @@ def _finished(client, location: str, headers: dict) -> dict:
     return job
 
 
-def test_an_async_bulk_is_accepted_at_once_and_its_job_ends_with_the_call_s_answer(client, engine, monkeypatch):
-    from core.storage import commit as commit_module
+def test_an_async_bulk_is_accepted_at_once_and_its_job_ends_with_the_call_s_answer(client, engine, held_merge):
+    merging, go_on = held_merge
     key = _key(engine, "HubSpot sync")
     import_id = client.post("/imports/", json={"source": "HubSpot"}, headers=key).json()["id"]
-    merging, go_on = threading.Event(), threading.Event()
-    merge = commit_module._merge
-
-    def held_merge(*args):
-        merging.set()
-        assert go_on.wait(60)
-        return merge(*args)
-    monkeypatch.setattr(commit_module, "_merge", held_merge)
     files = {"file": ("big.csv", csv_bytes(*[person(n) for n in range(1, 1501)]), "text/csv")}
     accepted = client.post("/contacts/bulk", files=files, headers={**key, **LATER, "X-Import-ID": import_id})
     assert accepted.status_code == 202 and accepted.headers["Preference-Applied"] == "respond-async"

@@ -30,7 +30,7 @@ def remove_orphans(folder: Path | None = None, mine: bool = False) -> list[Path]
     removed = []
     for path in Path(folder or tempfile.gettempdir()).glob(f"{PREFIX}*"):
         owner = _OWNER.match(path.name)
-        if owner is None or (int(owner.group(1)) != os.getpid() if mine else _alive(int(owner.group(1)))):
+        if owner is None or (int(owner.group(1)) != os.getpid() if mine else alive(int(owner.group(1)))):
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
@@ -40,7 +40,8 @@ def remove_orphans(folder: Path | None = None, mine: bool = False) -> list[Path]
     return removed
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process of this machine runs under pid."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -11,6 +11,8 @@ import json
 import os
 from pathlib import Path
 
+from core.files.spool import alive as process_alive
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".data" / "postgres"
 
@@ -57,19 +59,9 @@ def _forget_dead_handles(folder: Path) -> None:
         if not handles.exists():
             return
         pids = json.loads(handles.read_text() or "[]")
-        alive = [pid for pid in pids if _running(pid)]
+        alive = [pid for pid in pids if process_alive(pid)]
         if alive != pids:
             handles.write_text(json.dumps(alive))
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _ensure_runtime_dir() -> None:

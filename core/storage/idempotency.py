@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from core.errors import ClaimLost, KeyInProgress, KeyReused
+from core.files.spool import alive as process_alive
 
 KEPT = timedelta(hours=24)
 STALE = timedelta(minutes=15)  # longer than the largest request takes to commit
@@ -87,16 +88,11 @@ def release_key(engine: Engine, held: Claim) -> None:
 
 
 def holder_gone(holder: str) -> bool:
+    """Whether the process holder ("host:pid") names is known to be gone."""
     host, _, pid = holder.rpartition(":")
     if host != HERE or not pid.isdigit():
         return False  # another machine's: only STALE tells
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not process_alive(int(pid))
 
 
 def record_answer(engine: Engine, held: Claim, status: int, answer: dict) -> None:
