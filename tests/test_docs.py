@@ -74,7 +74,7 @@ ROUTES = sorted((method.upper(), path) for path, methods in api.openapi()["paths
 
 
 def _readme_form(path: str) -> str:
-    return re.sub(r"\{import_id\}", "{id}", re.sub(r"\{campaign_id\}", "{campaignId}", path))
+    return re.sub(r"\{(import_id|job_id)\}", "{id}", re.sub(r"\{campaign_id\}", "{campaignId}", path))
 
 
 @pytest.mark.parametrize("method, path", ROUTES)
