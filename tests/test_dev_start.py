@@ -92,6 +92,23 @@ def _start_and_stop(data, port: int) -> None:
     environment["TMPDIR"] = str(spools)
     process = subprocess.Popen(["./dev", "start", "--server.port", str(port), "--server.headless", "true"],
                                cwd=PROJECT_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_the_api(port, process)
+        postmaster = _postmaster(data)
+        assert postmaster is not None
+        session_upload = spools / f"contact-import-{process.pid}-session.upload"  # as a console session's spool
+        session_upload.write_bytes(b"full_name,email\n")
+    finally:
+        process.terminate()  # SIGTERM, as a service manager stops it
+        process.wait(timeout=60)
+    assert not session_upload.exists()
+    deadline = time.monotonic() + 60
+    while _postmaster(data) == postmaster:
+        assert time.monotonic() < deadline, "the embedded database outlived the console"
+        time.sleep(0.1)
+
+
+def _wait_for_the_api(port: int, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 180  # the first start initializes the database
     while True:
         try:
@@ -99,21 +116,10 @@ def _start_and_stop(data, port: int) -> None:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/imports", timeout=30)
         except urllib.error.HTTPError as refused:
             assert refused.code == 401
-            break
+            return
         except OSError:
             assert process.poll() is None and time.monotonic() < deadline, "./dev start did not answer"
             time.sleep(0.3)
-    postmaster = _postmaster(data)
-    assert postmaster is not None
-    session_upload = spools / f"contact-import-{process.pid}-session.upload"  # as a console session's spool
-    session_upload.write_bytes(b"full_name,email\n")
-    process.terminate()  # SIGTERM, as a service manager stops it
-    process.wait(timeout=60)
-    assert not session_upload.exists()
-    deadline = time.monotonic() + 60
-    while _postmaster(data) == postmaster:
-        assert time.monotonic() < deadline, "the embedded database outlived the console"
-        time.sleep(0.1)
 
 
 def test_the_embedded_database_stops_with_the_console_even_after_one_that_died(tmp_path):
