@@ -93,11 +93,12 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
         if idempotency_key is not None:
             same = fingerprint("bulk", _canonical(import_id), on_invalid.value, file_name, str(later),
                                await run_in_threadpool(file_digest, path))
-            held = svc.claim_key(who.caller, idempotency_key, same)
+            held = await run_in_threadpool(svc.claim_key, who.caller, idempotency_key, same)
             if isinstance(held, Replay):
                 return replayed(held)
         if later:
-            return _start_job(request, svc, who, held, import_id, path, file_name, on_invalid is OnInvalid.skip)
+            return await run_in_threadpool(_start_job, request, svc, who, held, import_id, path, file_name,
+                                           on_invalid is OnInvalid.skip)
         answered = {}
 
         def answer_of(result, report, read_contacts) -> dict:
@@ -108,8 +109,8 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
                                                              on_invalid is OnInvalid.skip, actor=who, claim=held,
                                                              answer_of=answer_of))
         except BaseException as error:
-            if held is not None:
-                svc.release_key(held)  # unless its answer was recorded, nothing was written
+            if held is not None:  # unless its answer was recorded, nothing was written
+                await run_in_threadpool(svc.release_key, held)
             refusal = _refusal(error)
             if refusal is not error:
                 raise refusal from None
