@@ -1,6 +1,15 @@
 """Domain errors. Each carries a message written for the person doing the import."""
 
 
+def plural(count: int, word: str) -> str:
+    """'1 row', '2 rows', '1,000 lines': the count and its noun, agreed.
+
+    >>> plural(1, "row"), plural(1000, "line")
+    ('1 row', '1,000 lines')
+    """
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 class ImportConsoleError(Exception):
     """Base of every error whose message can be shown to the user as it is."""
 
@@ -53,7 +62,7 @@ class RowsInvalid(ImportConsoleError):
     def __init__(self, file_name: str, errors):
         self.errors = errors  # row, column, reason, value
         rows = errors["row"].nunique()
-        super().__init__(f"{file_name}: {rows} row(s) are invalid; nothing was written. Fix them, or "
+        super().__init__(f"{file_name}: {plural(rows, 'row')} {'is' if rows == 1 else 'are'} invalid; nothing was written. Fix them, or "
                          "send on_invalid=skip to write the valid rows and keep the errors with the import.")
 
 

@@ -283,7 +283,8 @@ def review_step(w: importing.Wizard) -> None:
         with st.expander("All rows"):
             all_rows(draft)
     if len(report.duplicates):
-        with st.expander(f"{plural(len(report.duplicates), 'row')} repeat an email of a later row "
+        repeats = "repeats" if len(report.duplicates) == 1 else "repeat"
+        with st.expander(f"{plural(len(report.duplicates), 'row')} {repeats} an email of a later row "
                          "(the later row wins)"):
             st.dataframe(report.duplicates.head(PAGE_ROWS).copy(), hide_index=True)
     if preview.will_update:

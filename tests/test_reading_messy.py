@@ -23,7 +23,7 @@ def test_linkedin_notes_are_skipped_and_rows_keep_their_spreadsheet_numbers():
     assert source.skipped_preamble[0] == "Notes:" and len(source.skipped_preamble) == 2
     assert source.frame[ROW].tolist() == [5, 6]
     assert source.headers == ["First Name", "Last Name", "URL", "Email Address"]
-    assert "Skipped 2 line(s) above the header, which is row 4." in source.notes
+    assert "Skipped 2 lines above the header, which is row 4." in source.notes
 
 
 def test_header_row_can_be_overridden():

@@ -30,7 +30,7 @@ import charset_normalizer
 import numpy as np
 import pandas as pd
 
-from core.errors import UnreadableFile
+from core.errors import UnreadableFile, plural
 from core.fields import ROW
 from core.files.record_widths import record_widths
 from core.files.sheet_bounds import MAX_COLUMNS, check_sheet, check_workbook
@@ -685,10 +685,10 @@ def _from_records(records: Iterable[list[str]], file_name: str, header_index: in
     frame[ROW] = numbers
     header_row = header_index + first_number
     if preamble:
-        notes.insert(0, f"Skipped {len(preamble)} line(s) above the header, which is row {header_row}.")
+        notes.insert(0, f"Skipped {plural(len(preamble), 'line')} above the header, which is row {header_row}.")
     footer_lines = footer[1] if footer else []
     if footer_lines:
-        notes.append(f"Skipped {len(footer_lines)} line(s) after the last contact row (a footer).")
+        notes.append(f"Skipped {plural(len(footer_lines), 'line')} after the last contact row (a footer).")
     row_errors = pd.DataFrame(errors, columns=list(ROW_ERROR_COLUMNS)) if errors else empty_row_errors()
     return SourceFile(frame=frame, file_name=file_name, format="csv", encoding="", notes=notes,
                       header_row=header_row, skipped_preamble=preamble, skipped_footer=footer_lines,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from core.errors import MappingIncomplete
+from core.errors import MappingIncomplete, plural
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW
 
 Mapping = dict[str, list[str]]
@@ -151,7 +151,7 @@ class SameNamedColumns:
     def describe(self, field: str) -> str:
         places = " and ".join(str(p) for p in self.positions)
         return (f"{len(self.columns)} columns are named '{self.name}' (columns {places}) and their values "
-                f"differ on {self.differing_rows:,} row(s): pick the one to import as {field}.")
+                f"differ on {plural(self.differing_rows, 'row')}: pick the one to import as {field}.")
 
 
 def same_named_columns(frame: pd.DataFrame, renamed: dict[str, str]) -> list[SameNamedColumns]:
