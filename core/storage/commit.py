@@ -138,6 +138,10 @@ def complete_import(engine: Engine, import_id: str, total_rows: int | None = Non
         if record.status != "processing":
             raise StatusChangeRefused(import_id, record.status, "completed")
         change_status(conn, import_id, "completed", total_rows=linked)
+        # an import completed without a batch changed no contact: it takes its place in the order
+        # of changes (undo's) when it completed
+        conn.execute(sa.text("UPDATE imports SET changed_at = COALESCE(changed_at, completed_at) WHERE id = :id"),
+                     {"id": import_uuid(import_id)})
         audit_log.record(conn, actor, "committed", import_id=import_id, detail={"contacts": linked})
 
 

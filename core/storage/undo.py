@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from core.storage import audit_log
 from core.errors import ImportConsoleError, UndoFailed
@@ -171,15 +171,24 @@ def _undo_once(engine: Engine, import_id: str, actor: Actor) -> UndoResult:
         params = {"id": import_uuid(import_id), "changed_at": record.changed_at}
         conn.execute(sa.text(UNDO_LOCK))
         conn.execute(sa.text(LINKS), params)
-        conn.execute(sa.text(LOCK_CONTACTS))
-        conn.execute(sa.text(LATER), params)
-        conn.execute(sa.text(BEFORE_REVERTED), params)
-        conflicts = pd.DataFrame(conn.execute(sa.text(CONFLICTS)).all(), columns=["email", "field", "reason"])
-        conn.execute(sa.text(TO_RESTORE))
-        restored = conn.execute(sa.text(_restore_statement())).rowcount
-        conn.execute(sa.text(TO_DELETE), params)
-        deleted = conn.execute(sa.text(DELETE_INSERTED)).rowcount
+        if conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM undo_links)")).scalar_one():
+            deleted, restored, conflicts = _revert_contacts(conn, params)
+        else:  # an import that linked nothing (an API import completed empty) changed nothing to revert
+            deleted, restored, conflicts = 0, 0, pd.DataFrame(columns=["email", "field", "reason"])
         change_status(conn, import_id, "reverted")
         audit_log.record(conn, actor, "undone", import_id=import_id,
                      detail={"deleted": deleted, "restored": restored, "kept": len(conflicts)})
     return UndoResult(import_id=str(import_uuid(import_id)), deleted=deleted, restored=restored, conflicts=conflicts)
+
+
+def _revert_contacts(conn: Connection, params: dict) -> tuple[int, int, pd.DataFrame]:
+    """The undo of the contacts in undo_links: (deleted, restored, the changes kept and why)."""
+    conn.execute(sa.text(LOCK_CONTACTS))
+    conn.execute(sa.text(LATER), params)
+    conn.execute(sa.text(BEFORE_REVERTED), params)
+    conflicts = pd.DataFrame(conn.execute(sa.text(CONFLICTS)).all(), columns=["email", "field", "reason"])
+    conn.execute(sa.text(TO_RESTORE))
+    restored = conn.execute(sa.text(_restore_statement())).rowcount
+    conn.execute(sa.text(TO_DELETE), params)
+    deleted = conn.execute(sa.text(DELETE_INSERTED)).rowcount
+    return deleted, restored, conflicts
