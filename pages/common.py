@@ -17,7 +17,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import importing
 from core.access import Actor, current_user, is_local, policy_from
-from core.errors import ImportConsoleError
+from core.errors import ImportConsoleError, plural  # noqa: F401 - pages take plural from here
 from core.fields import FIELDS, ROW
 from core.importing import Draft
 
@@ -173,11 +173,6 @@ def md(value) -> str:
     and https://… or www.… is not made a link."""
     unlinked = _AUTOLINK.sub("\\g<0>\u2060", str(value))
     return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked)
-
-
-def plural(count: int, word: str) -> str:
-    """'1 contact', '2 contacts', '1,000 invalid rows'."""
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def time_column(label: str):

@@ -109,19 +109,33 @@ def _run(engine: Engine, draft: importing.Draft, job: CommitJob) -> None:
         job.finished.set()
 
 
-class _ProgressReport:
-    """The commit's on_progress: the job at once; the import_progress row at each new stage, and
-    within a stage every PROGRESS_EVERY seconds."""
+class _Throttled:
+    """An on_progress that writes to the database at each new stage, and within a stage every
+    PROGRESS_EVERY seconds (_write)."""
 
-    def __init__(self, engine: Engine, job: CommitJob):
-        self.engine, self.job, self.written, self.written_stage = engine, job, 0.0, None
+    def __init__(self, engine: Engine):
+        self.engine, self.written, self.written_stage = engine, 0.0, None
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        self.job.stage, self.job.done, self.job.total = stage, done, total
         now = time.monotonic()
         if stage != self.written_stage or now - self.written >= PROGRESS_EVERY:
             self.written, self.written_stage = now, stage
             self._write(stage, done, total)
+
+    def _write(self, stage: str, done: int, total: int) -> None:
+        raise NotImplementedError
+
+
+class _ProgressReport(_Throttled):
+    """The commit's on_progress: the job at once; the import_progress row as _Throttled says."""
+
+    def __init__(self, engine: Engine, job: CommitJob):
+        super().__init__(engine)
+        self.job = job
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        self.job.stage, self.job.done, self.job.total = stage, done, total
+        super().__call__(stage, done, total)
 
     def _write(self, stage: str, done: int, total: int) -> None:
         try:
@@ -161,17 +175,14 @@ def _run_api_job(engine: Engine, job_id: str, run: Callable[[Progress], tuple[in
         log.exception("could not record the end of API job %s", job_id)
 
 
-class _JobProgress:
-    """A job's on_progress: its row, at each new stage and within one every PROGRESS_EVERY seconds."""
+class _JobProgress(_Throttled):
+    """An API job's on_progress: its api_jobs row, as _Throttled says."""
 
     def __init__(self, engine: Engine, job_id: str):
-        self.engine, self.job_id, self.written, self.stage = engine, job_id, 0.0, None
+        super().__init__(engine)
+        self.job_id = job_id
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if stage == self.stage and now - self.written < PROGRESS_EVERY:
-            return
-        self.written, self.stage = now, stage
+    def _write(self, stage: str, done: int, total: int) -> None:
         try:
             api_jobs.write_progress(self.engine, self.job_id, stage, done, total)
         except sa.exc.SQLAlchemyError:  # progress is a courtesy: never fail the job for it

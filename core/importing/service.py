@@ -646,15 +646,12 @@ def _made_via(actor: Actor) -> str:
 AnswerOf = Callable[[ImportResult, "ValidationReport | CleanBatch", Callable[[list[str]], list[dict]]], dict]
 
 
-def _recorder(held: Claim | None, answer_of: AnswerOf | None) -> Callable[[object], Written | None]:
-    """For a batch's report: what its commit does last in its transaction (settle the claim with
-    the answer), or nothing without a claim."""
-    def for_report(report) -> Written | None:
-        if held is None or answer_of is None:
-            return None
-        return lambda conn, result: settle(conn, held, 201, answer_of(result, report,
-                                                                      partial(contacts_by_email_in, conn)))
-    return for_report
+def _settling(held: Claim | None, answer_of: AnswerOf | None, report) -> Written | None:
+    """What a batch's commit does last in its transaction: settle the request's Idempotency-Key
+    claim with its answer; nothing without a claim."""
+    if held is None or answer_of is None:
+        return None
+    return lambda conn, result: settle(conn, held, 201, answer_of(result, report, partial(contacts_by_email_in, conn)))
 
 
 def add_contacts(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str,
@@ -673,26 +670,26 @@ def add_contacts(engine: Engine, import_id: str | None, data: bytes | Path, file
     size = len(data) if isinstance(data, bytes) else data.stat().st_size
     with LARGE_FILES.admit(size):  # the whole batch: its rows are in memory until it is written
         return _add_batch(engine, import_id, data, file_name, skip_invalid, actor, read_options,
-                          claim, _recorder(claim, answer_of), on_progress)
+                          claim, answer_of, on_progress)
 
 
 def _add_batch(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str, skip_invalid: bool,
                actor: Actor, read_options: dict, claim: Claim | None,
-               recorder: Callable[[object], Written | None],
+               answer_of: AnswerOf | None,
                on_progress: Progress | None = None) -> tuple[ImportResult, ValidationReport | CleanBatch]:
     new_import = claim.import_id if claim else None
     clean = None if read_options else _clean_batch(data)
     if clean is not None:
-        return _add_clean_batch(engine, import_id, clean, file_name, actor, new_import, recorder(clean)), clean
+        return _add_clean_batch(engine, import_id, clean, file_name, actor, new_import, _settling(claim, answer_of, clean)), clean
     draft = open_file(None, data, file_name, source=actor.name, actor=actor, import_id=new_import, **read_options)
     try:
         report = validate_draft(draft, on_progress)
         if report.invalid and not skip_invalid:
             raise RowsInvalid(file_name, report.errors)
         if import_id is None:
-            return commit(engine, draft, on_progress, on_written=recorder(report)), report
+            return commit(engine, draft, on_progress, on_written=_settling(claim, answer_of, report)), report
         return commit_import(engine, import_id, report, on_progress, complete=False, actor=actor,
-                             on_written=recorder(report)), report
+                             on_written=_settling(claim, answer_of, report)), report
     finally:
         draft.close()
 
