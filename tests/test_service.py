@@ -235,6 +235,32 @@ def test_an_interrupted_commit_marks_the_import_failed_and_writes_nothing(engine
     assert (result.import_id, result.inserted) == (draft.import_id, 2)
 
 
+def test_a_stage_leaves_no_rows_and_two_open_stages_keep_their_own(engine):
+    """On Citus the stage is rows of the shared import_stage_rows (sql/022_distributed_stage.sql);
+    on one server a temp table, and import_stage_rows stays empty."""
+    from core.storage.staging import drop_stage, stage_rows
+    first = importing.open_file(None, csv_bytes(person(1), person(2)), "a.csv", source="test")
+    second = importing.open_file(None, csv_bytes(person(3)), "b.csv", source="test")
+    with engine.connect() as one, engine.connect() as other:
+        with one.begin(), other.begin():
+            assert stage_rows(one, importing.validate_draft(first)) == 2
+            assert stage_rows(other, importing.validate_draft(second)) == 1
+            staged = [sorted(conn.execute(sa.text("SELECT email FROM import_stage")).scalars())
+                      for conn in (one, other)]
+            drop_stage(one)
+            drop_stage(other)
+    assert staged == [[person(1)["email"], person(2)["email"]], [person(3)["email"]]]
+    importing.review(engine, first)
+    importing.commit(engine, first)
+    with pytest.raises(KeyboardInterrupt):
+        importing.commit(engine, second, lambda stage, *_: stage == "upserting" and _interrupt())
+    assert count(engine, "import_stage_rows") == 0
+
+
+def _interrupt():
+    raise KeyboardInterrupt
+
+
 def test_a_new_mapping_drops_the_fixes_made_under_the_old_one():
     data = b"Name,Mail,Profile,Other\nAnn,bad,https://linkedin.com/in/ann,ann@x.io\n"
     draft = importing.open_file(None, data, "f.csv")

@@ -34,8 +34,13 @@ def within_file(rows: pd.DataFrame) -> pd.DataFrame:
 STORED_SQL = """
 SELECT s.row_number AS row, s.email, s.linkedin_profile, min(c.email) AS same_as_email,
        'a stored contact' AS same_as
-FROM import_stage s JOIN contacts c ON linkedin_slug(c.linkedin_profile) = linkedin_slug(s.linkedin_profile)
-WHERE c.email <> s.email AND s.linkedin_profile IS NOT NULL
+-- the staged profiles as one result (OFFSET 0): on Citus the stage is sharded by email, and this
+-- join goes by profile, so the shards of contacts each get the result rather than their own rows
+-- (with each profile's slug worked out once, not on each shard)
+FROM (SELECT row_number, email, linkedin_profile, linkedin_slug(linkedin_profile) AS slug FROM import_stage
+      WHERE linkedin_profile IS NOT NULL OFFSET 0) s
+JOIN contacts c ON linkedin_slug(c.linkedin_profile) = s.slug
+WHERE c.email <> s.email
 GROUP BY s.row_number, s.email, s.linkedin_profile
 ORDER BY s.row_number
 LIMIT :limit

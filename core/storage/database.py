@@ -122,7 +122,7 @@ def ping(dbapi_connection) -> None:
         dbapi_connection.autocommit = autocommit
 
 
-def _one_connection_per_worker(dbapi_connection, _record) -> None:
+def _one_connection_per_worker(dbapi_connection, record) -> None:
     """On Citus: a transaction that wrote to a distributed table over several connections per
     worker may not then write to a reference table that the distributed one refers to (a commit
     writes its links, then completes its import). Sequential mode keeps one connection per
@@ -132,6 +132,7 @@ def _one_connection_per_worker(dbapi_connection, _record) -> None:
         # A SET LOCAL reaches the workers of the transaction too (the merge's join settings).
         cursor.execute("SET citus.propagate_set_commands TO local")
     dbapi_connection.commit()
+    record.info["citus"] = True  # core.storage.staging stages rows the Citus way
 
 
 def _migrate_or_explain(engine: Engine) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from core.rows import same_person
 from core.fields import FIELDS
 from core.progress import Progress, ignore_progress
-from core.storage.staging import stage_rows
+from core.storage.staging import analyze_stage, stage_rows
 from core.rows.validation import ValidationReport
 
 CHANGE_COLUMNS = ["row", "email", "field", "old", "new"]
@@ -54,12 +54,15 @@ def review_commit(engine: Engine, report: ValidationReport, shown: int = SHOWN_C
         try:
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
             staged = stage_rows(conn, report, on_progress or ignore_progress, in_lock_order=False)
-            conn.execute(sa.text("ANALYZE import_stage"))  # a temp table has no statistics until then
+            analyze_stage(conn)
             counts = conn.execute(sa.text("SELECT * FROM review_import_stage()")).mappings().one()
             changes = pd.DataFrame(conn.execute(sa.text("SELECT * FROM review_import_changes(:limit)"),
                                                 {"limit": shown}).all(), columns=CHANGE_COLUMNS)
             # One index probe per staged row: JIT compiling (its estimate is far off) costs more.
-            conn.execute(sa.text("SET LOCAL jit = off"))
+            # On Citus each shard of contacts gets every staged profile: a merge join there sorted
+            # them all by slug, in two parallel workers each, on every shard.
+            for setting in ("jit = off", "enable_mergejoin = off", "max_parallel_workers_per_gather = 0"):
+                conn.execute(sa.text(f"SET LOCAL {setting}"))
             stored = pd.DataFrame(conn.execute(sa.text(same_person.STORED_SQL), {"limit": SHOWN_SAME_PERSON})
                                   .all(), columns=same_person.COLUMNS)
         finally:

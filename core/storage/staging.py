@@ -1,5 +1,9 @@
-"""The temp table import_stage that the commit and the review both fill with COPY, and the
+"""import_stage, the valid rows that the commit and the review both fill with COPY, and the
 deadlock retry that every writer shares.
+
+On one server import_stage is a temp table; on Citus it is a temp view over this staging's rows of
+import_stage_rows, which is sharded like contacts (sql/022_distributed_stage.sql), so that each
+shard joins only its own rows. The merge and the review read import_stage alike on both.
 
 The valid rows go to PostgreSQL as CSV that pyarrow formats STAGE_CHUNK rows at a time (no Python
 loop over rows). sql/functions/merge.sql reads the stage: merge_import_stage to commit it,
@@ -8,6 +12,7 @@ review_import_stage to say what the commit would do.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Callable, TypeVar
 
 import numpy as np
@@ -40,6 +45,8 @@ CREATE TEMP TABLE import_stage (
     linkedin_profile text, company text, locale text, timezone text, metadata jsonb
 ) ON COMMIT DROP
 """
+# On Citus: this staging's rows of import_stage_rows, under the name and columns of the temp table.
+STAGE_VIEW = f"CREATE TEMP VIEW import_stage AS SELECT {', '.join(STAGE_COLUMNS)} FROM import_stage_rows WHERE stage = '{{key}}'"
 CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 # A stage of at most this many rows is merged in one slice, read whole: its index on pos and its
 # statistics (ANALYZE) would cost a small batch more than they save (core.storage.commit).
@@ -61,8 +68,10 @@ def stage_rows(conn: Connection, report: ValidationReport | CleanBatch, notify: 
     order = pc.sort_indices(table["email"]) if in_lock_order else None  # UTF-8 byte order = code point order
     notify("staging", 0, total)
     cursor = conn.connection.driver_connection.cursor()
-    cursor.execute(STAGE_TABLE)
-    with cursor.copy(f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
+    key = _open_stage(conn, cursor)
+    names = ["stage"] * (key is not None) + list(STAGE_COLUMNS)
+    with cursor.copy(f"COPY {'import_stage_rows' if key else 'import_stage'} ({', '.join(names)}) "
+                     "FROM STDIN (FORMAT csv)") as copy:
         for start in range(0, total, STAGE_CHUNK):
             chunk = (table.take(order[start:start + STAGE_CHUNK]) if order is not None
                      else table.slice(start, STAGE_CHUNK))
@@ -70,12 +79,50 @@ def stage_rows(conn: Connection, report: ValidationReport | CleanBatch, notify: 
                        chunk[ROW].cast(pa.int64()),
                        # An empty cell becomes NULL: the merge then keeps the stored value.
                        *[empty_as_null(chunk[field]) for field in fields]]
-            copy.write(to_csv(pa.table(columns, names=list(STAGE_COLUMNS))))
+            if key is not None:
+                columns.insert(0, pa.repeat(pa.scalar(key), chunk.num_rows))
+            copy.write(to_csv(pa.table(columns, names=names)))
             notify("staging", start + chunk.num_rows, total)
-    if in_lock_order and total > SMALL_STAGE:
+    if in_lock_order and total > SMALL_STAGE and key is None:  # import_stage_rows has its index
         cursor.execute("CREATE INDEX ON import_stage (pos)")
     notify("staging", total, total)
     return total
+
+
+def _open_stage(conn: Connection, cursor) -> str | None:
+    """Make import_stage: a temp table (None), or on Citus the view over a new stage key (the key)."""
+    if not on_citus(conn):
+        cursor.execute(STAGE_TABLE)
+        return None
+    key = str(uuid.uuid4())
+    cursor.execute(STAGE_VIEW.format(key=key))
+    conn.info["stage"] = key
+    return key
+
+
+def analyze_stage(conn: Connection) -> None:
+    """Statistics of the temp table, which has none until analyzed. Not on Citus: ANALYZE of the
+    shared import_stage_rows would hold a lock that other stagings' ANALYZE waits for until this
+    transaction ends, and each shard's planner sizes its part of the stage from its pages."""
+    if not on_citus(conn):
+        conn.execute(sa.text("ANALYZE import_stage"))
+
+
+def drop_stage(conn: Connection) -> None:
+    """Before a transaction that staged rows commits: on Citus its rows and its view go (on one
+    server the temp table goes with the transaction)."""
+    key = conn.info.pop("stage", None) if on_citus(conn) else None
+    if key is not None:
+        # Citus lets one multi-shard write at a time hold a shard, to its transaction's end,
+        # unless told it cannot deadlock: no other transaction touches this stage's rows.
+        conn.execute(sa.text("SET LOCAL citus.enable_deadlock_prevention = off"))
+        conn.execute(sa.text("DELETE FROM import_stage_rows WHERE stage = :key"), {"key": key})
+        conn.execute(sa.text("DROP VIEW import_stage"))
+
+
+def on_citus(conn: Connection) -> bool:
+    """Whether conn is to a Citus coordinator (core.storage.database marks such connections)."""
+    return bool(conn.connection.info.get("citus"))
 
 
 def empty_as_null(column: pa.ChunkedArray) -> pa.ChunkedArray:

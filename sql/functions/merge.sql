@@ -97,7 +97,7 @@ DECLARE
                      || '7' || substr(v_random, 1, 3) || substr(v_random, 17, 8);
 BEGIN
     CREATE TEMP TABLE import_matched (
-        id uuid, email text, pos integer, src_row integer,
+        id uuid, email text, pos integer NOT NULL, src_row integer,
         new_full_name text, new_linkedin_profile text, new_company text, new_locale text,
         new_timezone text, new_metadata jsonb, previous jsonb
     ) ON COMMIT DROP;
@@ -122,12 +122,14 @@ BEGIN
     -- sliced re-import).
 
     -- 3. Link the inserted contacts: their ids come from pos, so no join to contacts. Counted
-    --    here: Citus counts the rows of step 1 that only locked a contact too.
+    --    here: Citus counts the rows of step 1 that only locked a contact too. NOT IN, not NOT
+    --    EXISTS: on Citus the stage is sharded and import_matched is a temp table, which Citus
+    --    cannot join row by row but can send to the shards as one list (a hashed list here).
     INSERT INTO import_contacts (import_id, email, contact_id, action, row_number, previous)
     SELECT p_import, s.email, import_contact_id(v_prefix, s.pos), 'inserted', s.row_number, NULL
     FROM import_stage s
     WHERE s.pos >= p_from AND s.pos < p_to
-      AND NOT EXISTS (SELECT 1 FROM import_matched m WHERE m.pos = s.pos)
+      AND s.pos NOT IN (SELECT m.pos FROM import_matched m)
     ORDER BY s.pos;
     GET DIAGNOSTICS inserted = ROW_COUNT;
 
@@ -246,9 +248,12 @@ BEGIN
                  text_changes(c.company, s.company) AS co,
                  text_changes(c.locale, s.locale) AS lo,
                  text_changes(c.timezone, s.timezone) AS tz,
-                 metadata_changes(c.metadata, s.metadata) AS md
-          FROM import_stage s JOIN contacts c ON c.email = s.email
-          OFFSET 0) AS compared;  -- OFFSET 0: each comparison made once per row, not once per use
+                 metadata_changes(c.metadata, s.metadata) AS md,
+                 -- a volatile column keeps PostgreSQL from pulling the subquery up into the
+                 -- counts, so each comparison is made once per row, not once per use; unlike
+                 -- OFFSET 0, it lets Citus count on each shard rather than ship every row here
+                 random() AS once
+          FROM import_stage s JOIN contacts c ON c.email = s.email) AS compared;
 END;
 $$;
 
@@ -286,5 +291,16 @@ BEGIN
         WHERE f.changes
         ORDER BY m.row_number, f.position
         LIMIT p_limit;
+END;
+$$;
+
+-- The planner's statistics of contacts, refreshed after a commit that inserted many contacts
+-- (core.storage.commit.refresh_statistics). ANALYZE needs the table's owner, which the
+-- application's role is not (sql/020_app_role.sql): this function runs as its owner, and does
+-- only that.
+CREATE OR REPLACE FUNCTION refresh_contact_statistics() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    ANALYZE contacts;
 END;
 $$;
