@@ -15,11 +15,21 @@ CREATE UNLOGGED TABLE import_stage_rows (
     full_name text, linkedin_profile text, company text, locale text, timezone text, metadata jsonb
 );
 CREATE INDEX import_stage_rows_pos ON import_stage_rows (stage, pos);
+-- The merge's stored contacts of a slice (import_matched in sql/functions/merge.sql), on Citus
+-- sharded the same way, so the update and the links join them shard by shard. Kept for the
+-- whole commit, each slice finding its own by pos.
+CREATE UNLOGGED TABLE import_matched_rows (
+    stage uuid NOT NULL, id uuid, email text NOT NULL, pos integer NOT NULL, src_row integer,
+    new_full_name text, new_linkedin_profile text, new_company text, new_locale text,
+    new_timezone text, new_metadata jsonb, previous jsonb
+);
+CREATE INDEX import_matched_rows_pos ON import_matched_rows (stage, pos);
 
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
         SET LOCAL citus.multi_shard_modify_mode TO sequential;
         PERFORM create_distributed_table('import_stage_rows', 'email', colocate_with => 'contacts');
+        PERFORM create_distributed_table('import_matched_rows', 'email', colocate_with => 'contacts');
     END IF;
 END $$;

@@ -15,7 +15,8 @@ from tests.test_cli import cli
 
 
 DISTRIBUTED = {"contacts": "email", "import_contacts": "email", "import_errors": "import_id",
-               "import_error_rows": "import_id", "import_stage_rows": "email"}
+               "import_error_rows": "import_id", "import_stage_rows": "email",
+               "import_matched_rows": "email"}
 REFERENCE = {"campaigns", "campaign_imports", "imports"}
 
 
@@ -38,7 +39,7 @@ def test_the_cli_imports_the_seed_into_distributed_tables_with_both_contacts_lin
     assert {name: tables[name].key for name in DISTRIBUTED} == DISTRIBUTED
     assert {name for name, row in tables.items() if row.partmethod == "n"} == REFERENCE
     assert (tables["contacts"].colocationid == tables["import_contacts"].colocationid
-            == tables["import_stage_rows"].colocationid)
+            == tables["import_stage_rows"].colocationid == tables["import_matched_rows"].colocationid)
     assert workers == 2 and placed == 2  # contacts' shards are spread over both workers
 
 

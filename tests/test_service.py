@@ -254,7 +254,7 @@ def test_a_stage_leaves_no_rows_and_two_open_stages_keep_their_own(engine):
     importing.commit(engine, first)
     with pytest.raises(KeyboardInterrupt):
         importing.commit(engine, second, lambda stage, *_: stage == "upserting" and _interrupt())
-    assert count(engine, "import_stage_rows") == 0
+    assert count(engine, "import_stage_rows") == count(engine, "import_matched_rows") == 0
 
 
 def _interrupt():

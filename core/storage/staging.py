@@ -45,8 +45,17 @@ CREATE TEMP TABLE import_stage (
     linkedin_profile text, company text, locale text, timezone text, metadata jsonb
 ) ON COMMIT DROP
 """
-# On Citus: this staging's rows of import_stage_rows, under the name and columns of the temp table.
-STAGE_VIEW = f"CREATE TEMP VIEW import_stage AS SELECT {', '.join(STAGE_COLUMNS)} FROM import_stage_rows WHERE stage = '{{key}}'"
+# On Citus: this staging's rows of import_stage_rows and import_matched_rows, under the names and
+# columns of the temp tables of one server; rows inserted into import_matched get the stage's key.
+MATCHED_COLUMNS = ("id", "email", "pos", "src_row", "new_full_name", "new_linkedin_profile", "new_company",
+                   "new_locale", "new_timezone", "new_metadata", "previous")
+STAGE_VIEWS = (
+    f"CREATE TEMP VIEW import_stage AS SELECT {', '.join(STAGE_COLUMNS)} FROM import_stage_rows "
+    "WHERE stage = '{key}'",
+    f"CREATE TEMP VIEW import_matched AS SELECT {', '.join(MATCHED_COLUMNS)}, stage FROM import_matched_rows "
+    "WHERE stage = '{key}'",
+    "ALTER VIEW import_matched ALTER COLUMN stage SET DEFAULT '{key}'",
+)
 CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 # A stage of at most this many rows is merged in one slice, read whole: its index on pos and its
 # statistics (ANALYZE) would cost a small batch more than they save (core.storage.commit).
@@ -95,7 +104,8 @@ def _open_stage(conn: Connection, cursor) -> str | None:
         cursor.execute(STAGE_TABLE)
         return None
     key = str(uuid.uuid4())
-    cursor.execute(STAGE_VIEW.format(key=key))
+    for statement in STAGE_VIEWS:
+        cursor.execute(statement.format(key=key))
     conn.info["stage"] = key
     return key
 
@@ -116,8 +126,9 @@ def drop_stage(conn: Connection) -> None:
         # Citus lets one multi-shard write at a time hold a shard, to its transaction's end,
         # unless told it cannot deadlock: no other transaction touches this stage's rows.
         conn.execute(sa.text("SET LOCAL citus.enable_deadlock_prevention = off"))
-        conn.execute(sa.text("DELETE FROM import_stage_rows WHERE stage = :key"), {"key": key})
-        conn.execute(sa.text("DROP VIEW import_stage"))
+        for table in ("import_stage_rows", "import_matched_rows"):
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE stage = :key"), {"key": key})
+        conn.execute(sa.text("DROP VIEW import_stage, import_matched"))
 
 
 def on_citus(conn: Connection) -> bool:

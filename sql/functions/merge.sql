@@ -91,16 +91,21 @@ CREATE FUNCTION merge_import_stage(p_import uuid, p_from integer, p_to integer, 
                                    OUT inserted integer, OUT updated integer, OUT unchanged integer)
 LANGUAGE plpgsql AS $$
 DECLARE
+    -- one server: import_matched is a temp table of this slice; Citus: the stage's view of
+    -- import_matched_rows (core.storage.staging), each slice's rows found by pos
+    v_own_matched boolean := to_regclass('pg_temp.import_matched') IS NULL;
     v_random text := replace(gen_random_uuid()::text, '-', '');
     -- 12 hex digits of time, version 7, then random bits (the v4 variant digit is reused).
     v_prefix text := lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
                      || '7' || substr(v_random, 1, 3) || substr(v_random, 17, 8);
 BEGIN
-    CREATE TEMP TABLE import_matched (
-        id uuid, email text, pos integer NOT NULL, src_row integer,
-        new_full_name text, new_linkedin_profile text, new_company text, new_locale text,
-        new_timezone text, new_metadata jsonb, previous jsonb
-    ) ON COMMIT DROP;
+    IF v_own_matched THEN
+        CREATE TEMP TABLE import_matched (
+            id uuid, email text, pos integer NOT NULL, src_row integer,
+            new_full_name text, new_linkedin_profile text, new_company text, new_locale text,
+            new_timezone text, new_metadata jsonb, previous jsonb
+        ) ON COMMIT DROP;
+    END IF;
 
     -- 1. Insert the new emails and lock the stored contacts, in pos order, in one statement. The
     --    DO UPDATE changes nothing (WHERE false) but locks the row it finds, FOR NO KEY UPDATE
@@ -123,13 +128,13 @@ BEGIN
 
     -- 3. Link the inserted contacts: their ids come from pos, so no join to contacts. Counted
     --    here: Citus counts the rows of step 1 that only locked a contact too. NOT IN, not NOT
-    --    EXISTS: on Citus the stage is sharded and import_matched is a temp table, which Citus
-    --    cannot join row by row but can send to the shards as one list (a hashed list here).
+    --    EXISTS: Citus cannot run a subquery correlated by pos (the stage and import_matched are
+    --    sharded by email there) but sends an uncorrelated one to the shards as one list.
     INSERT INTO import_contacts (import_id, email, contact_id, action, row_number, previous)
     SELECT p_import, s.email, import_contact_id(v_prefix, s.pos), 'inserted', s.row_number, NULL
     FROM import_stage s
     WHERE s.pos >= p_from AND s.pos < p_to
-      AND s.pos NOT IN (SELECT m.pos FROM import_matched m)
+      AND s.pos NOT IN (SELECT m.pos FROM import_matched m WHERE m.pos >= p_from AND m.pos < p_to)
     ORDER BY s.pos;
     GET DIAGNOSTICS inserted = ROW_COUNT;
 
@@ -144,7 +149,8 @@ BEGIN
         metadata = m.new_metadata,
         updated_at = now()
     FROM import_matched m
-    WHERE c.email = m.email AND c.id = m.id AND m.previous <> '{}'::jsonb;
+    WHERE c.email = m.email AND c.id = m.id AND m.previous <> '{}'::jsonb
+      AND m.pos >= p_from AND m.pos < p_to;
     PERFORM _merge_by_index(false);
 
     IF p_earlier_batch THEN
@@ -152,17 +158,22 @@ BEGIN
         -- contact it linked before keeps its link, as inserted, or with the stored values from
         -- before the import, widened by the fields only this batch changes.
         INSERT INTO import_contacts (import_id, email, contact_id, action, row_number, previous)
-        SELECT p_import, email, id, 'updated', src_row, previous FROM import_matched ORDER BY pos
+        SELECT p_import, email, id, 'updated', src_row, previous FROM import_matched
+        WHERE pos >= p_from AND pos < p_to ORDER BY pos
         ON CONFLICT (import_id, email) DO UPDATE SET previous = CASE
             WHEN import_contacts.action = 'inserted' THEN NULL
             ELSE EXCLUDED.previous || import_contacts.previous END;
     ELSE
         INSERT INTO import_contacts (import_id, email, contact_id, action, row_number, previous)
-        SELECT p_import, email, id, 'updated', src_row, previous FROM import_matched ORDER BY pos;
+        SELECT p_import, email, id, 'updated', src_row, previous FROM import_matched
+        WHERE pos >= p_from AND pos < p_to ORDER BY pos;
     END IF;
     GET DIAGNOSTICS updated = ROW_COUNT;
-    SELECT count(*) INTO unchanged FROM import_matched WHERE previous = '{}'::jsonb;
-    DROP TABLE import_matched;
+    SELECT count(*) INTO unchanged FROM import_matched
+    WHERE previous = '{}'::jsonb AND pos >= p_from AND pos < p_to;
+    IF v_own_matched THEN
+        DROP TABLE import_matched;
+    END IF;
 END;
 $$;
 
