@@ -10,18 +10,21 @@
 -- the review read, on both servers the same name and the same columns. Unlogged: a stage lives
 -- within one transaction, and a crash loses nothing a user committed. One server has the table
 -- too (empty, unused), so both schemas are the same.
+-- The key comes last: the view is the stage's columns, in the temp table's order, then the key.
 CREATE UNLOGGED TABLE import_stage_rows (
-    stage uuid NOT NULL, pos integer NOT NULL, row_number integer NOT NULL, email text NOT NULL,
-    full_name text, linkedin_profile text, company text, locale text, timezone text, metadata jsonb
+    pos integer NOT NULL, row_number integer NOT NULL, email text NOT NULL,
+    full_name text, linkedin_profile text, company text, locale text, timezone text, metadata jsonb,
+    stage uuid NOT NULL
 );
 CREATE INDEX import_stage_rows_pos ON import_stage_rows (stage, pos);
 -- The merge's stored contacts of a slice (import_matched in sql/functions/merge.sql), on Citus
 -- sharded the same way, so the update and the links join them shard by shard. Kept for the
 -- whole commit, each slice finding its own by pos.
 CREATE UNLOGGED TABLE import_matched_rows (
-    stage uuid NOT NULL, id uuid, email text NOT NULL, pos integer NOT NULL, src_row integer,
+    id uuid, email text NOT NULL, pos integer NOT NULL, src_row integer,
     new_full_name text, new_linkedin_profile text, new_company text, new_locale text,
-    new_timezone text, new_metadata jsonb, previous jsonb
+    new_timezone text, new_metadata jsonb, previous jsonb,
+    stage uuid NOT NULL
 );
 CREATE INDEX import_matched_rows_pos ON import_matched_rows (stage, pos);
 

@@ -45,15 +45,12 @@ CREATE TEMP TABLE import_stage (
     linkedin_profile text, company text, locale text, timezone text, metadata jsonb
 ) ON COMMIT DROP
 """
-# On Citus: this staging's rows of import_stage_rows and import_matched_rows, under the names and
-# columns of the temp tables of one server; rows inserted into import_matched get the stage's key.
-MATCHED_COLUMNS = ("id", "email", "pos", "src_row", "new_full_name", "new_linkedin_profile", "new_company",
-                   "new_locale", "new_timezone", "new_metadata", "previous")
+# On Citus: this staging's rows of import_stage_rows and import_matched_rows, under the names of
+# the temp tables of one server and with their columns first (the key is the tables' last column);
+# rows inserted into import_matched get the stage's key.
 STAGE_VIEWS = (
-    f"CREATE TEMP VIEW import_stage AS SELECT {', '.join(STAGE_COLUMNS)} FROM import_stage_rows "
-    "WHERE stage = '{key}'",
-    f"CREATE TEMP VIEW import_matched AS SELECT {', '.join(MATCHED_COLUMNS)}, stage FROM import_matched_rows "
-    "WHERE stage = '{key}'",
+    "CREATE TEMP VIEW import_stage AS SELECT * FROM import_stage_rows WHERE stage = '{key}'",
+    "CREATE TEMP VIEW import_matched AS SELECT * FROM import_matched_rows WHERE stage = '{key}'",
     "ALTER VIEW import_matched ALTER COLUMN stage SET DEFAULT '{key}'",
 )
 CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
@@ -78,7 +75,7 @@ def stage_rows(conn: Connection, report: ValidationReport | CleanBatch, notify: 
     notify("staging", 0, total)
     cursor = conn.connection.driver_connection.cursor()
     key = _open_stage(conn, cursor)
-    names = ["stage"] * (key is not None) + list(STAGE_COLUMNS)
+    names = [*STAGE_COLUMNS, *["stage"] * (key is not None)]
     with cursor.copy(f"COPY {'import_stage_rows' if key else 'import_stage'} ({', '.join(names)}) "
                      "FROM STDIN (FORMAT csv)") as copy:
         for start in range(0, total, STAGE_CHUNK):
@@ -89,7 +86,7 @@ def stage_rows(conn: Connection, report: ValidationReport | CleanBatch, notify: 
                        # An empty cell becomes NULL: the merge then keeps the stored value.
                        *[empty_as_null(chunk[field]) for field in fields]]
             if key is not None:
-                columns.insert(0, pa.repeat(pa.scalar(key), chunk.num_rows))
+                columns.append(pa.repeat(pa.scalar(key), chunk.num_rows))
             copy.write(to_csv(pa.table(columns, names=names)))
             notify("staging", start + chunk.num_rows, total)
     if in_lock_order and total > SMALL_STAGE and key is None:  # import_stage_rows has its index
@@ -124,7 +121,8 @@ def drop_stage(conn: Connection) -> None:
     key = conn.info.pop("stage", None) if on_citus(conn) else None
     if key is not None:
         # Citus lets one multi-shard write at a time hold a shard, to its transaction's end,
-        # unless told it cannot deadlock: no other transaction touches this stage's rows.
+        # unless told it cannot deadlock: no other transaction touches this stage's rows. (Citus
+        # modifies no view of its tables, so the rows go by their key.)
         conn.execute(sa.text("SET LOCAL citus.enable_deadlock_prevention = off"))
         for table in ("import_stage_rows", "import_matched_rows"):
             conn.execute(sa.text(f"DELETE FROM {table} WHERE stage = :key"), {"key": key})
