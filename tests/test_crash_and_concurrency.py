@@ -321,6 +321,34 @@ def test_writers_of_other_contacts_never_wait_and_writers_of_a_shared_one_wait_f
     assert sorted(contacts(engine)) == [person(n)["email"] for n in (1, 2, 3, 4)]
 
 
+@pytest.mark.timeout(120)
+def test_a_small_import_goes_through_while_a_large_commit_holds_every_shard(engine):
+    """Issue 20, on Citus: each statement of a large merge writes to every shard of contacts, and
+    Citus lets such a multi-shard write hold each shard until its transaction ends. A small
+    import (at most SMALL_STAGE rows) writes shard by shard, without that hold, so it neither
+    waits for it nor queues other writers behind it; one that shares a held contact still waits
+    for that contact alone."""
+    results, failures = [], []
+    with holding(engine, person(1)["email"]) as release, engine.connect() as large:
+        large.execute(sa.text("UPDATE contacts SET company = company WHERE company = 'no such company'"))
+        small = threading.Thread(target=_collect, args=(results, failures, import_file, engine,
+                                                        csv_bytes(person(2), person(3)), "small.csv", "t"))
+        small.start()
+        _wait_for(lambda: results or failures or _waiting_backends(engine) > 0)
+        small.join(timeout=60)
+        assert failures == [] and [r.inserted for r in results] == [2]
+        shared = threading.Thread(target=_collect, args=(results, failures, import_file, engine,
+                                                         csv_bytes(person(1), person(4)), "shared.csv", "t"))
+        shared.start()
+        _wait_for(lambda: _waiting_backends(engine) == 1)
+        assert shared.is_alive() and len(results) == 1
+        release()
+        large.rollback()
+    shared.join(timeout=60)
+    assert failures == [] and [r.inserted for r in results] == [2, 2]
+    assert sorted(contacts(engine)) == [person(n)["email"] for n in (1, 2, 3, 4)]
+
+
 def _collect(results: list, failures: list, action, *args) -> None:
     try:
         results.append(action(*args))

@@ -21,7 +21,7 @@ from core.storage.records import (add_batch_counts, change_status, check_change,
                           mark_failed)
 from core.progress import Progress, ignore_progress
 from core.storage.staging import (SMALL_STAGE, analyze_stage, drop_stage, reason, retry_deadlocks, stage_rows,
-                                  to_csv)
+                                  shard_runs, to_csv, write_shard_by_shard)
 from core.rows.clean_batch import CleanBatch
 from core.rows.validation import ValidationReport
 
@@ -155,6 +155,7 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
     total = report.valid_count
     key = import_uuid(import_id)  # parsed once: every statement below takes it as it is
     with engine.begin() as conn:
+        write_shard_by_shard(conn, total)
         status = lock_import(conn, import_id).status
         if complete:
             check_change(import_id, status, "completed")
@@ -169,14 +170,16 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
         updated = matched - unchanged
         rejected = report.error_report()
         notify("finishing", len(rejected), len(rejected))
-        # Writes to the imports row come after the merge: on Citus imports is a reference table,
-        # and a write to it holds every other writer of imports until this transaction ends.
-        if file_name is not None:
-            conn.execute(sa.text("UPDATE imports SET file_name = :f WHERE id = :id"),
-                         {"f": file_name, "id": key})
         _store_rejections(conn, import_id, rejected)
         if fixable is not None:
             _store_fixable_rows(conn, key, fixable)
+        # Writes to the imports row come last: on Citus imports is a reference table, and a write
+        # to it holds every other writer of imports until this transaction ends.
+        if file_name is not None:
+            conn.execute(sa.text("UPDATE imports SET file_name = :f WHERE id = :id"),
+                         {"f": file_name, "id": key})
+        if fixable is not None:
+            _store_file_headers(conn, key, fixable)
         notify("completing", total, total)
         result = ImportResult(import_id=str(key), status="completed" if complete else "processing",
                               inserted=inserted, updated=updated, invalid=report.invalid,
@@ -225,13 +228,12 @@ def _merge(conn: Connection, key: UUID, total: int, notify: Progress) -> tuple[i
         analyze_stage(conn)
     earlier_batch = conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM import_contacts WHERE import_id = :id)"),
                                  {"id": key}).scalar_one()
-    counts, start, size = [0, 0, 0], 0, MERGE_SLICE
+    counts, start, size, runs = [0, 0, 0], 0, MERGE_SLICE, shard_runs(conn)
     notify("upserting", 0, total)
     while start < total:
         began = time.monotonic()
-        done = conn.execute(sa.text("SELECT inserted, updated, unchanged FROM merge_import_stage(:id, :a, :b, :e)"),
-                            {"id": key, "a": start, "b": start + size,
-                             "e": earlier_batch}).one()
+        done = conn.execute(sa.text("SELECT inserted, updated, unchanged FROM merge_import_stage(:id, :a, :b, :e, :r)"),
+                            {"id": key, "a": start, "b": start + size, "e": earlier_batch, "r": runs}).one()
         counts = [c + d for c, d in zip(counts, done)]
         start += size
         notify("upserting", min(start, total), total)
@@ -277,11 +279,15 @@ def _store_rejections(conn: Connection, import_id: str, rejected: pd.DataFrame) 
         copy.write(to_csv(table))
 
 
-def _store_fixable_rows(conn: Connection, key: UUID, fixable: pd.DataFrame) -> None:
-    """The file's headers on the import, and each rejected row's cells and errors."""
-    *headers, errors = fixable.columns
+def _store_file_headers(conn: Connection, key: UUID, fixable: pd.DataFrame) -> None:
+    """The file's headers on the import, for its error file."""
     conn.execute(sa.text("UPDATE imports SET file_headers = :h WHERE id = :id"),
-                 {"h": [str(h) for h in headers], "id": key})
+                 {"h": [str(h) for h in fixable.columns[:-1]], "id": key})
+
+
+def _store_fixable_rows(conn: Connection, key: UUID, fixable: pd.DataFrame) -> None:
+    """Each rejected row's cells and errors."""
+    *headers, errors = fixable.columns
     if fixable.empty:
         return
     cells = fixable[headers].astype(str).apply(lambda column: column.str.replace("\x00", "", regex=False))

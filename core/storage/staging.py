@@ -37,8 +37,9 @@ ATTEMPTS = 3
 STAGE_CHUNK = 50_000
 STAGE_COLUMNS = ("pos", "row_number", "email", "full_name", "linkedin_profile", "company", "locale",
                  "timezone", "metadata")
-# One row per email (validation dedupes). pos: for a commit, the rank of the email in byte order,
-# the order in which the merge locks and inserts; the commit indexes pos to merge it slice by slice.
+# One row per email (validation dedupes). pos: for a commit, the rank of the email in byte order
+# (on Citus, for a small stage, in shard order first: write_shard_by_shard), the order in which the
+# merge locks and inserts; the commit indexes pos to merge it slice by slice.
 STAGE_TABLE = """
 CREATE TEMP TABLE import_stage (
     pos integer NOT NULL, row_number integer NOT NULL, email text NOT NULL, full_name text,
@@ -57,6 +58,7 @@ CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 # A stage of at most this many rows is merged in one slice, read whole: its index on pos and its
 # statistics (ANALYZE) would cost a small batch more than they save (core.storage.commit).
 SMALL_STAGE = 10_000
+SHARD_ENDS = "shard_ends"  # conn.info: where a small stage's shards end on Citus (write_shard_by_shard)
 
 
 def stage_rows(conn: Connection, report: ValidationReport | CleanBatch, notify: Progress = ignore_progress,
@@ -71,7 +73,7 @@ def stage_rows(conn: Connection, report: ValidationReport | CleanBatch, notify: 
     total = table.num_rows
     if in_lock_order:
         notify("sorting", 0, total)
-    order = pc.sort_indices(table["email"]) if in_lock_order else None  # UTF-8 byte order = code point order
+    order = _lock_order(conn, table["email"]) if in_lock_order else None
     notify("staging", 0, total)
     cursor = conn.connection.driver_connection.cursor()
     key = _open_stage(conn, cursor)
@@ -95,6 +97,22 @@ def stage_rows(conn: Connection, report: ValidationReport | CleanBatch, notify: 
     return total
 
 
+def _lock_order(conn: Connection, emails: pa.ChunkedArray) -> pa.Array:
+    """The stage's rows in the order the merge locks them: by email in byte order (UTF-8 byte
+    order is code point order). When the transaction writes shard by shard, by shard first; where
+    each shard's run ends goes to conn.info[SHARD_ENDS], for the merge (shard_runs)."""
+    if not conn.info.get(SHARD_ENDS):
+        return pc.sort_indices(emails)
+    shards = pa.array(conn.execute(sa.text(
+        "SELECT get_shard_id_for_distribution_column('contacts', e) FROM unnest(CAST(:emails AS text[])) e"),
+        {"emails": emails.to_pylist()}).scalars().all(), pa.int64())
+    order = pc.sort_indices(pa.table({"shard": shards, "email": emails}),
+                            sort_keys=[("shard", "ascending"), ("email", "ascending")])
+    runs = pc.value_counts(shards.take(order))  # in order of first appearance: the shards' order
+    conn.info[SHARD_ENDS] = np.cumsum(runs.field("counts").to_numpy()).tolist()
+    return order
+
+
 def _open_stage(conn: Connection, cursor) -> str | None:
     """Make import_stage: a temp table (None), or on Citus the view over a new stage key (the key)."""
     if not on_citus(conn):
@@ -105,6 +123,30 @@ def _open_stage(conn: Connection, cursor) -> str | None:
         cursor.execute(statement.format(key=key))
     conn.info["stage"] = key
     return key
+
+
+def write_shard_by_shard(conn: Connection, rows: int) -> None:
+    """On Citus, a transaction that will merge at most SMALL_STAGE rows writes without the hold on
+    every shard that Citus' deadlock prevention takes for a multi-shard write until the
+    transaction ends: otherwise it queues behind a large commit, which holds them all (issue 20).
+    Its stage is then locked one shard at a time, in shard order (a statement per shard: Citus
+    runs one statement's shards side by side, on both workers at once), so small writers lock
+    contacts in one order, by shard and then by email, and cannot deadlock with each other. A
+    large commit locks its shards side by side: a small writer that shares its contacts can meet
+    it in a deadlock, which Citus breaks by cancelling the younger transaction (usually the small
+    one), and retry_deadlocks runs it again. Call first in the transaction."""
+    conn.info.pop(SHARD_ENDS, None)  # conn.info outlives a transaction that failed
+    if rows <= SMALL_STAGE and on_citus(conn):
+        conn.execute(sa.text("SET LOCAL citus.enable_deadlock_prevention = off"))
+        conn.info[SHARD_ENDS] = True  # stage_rows puts where each shard's rows end
+
+
+def shard_runs(conn: Connection) -> list[int] | None:
+    """Where the merge's locking must stop and start again (after each shard's rows, in the order
+    staged: merge_import_stage's p_runs), None when it may lock the stage in one statement. Asked
+    once, after stage_rows."""
+    ends = conn.info.pop(SHARD_ENDS, None)
+    return ends if isinstance(ends, list) else None
 
 
 def analyze_stage(conn: Connection) -> None:

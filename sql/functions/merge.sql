@@ -85,12 +85,19 @@ DROP FUNCTION IF EXISTS lock_contact_writers();
 -- (issue 12). On Citus each shard takes its rows in pos order, but the workers run one statement
 -- side by side: two commits that share contacts on two workers can meet in a deadlock there,
 -- which Citus detects and cancels, and the commit runs again (core.storage.staging.retry_deadlocks).
+-- p_runs: the ends of the runs of pos that step 1 locks one statement after another, in this slice
+-- or not (on Citus a small stage is locked one shard at a time:
+-- core.storage.staging.write_shard_by_shard); NULL: the slice in one statement.
 DROP FUNCTION IF EXISTS merge_import_stage(uuid);
 DROP FUNCTION IF EXISTS merge_import_stage(uuid, integer, integer, boolean);
+DROP FUNCTION IF EXISTS merge_import_stage(uuid, integer, integer, boolean, integer[]);
 CREATE FUNCTION merge_import_stage(p_import uuid, p_from integer, p_to integer, p_earlier_batch boolean,
+                                   p_runs integer[],
                                    OUT inserted integer, OUT updated integer, OUT unchanged integer)
 LANGUAGE plpgsql AS $$
 DECLARE
+    v_run_from integer := p_from;
+    v_run_to integer;
     -- one server: import_matched is a temp table of this slice; Citus: the stage's view of
     -- import_matched_rows (core.storage.staging), each slice's rows found by pos
     v_own_matched boolean := to_regclass('pg_temp.import_matched') IS NULL;
@@ -107,15 +114,21 @@ BEGIN
         ) ON COMMIT DROP;
     END IF;
 
-    -- 1. Insert the new emails and lock the stored contacts, in pos order, in one statement. The
-    --    DO UPDATE changes nothing (WHERE false) but locks the row it finds, FOR NO KEY UPDATE
-    --    (it sets no key column), which links' foreign key checks do not wait for.
-    INSERT INTO contacts AS c (id, email, full_name, linkedin_profile, company, locale, timezone, metadata)
-    SELECT import_contact_id(v_prefix, s.pos), s.email, s.full_name, s.linkedin_profile,
-           s.company, s.locale, s.timezone, COALESCE(s.metadata, '{}'::jsonb)
-    FROM (SELECT * FROM import_stage st WHERE st.pos >= p_from AND st.pos < p_to) s
-    ORDER BY s.pos
-    ON CONFLICT (email) DO UPDATE SET full_name = c.full_name WHERE false;
+    -- 1. Insert the new emails and lock the stored contacts, in pos order, in one statement (one
+    --    per run of p_runs). The DO UPDATE changes nothing (WHERE false) but locks the row it
+    --    finds, FOR NO KEY UPDATE (it sets no key column), which links' foreign key checks do not
+    --    wait for.
+    FOREACH v_run_to IN ARRAY COALESCE(p_runs, '{}') || p_to LOOP
+        v_run_to := LEAST(v_run_to, p_to);
+        CONTINUE WHEN v_run_to <= v_run_from;  -- a run that ended before this slice
+        INSERT INTO contacts AS c (id, email, full_name, linkedin_profile, company, locale, timezone, metadata)
+        SELECT import_contact_id(v_prefix, s.pos), s.email, s.full_name, s.linkedin_profile,
+               s.company, s.locale, s.timezone, COALESCE(s.metadata, '{}'::jsonb)
+        FROM (SELECT * FROM import_stage st WHERE st.pos >= v_run_from AND st.pos < v_run_to) s
+        ORDER BY s.pos
+        ON CONFLICT (email) DO UPDATE SET full_name = c.full_name WHERE false;
+        v_run_from := v_run_to;
+    END LOOP;
 
     -- 2. The stored contacts, read under those locks: their new values and `previous`. Found by
     --    their email, one index probe per staged row (see _merge_by_index).
