@@ -20,6 +20,7 @@ from api.deps import caller, service
 from api.idempotency import KEY_HEADER, check_key, file_digest, fingerprint, replayed
 from api.errors import answer_to
 from api.limits import too_large
+from api.imports import MODE_HELP, Mode
 from api.paging import check_paging, decode_cursor, page
 from core.access import Actor
 from core.errors import ImportClosed, ImportConsoleError, RowsInvalid, UnreadableFile
@@ -76,6 +77,9 @@ _BULK_BODY = {"requestBody": {"required": True, "content": {
 @router.post("/contacts/bulk", status_code=201, openapi_extra=_BULK_BODY)
 async def bulk(request: Request, import_id: str | None = Header(default=None, alias="X-Import-ID"),
                on_invalid: OnInvalid = OnInvalid.reject, idempotency_key: str | None = KEY_HEADER,
+               mode: Mode | None = Query(default=None, description=MODE_HELP + " Without X-Import-ID: the "
+                                         "mode of the import made for the call (default upsert); with it: "
+                                         "the import's own, or the call is refused (400)."),
                who: Actor = Depends(caller), svc: Service = Depends(service)) -> dict:
     """The seed's step 2: contacts as a JSON array, or a CSV/XLSX/JSON file in multipart field
     `file`; one request is one transaction, and several may fill one import before it is completed.
@@ -86,19 +90,19 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
     Idempotency-Key, the same request sent again gets the first answer and writes nothing."""
     check_key(idempotency_key)
     if import_id is not None:
-        _check_open(svc, import_id)  # before the body is read: a wrong id costs nothing
+        _check_open(svc, import_id, mode)  # before the body is read: a wrong id costs nothing
     later = _prefers_async(request)
     async with _upload(request) as (path, file_name):
         held = None
         if idempotency_key is not None:
-            same = fingerprint("bulk", _canonical(import_id), on_invalid.value, file_name, str(later),
+            same = fingerprint("bulk", _canonical(import_id), on_invalid.value, file_name, str(later), *([mode.value] if mode else []),
                                await run_in_threadpool(file_digest, path))
             held = await run_in_threadpool(svc.claim_key, who.caller, idempotency_key, same)
             if isinstance(held, Replay):
                 return replayed(held)
         if later:
             return await run_in_threadpool(_start_job, request, svc, who, held, import_id, path, file_name,
-                                           on_invalid is OnInvalid.skip)
+                                           on_invalid is OnInvalid.skip, mode)
         answered = {}
 
         def answer_of(result, report, read_contacts) -> dict:
@@ -107,7 +111,7 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
         try:
             result, report = await run_in_threadpool(partial(svc.add_contacts, import_id, path, file_name,
                                                              on_invalid is OnInvalid.skip, actor=who, claim=held,
-                                                             answer_of=answer_of))
+                                                             answer_of=answer_of, mode=mode and mode.value))
         except BaseException as error:
             if held is not None:  # unless its answer was recorded, nothing was written
                 await run_in_threadpool(svc.release_key, held)
@@ -125,7 +129,7 @@ def _prefers_async(request: Request) -> bool:
 
 
 def _start_job(request: Request, svc: Service, who: Actor, held, import_id: str | None, path: Path,
-               file_name: str, skip_invalid: bool) -> JSONResponse:
+               file_name: str, skip_invalid: bool, mode: "Mode | None") -> JSONResponse:
     """202 at once; the batch runs as a job of this server (its file moved out of the request's
     folder, which goes when the request ends), polled at GET /jobs/{id}, its final answer the one
     the call would have had."""
@@ -135,7 +139,7 @@ def _start_job(request: Request, svc: Service, who: Actor, held, import_id: str 
     def run(on_progress) -> tuple[int, dict]:
         try:
             result, report = svc.add_contacts(import_id, Path(kept.name), file_name, skip_invalid, actor=who,
-                                              on_progress=on_progress)
+                                              on_progress=on_progress, mode=mode and mode.value)
             return 201, _batch_answer(svc.contacts_by_email, result, report, import_id)
         except (ImportConsoleError, HTTPException) as error:
             status, body, _ = answer_to(_refusal(error))
@@ -182,10 +186,13 @@ def _canonical(import_id: str | None) -> str | None:
         return import_id
 
 
-def _check_open(svc: Service, import_id: str) -> None:
-    status = svc.get_import(import_id)["status"]  # ImportNotFound: 404
-    if status != "processing":
-        raise ImportClosed(import_id, status)
+def _check_open(svc: Service, import_id: str, mode: Mode | None) -> None:
+    record = svc.get_import(import_id)  # ImportNotFound: 404
+    if record["status"] != "processing":
+        raise ImportClosed(import_id, record["status"])
+    if mode is not None and mode.value != record["mode"]:
+        raise HTTPException(400, f"Import {import_id} was made with mode {record['mode']}: a batch cannot "
+                                 f"change it to {mode.value}. Leave mode out, or make another import.")
 
 
 @asynccontextmanager
@@ -252,7 +259,8 @@ def _batch_answer(read_contacts, result, report, import_id: str | None) -> dict:
     answer = {"import_id": result.import_id, "status": result.status,
               # the seed's `inserted`: every contact the call upserted (linked), new or not
               "inserted": result.total_rows, "created": result.inserted,
-              "updated": result.updated, "unchanged": result.unchanged, "invalid": result.invalid,
+              "updated": result.updated, "unchanged": result.unchanged, "already_there": result.already_there,
+              "not_found": result.not_found, "invalid": result.invalid,
               "duplicates": result.duplicates, "errors": _records(report.errors),
               "details": read_contacts(report.kept_emails(DETAILS_SHOWN)),
               "details_truncated": report.valid_count > DETAILS_SHOWN}

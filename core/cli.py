@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=Path)
     load.add_argument("--source", required=True, help="where the contacts come from, e.g. HubSpot")
     load.add_argument("--campaign", help="attach the import to this campaign (created if new)")
+    load.add_argument("--mode", choices=list(importing.MODES), default="upsert",
+                      help="; ".join(f"{name}: {what}" for name, what in importing.MODES.items())
+                      + " (default upsert). Rows left out count as already there (create) or not found (update)")
     load.add_argument("--dry-run", action="store_true",
                       help="say what the import would insert, update and change; write nothing")
     load.add_argument("--json", action="store_true")
@@ -219,7 +222,7 @@ def _import(args) -> int:
     warnings: list[str] = []
     result = importing.connect().import_file(args.file, None, args.source, args.campaign,
                                    warnings=warnings, choices=_choices(args), actor=local_actor(),
-                                   **_read_kwargs(args))
+                                   mode=args.mode, **_read_kwargs(args))
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:
@@ -227,23 +230,31 @@ def _import(args) -> int:
     else:
         print(f"import {result.import_id} {result.status}: {result.inserted} inserted, "
               f"{result.updated} updated, {result.unchanged} unchanged, {result.invalid} invalid, "
-              f"{result.duplicates} duplicates, total_rows {result.total_rows}")
+              f"{result.duplicates} duplicates{_left_out(result.already_there, result.not_found)}, "
+              f"total_rows {result.total_rows}")
     return 0
 
 
+def _left_out(already_there: int, not_found: int) -> str:
+    """The counts of rows an import's mode left out, when it left any."""
+    return "".join(f", {count} {name}" for count, name in ((already_there, "already there"), (not_found, "not found"))
+                   if count)
+
+
 def _dry_run(args, service: importing.Service) -> int:
-    draft, review = service.dry_run(args.file, choices=_choices(args), **_read_kwargs(args))
+    draft, review = service.dry_run(args.file, choices=_choices(args), mode=args.mode, **_read_kwargs(args))
     report = draft.report
     summary = {**review.as_dict(), "invalid": report.invalid, "duplicates": len(report.duplicates),
                "possible_duplicates": _same_person(importing.possible_duplicates(draft))}
-    summary = {k: summary[k] for k in ("would_insert", "would_update", "unchanged", "invalid",
-                                       "duplicates", "changes", "possible_duplicates")}
+    summary = {k: summary[k] for k in ("would_insert", "would_update", "unchanged", "already_there", "not_found",
+                                       "invalid", "duplicates", "changes", "possible_duplicates")}
     if args.json:
         print(json.dumps(summary))
         return 0
     print(f"dry run of {args.file.name}, nothing written: {summary['would_insert']} would be inserted, "
           f"{summary['would_update']} updated, {summary['unchanged']} unchanged, "
-          f"{summary['invalid']} invalid, {summary['duplicates']} duplicates")
+          f"{summary['invalid']} invalid, {summary['duplicates']} duplicates"
+          f"{_left_out(summary['already_there'], summary['not_found'])}")
     for field, contacts in summary["changes"].items():
         print(f"  {field:<17} changes on {contacts} contacts")
     _print_same_person(summary["possible_duplicates"])

@@ -13,7 +13,9 @@ from pages.common import (HISTORY_IMPORT_PARAM, continue_in_wizard, count_column
 ANY = "Any"
 CONTACTS_PAGE = 100
 # The counts of an import, as the wizard shows them (core.rows.counts), in rows of four.
-SHOWN_COUNTS = ("rows", "invalid", "duplicates", "skipped", "inserted", "updated", "unchanged", "total_rows")
+SHOWN_COUNTS = ("rows", "invalid", "duplicates", "skipped", "inserted", "updated", "unchanged", "already_there",
+                "not_found", "total_rows")
+SHOWN_WHEN_ANY = {importing.COUNT_LABELS[name] for name in ("skipped", "already_there", "not_found")}
 UNDONE = "history_undone"  # import id -> its undo's result, shown after the rerun
 COUNT_COLUMNS = ["inserted", "updated", "unchanged", "invalid", "duplicates"]
 TABLE_COLUMNS = ["created_at", "status", "source", "file_name", "created_by", "file_rows", "total_rows",
@@ -67,7 +69,8 @@ def import_detail(import_id: str, who: Actor) -> None:
     st.divider()
     st.subheader(f"{md(record['file_name'] or 'Import')} — {record['status']}")
     st.caption(f"source {md(record['source'])} · by {md(record['created_by'])} · "
-               f"{record['created_at']:%Y-%m-%d %H:%M} UTC" + (f" · campaign {md(record['campaign'])}" if record["campaign"] else ""))
+               f"{record['created_at']:%Y-%m-%d %H:%M} UTC" + (f" · campaign {md(record['campaign'])}" if record["campaign"] else "")
+               + (f" · {importing.MODES[record['mode']]}" if record["mode"] != "upsert" else ""))
     if record["status"] == "processing":
         stored_commit_progress(record["id"])
     if record["error"]:
@@ -75,7 +78,7 @@ def import_detail(import_id: str, who: Actor) -> None:
     if record["status"] == "failed":
         retry_form(record, who)
     counts = importing.record_counts(record).labelled(*SHOWN_COUNTS)
-    counts = [(label, value) for label, value in counts if value or label != importing.COUNT_LABELS["skipped"]]
+    counts = [(label, value) for label, value in counts if value or label not in SHOWN_WHEN_ANY]
     for start in range(0, len(counts), 4):
         for column, (label, value) in zip(st.columns(4), counts[start:start + 4]):
             column.metric(label, f"{value:,}")

@@ -70,12 +70,33 @@ def details_step(w: importing.Wizard) -> None:
     campaigns = service().list_campaigns()["name"].tolist()
     campaign = pick_or_type("Campaign (optional)", campaigns, NEW_CAMPAIGN, w.campaign,
                             placeholder="e.g. Q4 Outreach", none_option=NO_CAMPAIGN)
+    mode = st.radio("What may this import do to contacts?", list(MODE_CHOICES), format_func=MODE_CHOICES.get,
+                    index=list(MODE_CHOICES).index(w.mode))
     if st.button("Next: upload the file", type="primary", disabled=not source):
-        w.choose_origin(source, campaign)
+        w.choose_origin(source, campaign, mode)
         st.rerun()
     if not source:
         st.caption("Name the source to go on.")
     unfinished_drafts(current_actor())
+
+
+MODE_CHOICES = {"upsert": "Create new contacts and update stored ones",
+                "create": "Only create new contacts (stored ones stay as they are)",
+                "update": "Only update stored contacts (new emails are left out)"}
+
+
+def left_out_metrics(counts: importing.Counts) -> list[tuple[str, int]]:
+    """The rows an import's mode leaves out, when it leaves any."""
+    return [pair for pair in counts.labelled("already_there", "not_found") if pair[1]]
+
+
+def mode_caption(mode: str, preview) -> None:
+    if mode == "create" and preview.already_there:
+        st.caption(f"This import only creates contacts: {plural(preview.already_there, 'row')} whose email is "
+                   "stored already will be left as the stored contact is, and not linked to the import.")
+    elif mode == "update" and preview.not_found:
+        st.caption(f"This import only updates stored contacts: {plural(preview.not_found, 'row')} whose email "
+                   "is not stored will be left out; no contact is created.")
 
 
 def pick_or_type(label: str, known: list[str], new_label: str, current: str | None,
@@ -98,7 +119,8 @@ def pick_or_type(label: str, known: list[str], new_label: str, current: str | No
 
 def upload_step(w: importing.Wizard) -> None:
     st.subheader("Upload the contacts")
-    st.caption(f"Source: {md(w.source)}" + (f" · campaign: {md(w.campaign)}" if w.campaign else ""))
+    st.caption(f"Source: {md(w.source)}" + (f" · campaign: {md(w.campaign)}" if w.campaign else "")
+               + (f" · {importing.MODES[w.mode]}" if w.mode != "upsert" else ""))
     limit = st.get_option("server.maxUploadSize")
     st.caption(f"A CSV file (any delimiter; UTF-8, Windows-1252 or UTF-16), an Excel workbook (.xlsx) "
                f"or a JSON array of contact objects, up to {limit:,} MB.")
@@ -269,7 +291,8 @@ def review_step(w: importing.Wizard) -> None:
     count_metrics(planned.labelled("rows", "valid", "invalid", "duplicates") +
                   ([("Skipped by you", planned.skipped)] if planned.skipped else []),
                   [("Will insert", preview.will_insert), ("Will update", preview.will_update),
-                   ("Unchanged", preview.unchanged)])
+                   ("Unchanged", preview.unchanged)] + left_out_metrics(planned))
+    mode_caption(draft.mode, preview)
     if report.invalid:
         errors_tab, fix_tab, rows_tab = st.tabs(["Errors", "Fix invalid rows", "All rows"])
         with errors_tab:
@@ -324,8 +347,9 @@ def count_metrics(*rows: list[tuple[str, int]]) -> None:
     """Counts in rows of four (the file's, then the database's): seven side by side cut 1,000,000
     to "1,000…"."""
     for counts in rows:
-        for column, (label, value) in zip(st.columns(4), counts):
-            column.metric(label, f"{value:,}")
+        for start in range(0, len(counts), 4):
+            for column, (label, value) in zip(st.columns(4), counts[start:start + 4]):
+                column.metric(label, f"{value:,}")
 
 
 def stale_review_notice(w: importing.Wizard) -> None:
@@ -458,7 +482,7 @@ def already_committed(import_id: str, file_name: str) -> None:
                "Nothing was written twice.", icon=":material/task_alt:")
     history_link(import_id)
     if st.button("Start another import", key="start_after_committed"):
-        restart(keep=("source", "campaign"))
+        restart(keep=("source", "campaign", "mode"))
 
 
 @st.fragment(run_every=0.5)
@@ -482,7 +506,7 @@ def done_step(w: importing.Wizard) -> None:
     counts = result.counts
     count_metrics(counts.labelled("rows", "invalid", "duplicates") +
                   ([("Skipped by you", counts.skipped)] if counts.skipped else []),
-                  counts.labelled("inserted", "updated", "unchanged", "total_rows"))
+                  counts.labelled("inserted", "updated", "unchanged", "total_rows") + left_out_metrics(counts))
     history_link(result.import_id)
     for warning in draft.warnings:
         st.warning(md(warning), icon=":material/warning:")
@@ -496,8 +520,8 @@ def done_step(w: importing.Wizard) -> None:
             w.attach(service(), campaign)
             st.rerun()
     if st.button("Start another import", type="primary",
-                 help="From the same source and campaign; change them on the first step."):
-        restart(keep=("source", "campaign"), step="upload")
+                 help="From the same source, campaign and mode; change them on the first step."):
+        restart(keep=("source", "campaign", "mode"), step="upload")
 
 
 STEP_VIEWS = {"details": details_step, "upload": upload_step, "map": map_step, "review": review_step,

@@ -6,7 +6,7 @@ import sys
 
 from core.storage.embedded import PROJECT_ROOT
 from tests.conftest import DATA
-from tests.helpers import count, csv_bytes, person, refusing
+from tests.helpers import contacts, count, csv_bytes, person, refusing
 
 
 def cli(*args, database_url=None, check=True, env=None):
@@ -57,7 +57,7 @@ def test_import_then_reimport_then_history(database_url, engine, tmp_path):
     first = json.loads(cli("import", path, "--source", "csv", "--campaign", "Q4", "--json",
                            database_url=database_url).stdout)
     assert set(first) == {"import_id", "status", "inserted", "updated", "unchanged", "invalid", "duplicates",
-                          "file_rows", "total_rows", "skipped"}
+                          "file_rows", "total_rows", "skipped", "already_there", "not_found"}
     assert (first["status"], first["inserted"], first["updated"], first["invalid"], first["total_rows"]) == (
         "completed", 2, 0, 1, 2)
     again = json.loads(cli("import", path, "--source", "csv", "--json", database_url=database_url).stdout)
@@ -89,11 +89,29 @@ def test_dry_run_says_what_would_change_and_writes_nothing(database_url, engine,
                                person(4, email="bad"), person(3, company="Dup")))
     dry = json.loads(cli("import", path, "--source", "csv", "--dry-run", "--json",
                          database_url=database_url).stdout)
-    assert dry == {"would_insert": 1, "would_update": 1, "unchanged": 1, "invalid": 1, "duplicates": 1,
-                   "changes": {"company": 1, "locale": 1}, "possible_duplicates": []}
+    assert dry == {"would_insert": 1, "would_update": 1, "unchanged": 1, "already_there": 0, "not_found": 0,
+                   "invalid": 1, "duplicates": 1, "changes": {"company": 1, "locale": 1}, "possible_duplicates": []}
     assert count(engine, "imports") == 1 and count(engine, "contacts") == 2
     text = cli("import", path, "--source", "csv", "--dry-run", database_url=database_url).stdout
     assert "nothing written: 1 would be inserted, 1 updated, 1 unchanged" in text
+
+
+def test_the_mode_of_an_import_says_what_it_may_do_and_counts_what_it_left_out(database_url, engine, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_bytes(csv_bytes(person(1, company="Old")))
+    cli("import", path, "--source", "csv", database_url=database_url)
+    path.write_bytes(csv_bytes(person(1, company="New"), person(2)))
+    dry = json.loads(cli("import", path, "--source", "csv", "--mode", "update", "--dry-run", "--json",
+                         database_url=database_url).stdout)
+    assert (dry["would_insert"], dry["would_update"], dry["not_found"]) == (0, 1, 1)
+    text = cli("import", path, "--source", "csv", "--mode", "create", database_url=database_url).stdout
+    assert "1 inserted, 0 updated, 0 unchanged" in text and "1 already there" in text
+    assert contacts(engine)[person(1)["email"]]["company"] == "Old"
+    done = json.loads(cli("import", path, "--source", "csv", "--mode", "update", "--json",
+                          database_url=database_url).stdout)
+    assert (done["updated"], done["not_found"], done["already_there"]) == (1, 0, 0)
+    refused = cli("import", path, "--source", "csv", "--mode", "merge", database_url=database_url, check=False)
+    assert refused.returncode == 2 and "invalid choice: 'merge'" in refused.stderr
 
 
 def test_a_failing_undo_is_one_line_on_stderr(database_url, engine, tmp_path):

@@ -142,6 +142,29 @@ def test_review_shows_what_changes_for_existing_contacts(console):
     assert changes[["field", "old", "new"]].values.tolist() == [["Company", "Old", "New"]]
 
 
+def test_an_import_made_to_only_update_leaves_new_emails_out_and_says_so(console):
+    import_file(console, csv_bytes(person(1, company="Old")), "first.csv", "csv")
+    at = page("new_import")
+    at.text_input[0].set_value("csv").run()
+    at.radio[0].set_value("update").run()
+    at = click(at, "Next: upload")
+    assert shown(at.caption[0].value) == "Source: csv · update only"
+    at = click(upload(at, "second.csv", csv_bytes(person(1, company="New"), person(2))), "Next: review")
+    assert {k: metrics(at)[k] for k in ("Will insert", "Will update", "Not found")} == {
+        "Will insert": "0", "Will update": "1", "Not found": "1"}
+    assert any("1 row whose email is not stored will be left out" in c.value for c in at.caption)
+    at = click(click(at, "Next: commit"), "Commit now")
+    no_exceptions(at)
+    assert (metrics(at)["Updated"], metrics(at)["Not found"], metrics(at)["Inserted"]) == ("1", "1", "0")
+    assert count(console, "contacts") == 1
+    record = list_imports(console).iloc[0]
+    assert (record["mode"], record["not_found"]) == ("update", 1)
+    history = page("history")
+    history.selectbox(key="history_selected").set_value(record["id"]).run()
+    assert "update only" in shown(" ".join(c.value for c in history.caption))
+    assert metrics(history)["Not found"] == "1" and "Already there" not in metrics(history)
+
+
 def test_an_unreadable_file_shows_the_message_not_a_crash(console):
     at = start_wizard()
     at.file_uploader[0].set_value(("photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "text/csv")).run()

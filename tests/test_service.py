@@ -64,8 +64,8 @@ def test_a_dry_run_writes_nothing(engine):
     before = count(engine, "imports")
     draft, review = importing.dry_run(engine, csv_bytes(person(1, company="New"), person(2), person(3),
                                                          person(4, email="bad")), "b.csv")
-    assert review.as_dict() == {"would_insert": 1, "would_update": 1, "unchanged": 1,
-                                "changes": {"company": 1}}
+    assert review.as_dict() == {"would_insert": 1, "would_update": 1, "unchanged": 1, "already_there": 0,
+                                "not_found": 0, "changes": {"company": 1}}
     assert (draft.report.invalid, count(engine, "imports")) == (1, before)
 
 
@@ -192,7 +192,7 @@ def test_a_slice_of_the_merge_reads_only_its_own_contacts(engine):
         conn.execute(sa.text("ANALYZE import_stage"))
         read = "SELECT pg_stat_get_xact_tuples_returned('contacts'::regclass)"
         before = conn.execute(sa.text(read)).scalar_one()
-        merged = conn.execute(sa.text("SELECT * FROM merge_import_stage(:id, 0, 20, false, NULL)"), {"id": import_id}).one()
+        merged = conn.execute(sa.text("SELECT * FROM merge_import_stage(:id, 0, 20, false, NULL, 'upsert')"), {"id": import_id}).one()
         assert conn.execute(sa.text(read)).scalar_one() - before < 100  # of 3,000 stored
     assert tuple(merged) == (0, 20, 0)
 

@@ -40,7 +40,7 @@ from core.storage.history import (campaign_contacts_csv, contacts_by_email, get_
                                   import_contacts_csv, import_error_file, import_errors, import_records,
                                   list_contacts, list_imports, recent_sources)
 from core.storage.progress import stored_progress
-from core.storage.records import STATUSES
+from core.storage.records import MODES, STATUSES
 
 
 def record_refused_sign_in(engine: Engine, actor) -> None:
@@ -96,5 +96,5 @@ __all__ = sorted([*ON_DATABASE, "Service", "connect", "Claim", "Replay", "migrat
                   "missing_fields", "planned_counts", "possible_duplicates", "reading_problems", "error_report",
                   "row_fates", "rows_to_fix", "samples", "skip_rows", "unresolved", "validate_draft", "drafts",
                   "jobs", "Committed", "new_token", "COMMIT_STAGES", "CommitJob", "job_of", "running_jobs",
-                  "COUNT_LABELS", "LARGE_FILES", "WAITING", "STEPS", "CommitState", "Wizard", "Counts", "record_counts", "STATUSES", "MAX_FILE_BYTES", "error_file_name",
+                  "COUNT_LABELS", "LARGE_FILES", "WAITING", "STEPS", "CommitState", "Wizard", "Counts", "record_counts", "STATUSES", "MODES", "MAX_FILE_BYTES", "error_file_name",
                   "template_csv", "to_export_csv", "remove_orphan_spools", "spool_file", "spool_folder"])

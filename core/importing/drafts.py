@@ -103,7 +103,7 @@ def save_draft(engine: Engine, token: str, draft: importing.Draft, wizard: dict,
              "skipped": {str(row): why for row, why in draft.skipped.items()},
              "edits": _frame_records(draft.edits), "pending": _frame_records(draft.pending),
              "edits_mapping": draft.edits_mapping, "pending_mapping": draft.pending_mapping, "retry": draft.retry,
-             "source": draft.source, "campaign": draft.campaign}
+             "source": draft.source, "campaign": draft.campaign, "mode": draft.mode}
     kept = json.dumps(state, sort_keys=True)
     if kept == saved:
         return kept
@@ -169,7 +169,7 @@ def _resumed(engine: Engine, row, upload: importing.Upload, actor: Actor) -> tup
     state = row.state
     draft = importing.open_file(engine, upload, row.file_name, source=state["source"], campaign=state["campaign"],
                                 created_by=row.created_by, actor=actor, import_id=row.import_id,
-                                **state["read_options"])
+                                mode=state.get("mode", "upsert"), **state["read_options"])
     draft.retry = bool(state.get("retry"))
     draft.mapping = {field: list(columns) for field, columns in state["mapping"].items()}
     draft.skipped = {int(r): why for r, why in state["skipped"].items()}

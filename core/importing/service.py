@@ -44,7 +44,7 @@ from core.storage.review import Review, review_commit
 from core.rows import same_person
 from core.progress import Progress
 from core.files.reading import WHOLE_ROW, SourceFile, plain_json_objects, preview, read_contacts
-from core.storage.records import check_change, contacts_mark, create_import, import_uuid
+from core.storage.records import MODES, check_change, check_mode, contacts_mark, create_import, import_uuid
 from core.rows.fixes import PROBLEMS as PROBLEMS  # the fix grid's problems column, for the pages
 from core.rows.fixes import apply_edits, changed_rows, invalid_rows, row_statuses, rows_of
 from core.storage.saved_mappings import remember_mapping, suggest_mapping_for
@@ -117,6 +117,7 @@ class Draft:
     same_person_cache: tuple | None = field(default=None, repr=False)
     read_options: dict = field(default_factory=dict)
     source: str | None = None                # where the contacts come from (the import's source)
+    mode: str = "upsert"                     # what the import may do (core.storage.records.MODES)
     campaign: str | None = None              # attached after the commit, when given
     created_by: str | None = None
     actor: Actor | None = None               # who works on it now; None: the local user
@@ -177,14 +178,16 @@ class Draft:
 def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str | None = None, *,
               source: str | None = None, campaign: str | None = None, created_by: str | None = None,
               actor: Actor | None = None, import_id: str | None = None, on_progress: Progress | None = None,
-              **read_options) -> Draft:
+              mode: str = "upsert", **read_options) -> Draft:
     """Read bytes (an upload) or a path into a draft with a suggested mapping: the one confirmed
     last time for these headers when engine is given, else from the headers alone. read_options
     override detection (encoding, delimiter, header_row, sheet, max_bytes, max_rows). actor: who
     works on the draft, checked and recorded when it is committed; scripts on this machine (the
     CLI, tests, the benchmark) leave it out and act as the local user (core.access.local_actor).
     import_id: the id a kept draft was given (core.importing.drafts); a new one otherwise. A large
-    file waits for a slot (core.importing.admission), saying so through on_progress."""
+    file waits for a slot (core.importing.admission), saying so through on_progress. mode: what the
+    import may do to contacts (core.storage.records.MODES)."""
+    check_mode(mode)
     actor = actor or local_actor()
     created_by = created_by or actor.name
     if isinstance(data, Upload):
@@ -198,7 +201,7 @@ def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str
             source_file = read_contacts(content, name, **read_options)
         draft = Draft(file=source_file, upload=upload, mapping={},
                       read_options=read_options, source=source, campaign=campaign, created_by=created_by,
-                      actor=actor)
+                      actor=actor, mode=mode)
         if import_id is not None:
             draft.import_id = str(import_uuid(import_id))
     except BaseException:
@@ -215,7 +218,7 @@ def open_retry(engine: Engine, import_id: str, data: bytes | Path, file_name: st
     record = get_import(engine, import_id)
     check_change(import_id, record["status"], "completed")
     draft = open_file(engine, data, file_name, actor=actor, source=record["source"], import_id=import_id,
-                      **read_options)
+                      mode=record["mode"], **read_options)
     draft.retry = True
     return draft
 
@@ -499,7 +502,7 @@ def review(engine: Engine, draft: Draft, on_progress: Progress | None = None) ->
     """What the commit would do now (inserts, updates with their changes, unchanged); writes nothing."""
     report = current_report(draft, on_progress)
     draft.review_mark = contacts_mark(engine)  # before: a change made during the review shows too
-    draft.review = review_commit(engine, report, on_progress=on_progress)
+    draft.review = review_commit(engine, report, on_progress=on_progress, mode=draft.mode)
     draft.outdated_review = None
     return draft.review
 
@@ -528,7 +531,8 @@ def review_is_current(engine: Engine, draft: Draft, on_progress: Progress | None
 
 
 def _review_counts(reviewed: Review) -> tuple:
-    return (reviewed.will_insert, reviewed.will_update, reviewed.unchanged, dict(reviewed.changes_by_field),
+    return (reviewed.will_insert, reviewed.will_update, reviewed.unchanged, reviewed.already_there,
+            reviewed.not_found, dict(reviewed.changes_by_field),
             len(reviewed.same_person_stored) if reviewed.same_person_stored is not None else 0)
 
 
@@ -538,7 +542,7 @@ def create_record(engine: Engine, draft: Draft) -> str:
     never lists an import nobody committed (nor one somebody without a role tried to)."""
     check(engine, draft.actor, "import")
     create_import(engine, draft.source, draft.file_name, draft.actor.name, import_id=draft.import_id,
-                  created_via=_made_via(draft.actor))
+                  created_via=_made_via(draft.actor), mode=draft.mode)
     check_owner(engine, draft.import_id, draft.actor)  # a retry of another key's API import
     return draft.import_id
 
@@ -628,12 +632,13 @@ def read_audit(engine: Engine, actor: Actor, import_id: str | None = None,
 # --- the HTTP API's flow: create, add batches, complete ------------------------------------------
 
 def create_api_import(engine: Engine, source: str, file_name: str | None, actor: Actor,
-                      claim: Claim | None = None) -> str:
+                      claim: Claim | None = None, mode: str = "upsert") -> str:
     """The seed's step 1: an import in `processing`, the actor's (its owner), waiting for batches.
-    claim: the request's Idempotency-Key claim; the import takes its id, so a retry makes no other."""
+    claim: the request's Idempotency-Key claim; the import takes its id, so a retry makes no other.
+    mode: what every batch of the import may do (core.storage.records.MODES)."""
     check(engine, actor, "import")
     return create_import(engine, source, file_name, created_by=actor.name, created_via="api",
-                         import_id=claim.import_id if claim else None)
+                         import_id=claim.import_id if claim else None, mode=mode)
 
 
 def _made_via(actor: Actor) -> str:
@@ -657,31 +662,36 @@ def _settling(held: Claim | None, answer_of: AnswerOf | None, report) -> Written
 def add_contacts(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str,
                  skip_invalid: bool = False, *, actor: Actor, claim: Claim | None = None,
                  answer_of: AnswerOf | None = None, on_progress: Progress | None = None,
-                 **read_options) -> tuple[ImportResult, ValidationReport | CleanBatch]:
+                 mode: str | None = None, **read_options) -> tuple[ImportResult, ValidationReport | CleanBatch]:
     """One batch of the seed's step 2, in one transaction, into an import in `processing` (which
     stays so), which only its owner (or an admin) may add to; without import_id, into an import
     made for the batch and completed with it (its source: the actor). Invalid rows refuse the whole
     batch (RowsInvalid), unless skip_invalid: then the valid rows are written and the invalid ones
     stored with the import. claim: the request's Idempotency-Key claim, settled with answer_of's
-    answer in the batch's transaction (a new import takes the claim's id)."""
+    answer in the batch's transaction (a new import takes the claim's id). mode: the new import's
+    (upsert when None); the mode of an import is its own, so a batch that names another is refused."""
     check(engine, actor, "import", import_id)
     if import_id is not None:
         check_owner(engine, import_id, actor)
+        _check_same_mode(engine, import_id, mode)
     size = len(data) if isinstance(data, bytes) else data.stat().st_size
     with LARGE_FILES.admit(size):  # the whole batch: its rows are in memory until it is written
         return _add_batch(engine, import_id, data, file_name, skip_invalid, actor, read_options,
-                          claim, answer_of, on_progress)
+                          claim, answer_of, on_progress, mode or "upsert")
 
 
 def _add_batch(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str, skip_invalid: bool,
                actor: Actor, read_options: dict, claim: Claim | None,
                answer_of: AnswerOf | None,
-               on_progress: Progress | None = None) -> tuple[ImportResult, ValidationReport | CleanBatch]:
+               on_progress: Progress | None = None,
+               mode: str = "upsert") -> tuple[ImportResult, ValidationReport | CleanBatch]:
     new_import = claim.import_id if claim else None
     clean = None if read_options else _clean_batch(data)
     if clean is not None:
-        return _add_clean_batch(engine, import_id, clean, file_name, actor, new_import, _settling(claim, answer_of, clean)), clean
-    draft = open_file(None, data, file_name, source=actor.name, actor=actor, import_id=new_import, **read_options)
+        return _add_clean_batch(engine, import_id, clean, file_name, actor, new_import,
+                                _settling(claim, answer_of, clean), mode), clean
+    draft = open_file(None, data, file_name, source=actor.name, actor=actor, import_id=new_import, mode=mode,
+                      **read_options)
     try:
         report = validate_draft(draft, on_progress)
         if report.invalid and not skip_invalid:
@@ -704,13 +714,21 @@ def _clean_batch(data: bytes | Path) -> CleanBatch | None:
 
 
 def _add_clean_batch(engine: Engine, import_id: str | None, batch: CleanBatch, file_name: str,
-                     actor: Actor, new_import: str | None, on_written: Written | None) -> ImportResult:
+                     actor: Actor, new_import: str | None, on_written: Written | None, mode: str) -> ImportResult:
     """What _add_batch does with a batch that has nothing to report: no draft, no error file."""
     if import_id is not None:
         return commit_import(engine, import_id, batch, complete=False, actor=actor, on_written=on_written)
-    made = create_import(engine, actor.name, file_name, actor.name, import_id=new_import, created_via=_made_via(actor))
+    made = create_import(engine, actor.name, file_name, actor.name, import_id=new_import, created_via=_made_via(actor),
+                         mode=mode)
     no_rows_to_fix = pd.DataFrame(columns=[*batch.headers, errors_column(batch.headers)])
     return commit_import(engine, made, batch, fixable=no_rows_to_fix, actor=actor, on_written=on_written)
+
+
+def _check_same_mode(engine: Engine, import_id: str, mode: str | None) -> None:
+    """A batch that names a mode must name its import's: the mode belongs to the import."""
+    if mode is not None and mode != (own := get_import(engine, import_id)["mode"]):
+        raise ImportConsoleError(f"Import {import_id} was made to {MODES[own]} ({own}); a batch cannot "
+                                 f"{MODES.get(mode, mode)} ({mode}). Leave the mode out, or make another import.")
 
 
 def complete(engine: Engine, import_id: str, total_rows: int | None = None, *, actor: Actor) -> None:
@@ -726,12 +744,13 @@ def import_file(engine: Engine, data: bytes | Path, file_name: str | None, sourc
                 campaign: str | None = None,
                 mapping: Mapping | None = None, on_progress: Progress | None = None,
                 warnings: list[str] | None = None, choices: Mapping | None = None,
-                actor: Actor | None = None, **read_options) -> ImportResult:
+                actor: Actor | None = None, mode: str = "upsert", **read_options) -> ImportResult:
     """The seed's four steps for one file: create the import, commit the contacts, complete, attach.
     mapping replaces the suggested mapping; choices maps some fields over it. warnings, when
     given, receives what went wrong after the commit (a failed attach). actor: who imports (the
     import records their name), by default the local user."""
-    draft = open_file(None, data, file_name, source=source, campaign=campaign, actor=actor, **read_options)
+    draft = open_file(None, data, file_name, source=source, campaign=campaign, actor=actor, mode=mode,
+                      **read_options)
     try:
         if mapping is not None:
             confirm_mapping(None, draft, mapping)
@@ -747,9 +766,9 @@ def import_file(engine: Engine, data: bytes | Path, file_name: str | None, sourc
 
 
 def dry_run(engine: Engine, data: bytes | Path, file_name: str | None = None,
-            choices: Mapping | None = None, **read_options) -> tuple[Draft, Review]:
+            choices: Mapping | None = None, mode: str = "upsert", **read_options) -> tuple[Draft, Review]:
     """Validate and review a file without writing anything (no import record either)."""
-    draft = open_file(None, data, file_name, **read_options)
+    draft = open_file(None, data, file_name, mode=mode, **read_options)
     try:
         if choices:
             choose_columns(draft, choices)

@@ -41,6 +41,7 @@ class Wizard:
     step: str = "details"
     source: str | None = None
     campaign: str | None = None
+    mode: str = "upsert"                  # what the import may do (core.storage.records.MODES)
     draft: Draft | None = None
     token: str | None = None              # names the draft in the link and in the database
     committed: Committed | None = None    # what a committed draft's link led to
@@ -82,11 +83,11 @@ class Wizard:
         draft = self.draft
         if draft is None or self.token is None or draft.released or draft.result is not None:
             return
-        state = {"step": self.step, "source": self.source, "campaign": self.campaign}
+        state = {"step": self.step, "source": self.source, "campaign": self.campaign, "mode": self.mode}
         self.saved = service.save_draft(self.token, draft, state, self.saved, background=True)
 
     def started_over(self, service, keep: tuple[str, ...] = (), step: str = "details") -> Wizard:
-        """A new wizard keeping these of this one's choices (its source, its campaign); this one's
+        """A new wizard keeping these of this one's choices (its source, campaign, mode); this one's
         draft discarded."""
         self.discard(service)
         return Wizard(step=step, **{name: getattr(self, name) for name in keep})
@@ -117,7 +118,7 @@ class Wizard:
             return Wizard(gone=True)
         draft, state = loaded
         return Wizard(step=state.get("step") or "map", source=state.get("source"), campaign=state.get("campaign"),
-                      draft=draft, token=token)
+                      mode=draft.mode, draft=draft, token=token)
 
     def opened_by(self, actor: Actor) -> None:
         """Whoever goes on with the draft is who its import and the audit trail name; a commit that
@@ -130,16 +131,16 @@ class Wizard:
 
     # --- the steps -----------------------------------------------------------------------------
 
-    def choose_origin(self, source: str, campaign: str | None) -> None:
+    def choose_origin(self, source: str, campaign: str | None, mode: str = "upsert") -> None:
         self.committed = None
-        self.source, self.campaign = source, campaign
+        self.source, self.campaign, self.mode = source, campaign, mode
         self.go("upload")
 
     def open_file(self, service, data: bytes, file_name: str, actor: Actor, on_progress: Progress | None = None) -> None:
         """A new draft of this file (raises what reading it raises, and stays on the upload);
         on_progress hears a large file's wait for its turn (core.importing.admission)."""
         draft = service.open_file(data, file_name, source=self.source, campaign=self.campaign, actor=actor,
-                                  on_progress=on_progress)
+                                  on_progress=on_progress, mode=self.mode)
         self.take(service, draft)
         self.go("map")
 

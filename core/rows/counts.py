@@ -1,8 +1,8 @@
 """One way to count an import (issue 19, point 3). Each name below has one meaning, computed here
 and shown the same by the wizard, History, the CLI and the API (README, "Counts"):
 
-    rows = invalid + skipped + duplicates + inserted + updated + unchanged
-    valid = rows - invalid - skipped - duplicates           (the rows a commit writes or links)
+    rows = invalid + skipped + duplicates + inserted + updated + unchanged + already_there + not_found
+    valid = rows - invalid - skipped - duplicates           (the rows a commit writes, links or its mode leaves out)
     total_rows = inserted + updated + unchanged              (the seed's: contacts linked)
     written = inserted + updated                             (contacts whose stored values changed)
 
@@ -24,6 +24,8 @@ LABELS = {
     "inserted": "Inserted",
     "updated": "Updated",
     "unchanged": "Unchanged",
+    "already_there": "Already there",
+    "not_found": "Not found",
     "total_rows": "Contacts linked",
     "written": "Contacts written",
 }
@@ -37,6 +39,8 @@ MEANINGS = {
     "inserted": "new contacts created",
     "updated": "stored contacts at least one of whose values changed",
     "unchanged": "stored contacts linked to the import, already holding these values",
+    "already_there": "rows whose email is stored, left as it is by an import that only creates",
+    "not_found": "rows whose email is not stored, left out by an import that only updates",
     "total_rows": "contacts linked to the import: inserted + updated + unchanged (the seed's total_rows)",
     "written": "contacts created or changed: inserted + updated",
 }
@@ -51,6 +55,8 @@ class Counts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    already_there: int = 0
+    not_found: int = 0
 
     @property
     def valid(self) -> int:
@@ -67,7 +73,7 @@ class Counts:
     @property
     def adds_up(self) -> bool:
         """Every row lands in exactly one count (once the import is committed)."""
-        return self.valid == self.total_rows
+        return self.valid == self.total_rows + self.already_there + self.not_found
 
     def as_dict(self) -> dict[str, int]:
         return {**asdict(self), "valid": self.valid, "total_rows": self.total_rows, "written": self.written}
@@ -88,10 +94,12 @@ def planned(report, review) -> Counts:
     """What a commit would do now: the file's counts with the review's (core.storage.review.Review)."""
     return Counts(rows=report.rows, invalid=report.invalid, skipped=report.skipped,
                   duplicates=len(report.duplicates), inserted=review.will_insert,
-                  updated=review.will_update, unchanged=review.unchanged)
+                  updated=review.will_update, unchanged=review.unchanged,
+                  already_there=review.already_there, not_found=review.not_found)
 
 
 def of_record(record: dict) -> Counts:
     """The counts an import record holds (core.storage.history.get_import); 0 for what it never had."""
     return Counts(**{name: int(record.get("file_rows" if name == "rows" else name) or 0)
-                     for name in ("rows", "invalid", "skipped", "duplicates", "inserted", "updated", "unchanged")})
+                     for name in ("rows", "invalid", "skipped", "duplicates", "inserted", "updated", "unchanged",
+                                  "already_there", "not_found")})

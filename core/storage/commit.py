@@ -59,11 +59,14 @@ class ImportResult:
     unchanged: int = 0  # stored contacts linked as they were
     file_rows: int = 0  # the rows the file held (the batch's, for a batch)
     skipped: int = 0    # rows the user chose to leave out
+    already_there: int = 0  # stored contacts an import that only creates left as they were
+    not_found: int = 0      # rows whose email is not stored, left out by an import that only updates
 
     @property
     def counts(self) -> Counts:
         return Counts(rows=self.file_rows, invalid=self.invalid, skipped=self.skipped, duplicates=self.duplicates,
-                      inserted=self.inserted, updated=self.updated, unchanged=self.unchanged)
+                      inserted=self.inserted, updated=self.updated, unchanged=self.unchanged,
+                      already_there=self.already_there, not_found=self.not_found)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -156,7 +159,8 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
     key = import_uuid(import_id)  # parsed once: every statement below takes it as it is
     with engine.begin() as conn:
         write_shard_by_shard(conn, total)
-        status = lock_import(conn, import_id).status
+        record = lock_import(conn, import_id)
+        status = record.status
         if complete:
             check_change(import_id, status, "completed")
         elif status != "processing":
@@ -165,9 +169,11 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
             # The merge sorts and joins the whole stage; keep that in memory rather than on disk.
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         stage_rows(conn, report, notify)
-        inserted, matched, unchanged = _merge(conn, key, total, notify)
+        inserted, matched, unchanged = _merge(conn, key, total, notify, record.mode)
         drop_stage(conn)
         updated = matched - unchanged
+        left_out = total - inserted - matched  # by the mode: the rows neither inserted nor linked
+        already_there, not_found = (left_out, 0) if record.mode == "create" else (0, left_out)
         rejected = report.error_report()
         notify("finishing", len(rejected), len(rejected))
         _store_rejections(conn, import_id, rejected)
@@ -184,13 +190,15 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
         result = ImportResult(import_id=str(key), status="completed" if complete else "processing",
                               inserted=inserted, updated=updated, invalid=report.invalid,
                               duplicates=len(report.duplicates), total_rows=inserted + matched,
-                              unchanged=unchanged, file_rows=report.rows, skipped=report.skipped)
+                              unchanged=unchanged, file_rows=report.rows, skipped=report.skipped,
+                              already_there=already_there, not_found=not_found)
         if complete:
             # completed_at is clock_timestamp(): the time this commit held its locks, so completion
             # order is the order in which imports changed shared contacts (undo relies on it).
             change_status(conn, import_id, "completed", total_rows=result.total_rows, inserted=inserted,
                           updated=updated, unchanged=unchanged, invalid=result.invalid, skipped=result.skipped,
-                          duplicates=result.duplicates, error=None, file_rows=report.rows)
+                          duplicates=result.duplicates, error=None, file_rows=report.rows,
+                          already_there=already_there, not_found=not_found)
             conn.execute(sa.text("UPDATE imports SET changed_at = completed_at WHERE id = :id"),
                          {"id": key})
             _mark_draft_committed(conn, key)
@@ -198,7 +206,7 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
                          detail={"inserted": inserted, "updated": updated, "unchanged": unchanged,
                                  "invalid": result.invalid, "duplicates": result.duplicates})
         else:
-            add_batch_counts(conn, import_id, report.rows, report.invalid)
+            add_batch_counts(conn, import_id, report.rows, report.invalid, already_there, not_found)
             audit_log.record(conn, actor, "contacts added", import_id=import_id,
                          detail={"inserted": inserted, "updated": updated, "unchanged": unchanged,
                                  "invalid": result.invalid})
@@ -219,7 +227,7 @@ def refresh_statistics(engine: Engine) -> None:
         conn.execute(sa.text("SELECT refresh_contact_statistics()"))
 
 
-def _merge(conn: Connection, key: UUID, total: int, notify: Progress) -> tuple[int, int, int]:
+def _merge(conn: Connection, key: UUID, total: int, notify: Progress, mode: str) -> tuple[int, int, int]:
     """merge_import_stage over the stage slice after slice, in lock order (pos), so the commit can say
     how far it is; one transaction all the same. Each slice is sized to take about MERGE_SECONDS
     by the time the one before took: the rate varies 5x with the machine's load and with how many
@@ -232,8 +240,10 @@ def _merge(conn: Connection, key: UUID, total: int, notify: Progress) -> tuple[i
     notify("upserting", 0, total)
     while start < total:
         began = time.monotonic()
-        done = conn.execute(sa.text("SELECT inserted, updated, unchanged FROM merge_import_stage(:id, :a, :b, :e, :r)"),
-                            {"id": key, "a": start, "b": start + size, "e": earlier_batch, "r": runs}).one()
+        done = conn.execute(sa.text("SELECT inserted, updated, unchanged "
+                                    "FROM merge_import_stage(:id, :a, :b, :e, :r, :mode)"),
+                            {"id": key, "a": start, "b": start + size, "e": earlier_batch, "r": runs,
+                             "mode": mode}).one()
         counts = [c + d for c, d in zip(counts, done)]
         start += size
         notify("upserting", min(start, total), total)

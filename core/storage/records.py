@@ -67,23 +67,38 @@ def import_uuid(value) -> UUID:
 
 
 def create_import(engine: Engine, source: str, file_name: str | None,
-                  created_by: str | None = None, created_via: str = "service", import_id: str | None = None) -> str:
+                  created_by: str | None = None, created_via: str = "service", import_id: str | None = None,
+                  mode: str = "upsert") -> str:
     """Step 1 of the seed's flow: an import in status `processing` (created_via "api": by the
     HTTP API, which adds its contacts in later calls). import_id: the id a draft chose for the
     import it becomes; an import of that id made already is left as it is (the primary key makes
-    one import of a draft, however many tabs commit it)."""
+    one import of a draft, however many tabs commit it). mode: one of MODES, for all its batches."""
     source = (source or "").strip()
     if not source:
         raise ImportConsoleError("Say where the contacts come from (the import's source), e.g. 'HubSpot'.")
+    check_mode(mode)
     if "\x00" in source + (file_name or "") + (created_by or ""):
         raise ImportConsoleError("An import's source, file name and creator cannot hold a NUL character.")
     chosen = import_uuid(import_id) if import_id is not None else uuid4()
     with engine.begin() as conn:
         conn.execute(sa.text(
-            "INSERT INTO imports (id, source, file_name, created_by, created_via) VALUES (:id, :s, :f, :u, :v) "
-            "ON CONFLICT (id) DO NOTHING"), {"id": chosen, "s": source, "f": file_name,
-                                             "u": created_by or current_user(), "v": created_via})
+            "INSERT INTO imports (id, source, file_name, created_by, created_via, mode) "
+            "VALUES (:id, :s, :f, :u, :v, :m) ON CONFLICT (id) DO NOTHING"),
+            {"id": chosen, "s": source, "f": file_name, "u": created_by or current_user(), "v": created_via,
+             "m": mode})
     return str(chosen)
+
+
+# What an import may do to contacts (sql/023_import_modes.sql): create and update, only create (the
+# stored contacts of its emails are left as they are: "already there"), only update (emails not
+# stored are left out: "not found").
+MODES = {"upsert": "create and update", "create": "create only", "update": "update only"}
+
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ImportConsoleError(f"{mode!r} is not an import mode: choose {', '.join(MODES)} "
+                                 f"({'; '.join(f'{m}: {what}' for m, what in MODES.items())}).")
 
 
 # Held by whoever changes an import (a commit, for its whole transaction): an advisory lock per
@@ -93,12 +108,12 @@ IMPORT_LOCK = 4_711_003
 
 
 def lock_import(conn: Connection, import_id: str) -> sa.Row:
-    """The import's status, completed_at, changed_at, created_by and created_via, locked until the
-    transaction ends."""
+    """The import's status, completed_at, changed_at, created_by, created_via and mode, locked until
+    the transaction ends."""
     import_key = import_uuid(import_id)
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock, hashtext(:id))"),
                  {"lock": IMPORT_LOCK, "id": str(import_key)})
-    row = conn.execute(sa.text("SELECT status, completed_at, changed_at, created_by, created_via FROM imports "
+    row = conn.execute(sa.text("SELECT status, completed_at, changed_at, created_by, created_via, mode FROM imports "
                                "WHERE id = :id"),
                        {"id": import_key}).first()
     if row is None:
@@ -180,18 +195,23 @@ def linked_counts(conn: Connection, import_id: str) -> tuple[int, int, int]:
         "FROM import_contacts WHERE import_id = :id"), {"id": import_uuid(import_id)}).one())
 
 
-def add_batch_counts(conn: Connection, import_id: str, rows: int, invalid: int) -> None:
+def add_batch_counts(conn: Connection, import_id: str, rows: int, invalid: int, already_there: int = 0,
+                     not_found: int = 0) -> None:
     """A batch's rows added to its import's counts, and the contacts counted again from the links,
     so that the counts add up over the batches: a row whose email an earlier batch linked is a
-    duplicate (the later row wins), as within one file."""
+    duplicate (the later row wins), as within one file. already_there, not_found: the batch's rows
+    that the import's mode left out."""
     inserted, updated, unchanged = linked_counts(conn, import_id)
     conn.execute(sa.text(
         "UPDATE imports SET file_rows = COALESCE(file_rows, 0) + :rows, invalid = invalid + :invalid, "
         "inserted = :inserted, updated = :updated, unchanged = :unchanged, total_rows = :linked, "
-        "duplicates = COALESCE(file_rows, 0) + :rows - invalid - :invalid - skipped - :linked, "
+        "already_there = already_there + :there, not_found = not_found + :missing, "
+        "duplicates = COALESCE(file_rows, 0) + :rows - invalid - :invalid - skipped - :linked "
+        "  - already_there - :there - not_found - :missing, "
         "changed_at = :now WHERE id = :id"),
         {"id": import_uuid(import_id), "rows": rows, "invalid": invalid, "inserted": inserted, "updated": updated,
-         "unchanged": unchanged, "linked": inserted + updated + unchanged, "now": clock_now(conn)})
+         "unchanged": unchanged, "linked": inserted + updated + unchanged, "there": already_there,
+         "missing": not_found, "now": clock_now(conn)})
 
 
 def abandon_stale_imports(engine: Engine, older_than: timedelta = ABANDONED_AFTER) -> list[str]:

@@ -33,6 +33,8 @@ class Review:
     changes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGE_COLUMNS))
     # rows whose LinkedIn profile a stored contact holds under another email (core.rows.same_person)
     same_person_stored: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=same_person.COLUMNS))
+    already_there: int = 0            # stored contacts an import that only creates leaves as they are
+    not_found: int = 0                # emails not stored, which an import that only updates leaves out
 
     @property
     def total_changes(self) -> int:
@@ -41,12 +43,13 @@ class Review:
     def as_dict(self) -> dict:
         """The dry run's summary, as `python -m core import --dry-run --json` prints it."""
         return {"would_insert": self.will_insert, "would_update": self.will_update,
-                "unchanged": self.unchanged, "changes": dict(self.changes_by_field)}
+                "unchanged": self.unchanged, "already_there": self.already_there, "not_found": self.not_found,
+                "changes": dict(self.changes_by_field)}
 
 
 def review_commit(engine: Engine, report: ValidationReport, shown: int = SHOWN_CHANGES,
-                  on_progress: Progress | None = None) -> Review:
-    """What commit_import would do with report now; writes nothing."""
+                  on_progress: Progress | None = None, mode: str = "upsert") -> Review:
+    """What commit_import would do with report now, in an import of this mode; writes nothing."""
     if not report.valid_count:
         return Review(will_insert=0, will_update=0, unchanged=0)
     with engine.connect() as conn:
@@ -67,7 +70,11 @@ def review_commit(engine: Engine, report: ValidationReport, shown: int = SHOWN_C
                                   .all(), columns=same_person.COLUMNS)
         finally:
             transaction.rollback()  # the stage goes with it
-    return Review(will_insert=staged - counts["matched"], will_update=counts["changed"],
-                  unchanged=counts["matched"] - counts["changed"],
+    matched = counts["matched"]
+    if mode == "create":  # the stored contacts are left as they are: nothing of theirs changes
+        return Review(will_insert=staged - matched, will_update=0, unchanged=0, already_there=matched,
+                      same_person_stored=stored)
+    return Review(will_insert=0 if mode == "update" else staged - matched, will_update=counts["changed"],
+                  unchanged=matched - counts["changed"],
                   changes_by_field={f: counts[f] for f in COMPARED if counts[f]}, changes=changes,
-                  same_person_stored=stored)
+                  same_person_stored=stored, not_found=staged - matched if mode == "update" else 0)

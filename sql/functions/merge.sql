@@ -90,9 +90,13 @@ DROP FUNCTION IF EXISTS lock_contact_writers();
 -- core.storage.staging.write_shard_by_shard); NULL: the slice in one statement.
 DROP FUNCTION IF EXISTS merge_import_stage(uuid);
 DROP FUNCTION IF EXISTS merge_import_stage(uuid, integer, integer, boolean);
+-- p_mode: the import's mode (sql/023_import_modes.sql). 'create' links no stored contact (it
+-- locks them, as every mode does, and changes none); 'update' inserts no email that is not
+-- stored. The caller counts what a mode left out: the staged rows neither inserted nor linked.
 DROP FUNCTION IF EXISTS merge_import_stage(uuid, integer, integer, boolean, integer[]);
+DROP FUNCTION IF EXISTS merge_import_stage(uuid, integer, integer, boolean, integer[], text);
 CREATE FUNCTION merge_import_stage(p_import uuid, p_from integer, p_to integer, p_earlier_batch boolean,
-                                   p_runs integer[],
+                                   p_runs integer[], p_mode text,
                                    OUT inserted integer, OUT updated integer, OUT unchanged integer)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -125,6 +129,7 @@ BEGIN
         SELECT import_contact_id(v_prefix, s.pos), s.email, s.full_name, s.linkedin_profile,
                s.company, s.locale, s.timezone, COALESCE(s.metadata, '{}'::jsonb)
         FROM (SELECT * FROM import_stage st WHERE st.pos >= v_run_from AND st.pos < v_run_to) s
+        WHERE p_mode <> 'update' OR EXISTS (SELECT 1 FROM contacts stored WHERE stored.email = s.email)
         ORDER BY s.pos
         ON CONFLICT (email) DO UPDATE SET full_name = c.full_name WHERE false;
         v_run_from := v_run_to;
@@ -143,13 +148,28 @@ BEGIN
     --    here: Citus counts the rows of step 1 that only locked a contact too. NOT IN, not NOT
     --    EXISTS: Citus cannot run a subquery correlated by pos (the stage and import_matched are
     --    sharded by email there) but sends an uncorrelated one to the shards as one list.
+    IF p_mode = 'update' THEN
+        -- none, unless a contact was deleted (an undo) between step 1's check and its insert
+        DELETE FROM contacts c USING import_stage s
+        WHERE c.email = s.email AND c.id = import_contact_id(v_prefix, s.pos)
+          AND s.pos >= p_from AND s.pos < p_to;
+    END IF;
     INSERT INTO import_contacts (import_id, email, contact_id, action, row_number, previous)
     SELECT p_import, s.email, import_contact_id(v_prefix, s.pos), 'inserted', s.row_number, NULL
     FROM import_stage s
     WHERE s.pos >= p_from AND s.pos < p_to
       AND s.pos NOT IN (SELECT m.pos FROM import_matched m WHERE m.pos >= p_from AND m.pos < p_to)
+      AND p_mode <> 'update'
     ORDER BY s.pos;
     GET DIAGNOSTICS inserted = ROW_COUNT;
+    IF p_mode = 'create' THEN  -- the stored contacts stay as they are, unlinked
+        updated := 0;
+        unchanged := 0;
+        IF v_own_matched THEN
+            DROP TABLE import_matched;
+        END IF;
+        RETURN;
+    END IF;
 
     -- 4. Update what changes, link every matched contact.
     PERFORM _merge_by_index(true);
