@@ -11,11 +11,16 @@ from api.deps import caller, service
 from api.idempotency import KEY_HEADER, check_key, fingerprint, replayed
 from api.paging import check_paging, decode_cursor, page
 from core.access import Actor
-from core.importing import MODES, STATUSES, Replay, Service
+from core.importing import MODES, RULED_FIELDS, RULES, STATUSES, Replay, Service
 
 router = APIRouter(tags=["imports"])
 Status = Enum("Status", {name: name for name in STATUSES}, type=str)
 Mode = Enum("Mode", {name: name for name in MODES}, type=str)
+RuledField = Enum("RuledField", {name: name for name in RULED_FIELDS}, type=str)
+Rule = Enum("Rule", {name: name for name in RULES}, type=str)
+RULES_HELP = ("what the import may do to each field of a stored contact, for every batch: "
+              + "; ".join(f"{name}: {what}" for name, what in RULES.items())
+              + ". A field left out is overwritten; metadata takes its rule as a whole.")
 MODE_HELP = ("what the import may do to contacts, for every batch: "
              + "; ".join(f"{name}: {what}" for name, what in MODES.items())
              + ". Rows left out count as already_there (create) or not_found (update).")
@@ -25,6 +30,8 @@ class ImportIn(BaseModel):
     source: str = Field(min_length=1, examples=["HubSpot"])
     file_name: str | None = Field(default=None, examples=["contacts.csv"])
     mode: Mode = Field(default=Mode.upsert, description=MODE_HELP)
+    rules: dict[RuledField, Rule] = Field(default_factory=dict, description=RULES_HELP,
+                                          examples=[{"company": "fill", "locale": "keep"}])
 
 
 def _public(record: dict) -> dict:
@@ -39,14 +46,16 @@ def create(body: ImportIn, idempotency_key: str | None = KEY_HEADER, who: Actor 
     check_key(idempotency_key)
     held = None
     if idempotency_key is not None:
-        held = svc.claim_key(who.caller, idempotency_key, fingerprint("create", body.source, body.file_name, body.mode.value))
+        held = svc.claim_key(who.caller, idempotency_key, fingerprint("create", body.source, body.file_name, body.mode.value,
+                                                           *sorted(f"{f.value}={r.value}" for f, r in body.rules.items())))
         if isinstance(held, Replay):
             return replayed(held)
     try:
-        import_id = svc.create_api_import(body.source, body.file_name, who, claim=held, mode=body.mode.value)
+        import_id = svc.create_api_import(body.source, body.file_name, who, claim=held, mode=body.mode.value,
+                                          rules={f.value: r.value for f, r in body.rules.items()})
         record = svc.get_import(import_id)
         answer = jsonable_encoder(_public({k: record[k] for k in ("id", "status", "source", "file_name", "mode",
-                                                                  "created_at")}))
+                                                                  "rules", "created_at")}))
         if held is not None:
             svc.record_answer(held, 201, answer)
     except BaseException:

@@ -100,9 +100,11 @@ def _truncate(engine) -> None:
         conn.execute(sa.text("CHECKPOINT"))
 
 
-def _spawn(kind: str, path: Path, url: str) -> dict:
+def _spawn(kind: str, path: Path, url: str, rules: dict[str, str] | None = None) -> dict:
+    """One measurement in a fresh process; rules: the import's field rules (bench.rules)."""
     done = subprocess.run([sys.executable, "-m", "bench", "_child", kind, str(path), url],
-                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+                          env={**os.environ, "BENCH_RULES": json.dumps(rules or {})})
     if done.returncode:
         sys.exit(f"bench: the {kind} measurement failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -127,7 +129,7 @@ def _child(kind: str, path: str, url: str) -> dict:
         review = 0.0
         commit = _baseline(engine, report.valid)
     else:
-        draft.source = "bench"
+        draft.source, draft.rules = "bench", json.loads(os.environ.get("BENCH_RULES") or "{}")
         outcome = importing.review(engine, draft)
         reviewed = time.perf_counter()
         review = reviewed - validated

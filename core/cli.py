@@ -23,7 +23,7 @@ from core import importing
 from core.access import local_actor
 from core.errors import AmbiguousColumns, ImportConsoleError
 from core.fields import FIELDS
-from core.rows.mapping import describe_mapping
+from core.rows.mapping import describe_mapping, extra_key
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--mode", choices=list(importing.MODES), default="upsert",
                       help="; ".join(f"{name}: {what}" for name, what in importing.MODES.items())
                       + " (default upsert). Rows left out count as already there (create) or not found (update)")
+    load.add_argument("--rule", action="append", default=[], metavar="FIELD=RULE", type=_rule,
+                      help="what the import may do to FIELD of a stored contact: "
+                      + "; ".join(f"{name}: {what}" for name, what in importing.RULES.items())
+                      + " (default overwrite); repeatable")
     load.add_argument("--dry-run", action="store_true",
                       help="say what the import would insert, update and change; write nothing")
     load.add_argument("--json", action="store_true")
@@ -157,6 +161,9 @@ def _read_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
                         help="import this column as this field, over the suggested mapping "
                              "(full_name may join columns: full_name='First Name+Last Name'); repeatable")
+    parser.add_argument("--extra", action="append", default=[], metavar="COLUMN[=KEY]",
+                        help="keep this column in each contact's metadata, under KEY (by default the "
+                             "header in snake case: 'Job Title' -> job_title); repeatable")
 
 
 def _choices(args) -> dict[str, list[str]]:
@@ -167,6 +174,11 @@ def _choices(args) -> dict[str, list[str]]:
             raise ImportConsoleError(f"--map {item!r}: expected FIELD=COLUMN with FIELD one of {', '.join(FIELDS)}.")
         choices[field.strip()] = columns.split("+") if field.strip() == "full_name" else [columns]
     return choices
+
+
+def _extras(args) -> dict[str, str]:
+    """--extra COLUMN[=KEY]: the columns to keep in metadata, each with its key."""
+    return {column: key.strip() or extra_key(column) for column, _, key in (item.partition("=") for item in args.extra)}
 
 
 def _read_kwargs(args) -> dict:
@@ -180,6 +192,7 @@ def _read_kwargs(args) -> dict:
 def _validate(args) -> int:
     draft = importing.open_file(None, args.file, **_read_kwargs(args))
     importing.choose_columns(draft, _choices(args))
+    importing.keep_columns(draft, _extras(args))
     report = importing.validate_draft(draft)
     summary = {
         "file": str(args.file), "rows": report.rows, "valid": len(report.valid),
@@ -221,8 +234,9 @@ def _import(args) -> int:
         return _dry_run(args, importing.connect())
     warnings: list[str] = []
     result = importing.connect().import_file(args.file, None, args.source, args.campaign,
-                                   warnings=warnings, choices=_choices(args), actor=local_actor(),
-                                   mode=args.mode, **_read_kwargs(args))
+                                   warnings=warnings, choices=_choices(args), extras=_extras(args),
+                                   actor=local_actor(),
+                                   mode=args.mode, rules=dict(args.rule), **_read_kwargs(args))
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:
@@ -235,6 +249,16 @@ def _import(args) -> int:
     return 0
 
 
+def _rule(text: str) -> tuple[str, str]:
+    """--rule FIELD=RULE."""
+    field_name, equals, rule = text.partition("=")
+    if not equals or field_name.strip() not in importing.RULED_FIELDS or rule.strip() not in importing.RULES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write FIELD=RULE, FIELD one of {', '.join(importing.RULED_FIELDS)}, "
+            f"RULE one of {', '.join(importing.RULES)}")
+    return field_name.strip(), rule.strip()
+
+
 def _left_out(already_there: int, not_found: int) -> str:
     """The counts of rows an import's mode left out, when it left any."""
     return "".join(f", {count} {name}" for count, name in ((already_there, "already there"), (not_found, "not found"))
@@ -242,7 +266,9 @@ def _left_out(already_there: int, not_found: int) -> str:
 
 
 def _dry_run(args, service: importing.Service) -> int:
-    draft, review = service.dry_run(args.file, choices=_choices(args), mode=args.mode, **_read_kwargs(args))
+    draft, review = service.dry_run(args.file, choices=_choices(args), extras=_extras(args), mode=args.mode,
+                                    rules=dict(args.rule),
+                                    **_read_kwargs(args))
     report = draft.report
     summary = {**review.as_dict(), "invalid": report.invalid, "duplicates": len(report.duplicates),
                "possible_duplicates": _same_person(importing.possible_duplicates(draft))}

@@ -168,6 +168,8 @@ def map_step(w: importing.Wizard) -> None:
     mapping = {field: mapping_row(draft, field) for field in FIELDS}
     mapping = {f: cols for f, cols in mapping.items() if cols}
     draft.mapping = mapping
+    extras = kept_columns(draft, mapping)
+    rules = field_rules(draft, mapping)
     unresolved = same_named_warnings(draft, mapping)
     missing = [f for f in importing.missing_fields(mapping) if f not in draft.ambiguous]
     if missing:
@@ -177,8 +179,50 @@ def map_step(w: importing.Wizard) -> None:
     if back.button("Back", disabled=draft.is_retry):
         go_back()
     if forward.button("Next: review", type="primary", disabled=bool(missing or unresolved)):
-        w.confirm_mapping(service(), mapping, review_progress())
+        w.confirm_mapping(service(), mapping, review_progress(), rules, extras)
         st.rerun()
+
+
+def kept_columns(draft: importing.Draft, mapping: dict) -> dict[str, str]:
+    """The columns no field takes that the user keeps in each contact's metadata: column -> key."""
+    problem = importing.metadata_column_problem(draft, mapping)
+    if problem:
+        st.warning(md(problem) + " (set Extra fields to none, then pick the column below)", icon=":material/data_object:")
+    used = {column for columns in mapping.values() for column in columns}
+    free = [header for header in draft.file.headers if header not in used]
+    if not free:
+        return {}
+    keys = {column: draft.extras.get(column) or importing.extra_key(column) for column in free}
+    with st.expander("Keep other columns as extra fields", expanded=bool(draft.extras)):
+        chosen = st.multiselect("Columns to keep in each contact's metadata, under the key shown", free,
+                                default=[c for c in draft.extras if c in free], key=f"extras_{draft.import_id}",
+                                format_func=lambda column: f"{column} → {keys[column]}")
+        for column in chosen:
+            st.caption(f"**{md(column)}** → {md(keys[column])}: {md(sample_values(draft, [column]))}")
+    return {column: keys[column] for column in chosen}
+
+
+RULE_CHOICES = {"overwrite": "Overwrite with the file's value", "fill": "Fill only if empty",
+                "keep": "Keep the stored value"}
+
+
+def field_rules(draft: importing.Draft, mapping: dict) -> dict[str, str]:
+    """What the import may do to each mapped field of a stored contact (overwrite by default)."""
+    ruled = [f for f in importing.RULED_FIELDS if mapping.get(f)]
+    rules = {}
+    with st.expander("Contacts stored already: what may this import change?"):  # a steady label keeps it open
+        st.caption("A new contact takes every value of its row; an empty cell never erases a stored value.")
+        for field_name, column in zip(ruled, st.columns(3) * 2):
+            rules[field_name] = column.selectbox(field_label(field_name), list(RULE_CHOICES), format_func=RULE_CHOICES.get,
+                                                 index=list(RULE_CHOICES).index(draft.rules.get(field_name, "overwrite")),
+                                                 key=f"rule_{draft.import_id}_{field_name}")
+    rules_caption({f: r for f, r in rules.items() if r != "overwrite"})
+    return rules
+
+
+def rules_caption(rules: dict[str, str]) -> None:
+    if rules:
+        st.caption("Stored contacts: " + "; ".join(f"{field_label(f)}: {RULE_CHOICES[r].lower()}" for f, r in rules.items()))
 
 
 def same_named_warnings(draft: importing.Draft, mapping: dict) -> list[str]:
@@ -293,6 +337,10 @@ def review_step(w: importing.Wizard) -> None:
                   [("Will insert", preview.will_insert), ("Will update", preview.will_update),
                    ("Unchanged", preview.unchanged)] + left_out_metrics(planned))
     mode_caption(draft.mode, preview)
+    rules_caption(draft.rules)
+    if report.extras_overridden:
+        st.caption(f"{plural(report.extras_overridden, 'row')}: a kept column replaced a key of the same name in "
+                   "the Extra fields column.")
     if report.invalid:
         errors_tab, fix_tab, rows_tab = st.tabs(["Errors", "Fix invalid rows", "All rows"])
         with errors_tab:

@@ -84,6 +84,12 @@ def test_content_suggestions_need_most_values_to_fit_and_skip_country_codes():
     assert suggest_from_values(frame, {}) == {}
 
 
+def test_job_titles_and_statuses_are_not_taken_for_language_tags():
+    # "CTO", "CEO", "VP" are well-formed BCP 47 tags; a HubSpot export's Job Title was suggested as the locale
+    frame = _frame({"Job Title": ["CTO", "CEO", "VP"], "Lead Status": ["NEW", "OPEN", "NEW"], "Lang": ["en", "fr", "de"]})
+    assert {f: c for f, (c, _) in suggest_from_values(frame, {}).items()} == {"locale": "Lang"}
+
+
 def test_a_mapped_field_or_a_used_column_is_never_suggested_again():
     frame = _frame({"Email": ["a@x.io"], "Other": ["b@x.io"]})
     assert "email" not in suggest_from_values(frame, {"email": ["Email"]})

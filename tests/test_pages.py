@@ -165,6 +165,48 @@ def test_an_import_made_to_only_update_leaves_new_emails_out_and_says_so(console
     assert metrics(history)["Not found"] == "1" and "Already there" not in metrics(history)
 
 
+def test_a_field_rule_set_at_the_mapping_keeps_the_stored_value_and_is_offered_again(console):
+    import_file(console, csv_bytes(person(1, company="Old", full_name="Ann")), "first.csv", "csv")
+    data = csv_bytes(person(1, company="New", full_name="Ann B"), person(2, company="Fresh"))
+    at = upload(start_wizard(), "second.csv", data)
+    rule = next(s for s in at.selectbox if s.key and s.key.endswith("_company"))
+    rule.set_value("keep").run()
+    at = click(at, "Next: review")
+    changes = next(d.value for d in at.dataframe if "field" in d.value.columns)
+    assert changes["field"].tolist() == ["Full name"]
+    assert any("Company: keep the stored value" in c.value for c in at.caption)
+    at = click(click(at, "Next: commit"), "Commit now")
+    no_exceptions(at)
+    stored = {row.email: row for row in console.connect().execute(sa.text("SELECT email, company FROM contacts"))}
+    assert (stored[person(1)["email"]].company, stored[person(2)["email"]].company) == ("Old", "Fresh")
+    again = upload(start_wizard(), "third.csv", data)  # the same headers: the mapping and its rules again
+    assert next(s for s in again.selectbox if s.key and s.key.endswith("_company")).value == "keep"
+
+
+def test_columns_no_field_takes_can_be_kept_as_extra_fields(console):
+    data = (b"Name,Email,LinkedIn,Job Title,Lead Status\n"
+            b"Ann Lee,ann@x.io,https://linkedin.com/in/ann,CTO,Open\n")
+    at = upload(start_wizard(), "hubspot.csv", data)
+    kept = next(m for m in at.multiselect if m.key and m.key.startswith("extras_"))
+    assert kept.options == ["Job Title → job_title", "Lead Status → lead_status"]
+    kept.set_value(["Job Title"]).run()
+    assert any(shown(c.value) == "**Job Title** → job_title: CTO" for c in at.caption)
+    at = click(click(click(at, "Next: review"), "Next: commit"), "Commit now")
+    no_exceptions(at)
+    with console.connect() as conn:
+        assert conn.execute(sa.text("SELECT metadata FROM contacts")).scalar_one() == {"job_title": "CTO"}
+
+
+def test_a_column_of_plain_values_mapped_to_extra_fields_is_flagged_at_the_mapping(console):
+    data = (b"Name,Email,LinkedIn,Notes\n"
+            b"Ann Lee,ann@x.io,https://linkedin.com/in/ann,Met at the expo\n")
+    at = upload(start_wizard(), "notes.csv", data)
+    metadata_row = next(s for s in at.selectbox if s.options and "Notes" in s.options and s.key and "metadata" in s.key)
+    metadata_row.set_value("Notes").run()
+    assert any("'Notes' is mapped to Extra fields, but 1 of its first 1 values are not JSON objects" in shown(w.value)
+               for w in at.warning)
+
+
 def test_an_unreadable_file_shows_the_message_not_a_crash(console):
     at = start_wizard()
     at.file_uploader[0].set_value(("photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "text/csv")).run()

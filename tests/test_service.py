@@ -192,7 +192,7 @@ def test_a_slice_of_the_merge_reads_only_its_own_contacts(engine):
         conn.execute(sa.text("ANALYZE import_stage"))
         read = "SELECT pg_stat_get_xact_tuples_returned('contacts'::regclass)"
         before = conn.execute(sa.text(read)).scalar_one()
-        merged = conn.execute(sa.text("SELECT * FROM merge_import_stage(:id, 0, 20, false, NULL, 'upsert')"), {"id": import_id}).one()
+        merged = conn.execute(sa.text("SELECT * FROM merge_import_stage(:id, 0, 20, false, NULL, 'upsert', '{}')"), {"id": import_id}).one()
         assert conn.execute(sa.text(read)).scalar_one() - before < 100  # of 3,000 stored
     assert tuple(merged) == (0, 20, 0)
 

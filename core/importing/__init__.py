@@ -21,8 +21,10 @@ from sqlalchemy.engine import Engine
 from core.access.keys import create_key, key_actor, list_keys, revoke_key
 from core.files.exporting import error_file_name, template_csv, to_export_csv
 from core.files.reading import MAX_FILE_BYTES
+from core.rows.mapping import extra_key
 from core.importing.service import (PROBLEMS, SAMPLE_ROWS, Draft, Upload, add_contacts, apply_fixes, attach,
                                     attach_import, attach_imports, check_role, choose_columns, commit, complete,
+                                    keep_columns, metadata_column_problem,
                                     confirm_mapping, create_api_import, create_record, current_report, dry_run,
                                     error_file, error_report, hints, hold_edits, import_file, keep_skipped_rows, missing_fields,
                                     open_file, open_retry, planned_counts, possible_duplicates, reading_problems,
@@ -40,7 +42,7 @@ from core.storage.history import (campaign_contacts_csv, contacts_by_email, get_
                                   import_contacts_csv, import_error_file, import_errors, import_records,
                                   list_contacts, list_imports, recent_sources)
 from core.storage.progress import stored_progress
-from core.storage.records import MODES, STATUSES
+from core.storage.records import MODES, RULED_FIELDS, RULES, STATUSES
 
 
 def record_refused_sign_in(engine: Engine, actor) -> None:
@@ -92,9 +94,9 @@ def connect(url: str | None = None) -> Service:
 
 
 __all__ = sorted([*ON_DATABASE, "Service", "connect", "Claim", "Replay", "migrate_as_owner", "DraftRegistry", "PROBLEMS", "SAMPLE_ROWS", "Draft", "Upload", "apply_fixes",
-                  "choose_columns", "current_report", "error_file", "hints", "hold_edits", "keep_skipped_rows",
+                  "choose_columns", "keep_columns", "metadata_column_problem", "extra_key", "current_report", "error_file", "hints", "hold_edits", "keep_skipped_rows",
                   "missing_fields", "planned_counts", "possible_duplicates", "reading_problems", "error_report",
                   "row_fates", "rows_to_fix", "samples", "skip_rows", "unresolved", "validate_draft", "drafts",
                   "jobs", "Committed", "new_token", "COMMIT_STAGES", "CommitJob", "job_of", "running_jobs",
-                  "COUNT_LABELS", "LARGE_FILES", "WAITING", "STEPS", "CommitState", "Wizard", "Counts", "record_counts", "STATUSES", "MODES", "MAX_FILE_BYTES", "error_file_name",
+                  "COUNT_LABELS", "LARGE_FILES", "WAITING", "STEPS", "CommitState", "Wizard", "Counts", "record_counts", "STATUSES", "MODES", "RULES", "RULED_FIELDS", "MAX_FILE_BYTES", "error_file_name",
                   "template_csv", "to_export_csv", "remove_orphan_spools", "spool_file", "spool_folder"])

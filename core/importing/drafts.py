@@ -103,7 +103,8 @@ def save_draft(engine: Engine, token: str, draft: importing.Draft, wizard: dict,
              "skipped": {str(row): why for row, why in draft.skipped.items()},
              "edits": _frame_records(draft.edits), "pending": _frame_records(draft.pending),
              "edits_mapping": draft.edits_mapping, "pending_mapping": draft.pending_mapping, "retry": draft.retry,
-             "source": draft.source, "campaign": draft.campaign, "mode": draft.mode}
+             "source": draft.source, "campaign": draft.campaign, "mode": draft.mode, "rules": draft.rules,
+             "extras": draft.extras}
     kept = json.dumps(state, sort_keys=True)
     if kept == saved:
         return kept
@@ -169,10 +170,11 @@ def _resumed(engine: Engine, row, upload: importing.Upload, actor: Actor) -> tup
     state = row.state
     draft = importing.open_file(engine, upload, row.file_name, source=state["source"], campaign=state["campaign"],
                                 created_by=row.created_by, actor=actor, import_id=row.import_id,
-                                mode=state.get("mode", "upsert"), **state["read_options"])
+                                mode=state.get("mode", "upsert"), rules=state.get("rules"), **state["read_options"])
     draft.retry = bool(state.get("retry"))
     draft.mapping = {field: list(columns) for field, columns in state["mapping"].items()}
     draft.skipped = {int(r): why for r, why in state["skipped"].items()}
+    draft.extras = dict(state.get("extras") or {})
     draft.edits = _records_frame(state["edits"])
     draft.edits_mapping = state["edits_mapping"] if draft.edits is not None else None
     if state["wizard"].get("step") in ("review", "commit"):

@@ -35,8 +35,9 @@ from core.errors import (AlreadyCommitted, AmbiguousColumns, ImportConsoleError,
                          RowsInvalid, StatusChangeRefused)
 from core.fields import FIELDS, ROW
 from core.storage.history import contacts_by_email_in, get_import
-from core.rows.mapping import (Mapping, SameNamedColumns, ambiguous_fields, apply_mapping, missing_required,
-                          same_named_columns, suggest_from_values, suggest_mapping)
+from core.rows.mapping import (Mapping, SameNamedColumns, ambiguous_fields, apply_mapping, check_extras, extra_key,
+                               json_object_of, keep_extras, missing_required, same_named_columns, suggest_from_values,
+                               suggest_mapping)
 from core.files.memory import release_memory
 from core.files.spool import spool_file
 from core.importing.admission import LARGE_FILES
@@ -44,10 +45,11 @@ from core.storage.review import Review, review_commit
 from core.rows import same_person
 from core.progress import Progress
 from core.files.reading import WHOLE_ROW, SourceFile, plain_json_objects, preview, read_contacts
-from core.storage.records import MODES, check_change, check_mode, contacts_mark, create_import, import_uuid
+from core.storage.records import (MODES, check_change, check_mode, check_rules, contacts_mark, create_import,
+                                  import_uuid)
 from core.rows.fixes import PROBLEMS as PROBLEMS  # the fix grid's problems column, for the pages
 from core.rows.fixes import apply_edits, changed_rows, invalid_rows, row_statuses, rows_of
-from core.storage.saved_mappings import remember_mapping, suggest_mapping_for
+from core.storage.saved_mappings import recall_rules, remember_mapping, suggest_mapping_for
 from core.storage.undo import UndoResult, undo_import
 from core.rows.validation import ValidationReport, validate
 
@@ -118,6 +120,8 @@ class Draft:
     read_options: dict = field(default_factory=dict)
     source: str | None = None                # where the contacts come from (the import's source)
     mode: str = "upsert"                     # what the import may do (core.storage.records.MODES)
+    rules: dict[str, str] = field(default_factory=dict)  # field -> what it may do to a stored value (RULES)
+    extras: dict[str, str] = field(default_factory=dict)  # columns kept in metadata: column -> key
     campaign: str | None = None              # attached after the commit, when given
     created_by: str | None = None
     actor: Actor | None = None               # who works on it now; None: the local user
@@ -178,7 +182,7 @@ class Draft:
 def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str | None = None, *,
               source: str | None = None, campaign: str | None = None, created_by: str | None = None,
               actor: Actor | None = None, import_id: str | None = None, on_progress: Progress | None = None,
-              mode: str = "upsert", **read_options) -> Draft:
+              mode: str = "upsert", rules: dict[str, str] | None = None, **read_options) -> Draft:
     """Read bytes (an upload) or a path into a draft with a suggested mapping: the one confirmed
     last time for these headers when engine is given, else from the headers alone. read_options
     override detection (encoding, delimiter, header_row, sheet, max_bytes, max_rows). actor: who
@@ -186,8 +190,10 @@ def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str
     CLI, tests, the benchmark) leave it out and act as the local user (core.access.local_actor).
     import_id: the id a kept draft was given (core.importing.drafts); a new one otherwise. A large
     file waits for a slot (core.importing.admission), saying so through on_progress. mode: what the
-    import may do to contacts (core.storage.records.MODES)."""
+    import may do to contacts (core.storage.records.MODES); rules: what it may do to each field of a
+    stored contact (RULES)."""
     check_mode(mode)
+    chosen_rules = None if rules is None else check_rules(rules)
     actor = actor or local_actor()
     created_by = created_by or actor.name
     if isinstance(data, Upload):
@@ -208,6 +214,8 @@ def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str
         upload.close()
         raise
     _suggest(engine, draft)
+    if chosen_rules is not None:
+        draft.rules = chosen_rules
     return draft
 
 
@@ -218,7 +226,7 @@ def open_retry(engine: Engine, import_id: str, data: bytes | Path, file_name: st
     record = get_import(engine, import_id)
     check_change(import_id, record["status"], "completed")
     draft = open_file(engine, data, file_name, actor=actor, source=record["source"], import_id=import_id,
-                      mode=record["mode"], **read_options)
+                      mode=record["mode"], rules=record["rules"], **read_options)
     draft.retry = True
     return draft
 
@@ -229,15 +237,19 @@ def reread(engine: Engine | None, draft: Draft, **read_options) -> Draft:
         draft.file = read_contacts(draft.upload.read(), draft.file_name, **read_options)
     draft.read_options = read_options
     draft.edits = draft.edits_mapping = draft.report = draft.review = None
+    rules = draft.rules  # the user's, whatever the new reading suggests
     _suggest(engine, draft)
+    draft.rules = rules
     return draft
 
 
 def _suggest(engine: Engine | None, draft: Draft) -> None:
+    """The mapping (and the field rules) to offer for the draft's headers."""
     if engine is None:
         draft.mapping, draft.remembered = suggest_mapping(draft.file.headers), False
     else:
         draft.mapping, draft.remembered = suggest_mapping_for(engine, draft.file.headers)
+        draft.rules, draft.extras = recall_rules(engine, draft.file.headers) if draft.remembered else ({}, {})
     draft.ambiguous, draft.suggested_from_values = {}, {}
     if not draft.remembered:  # a remembered mapping is a choice the user made for these headers
         for field_name, (column, why) in suggest_from_values(draft.file.frame, draft.mapping).items():
@@ -273,13 +285,45 @@ def _check_resolved(draft: Draft, mapping: Mapping) -> None:
         raise AmbiguousColumns(draft.file_name, problems, f"{name}={group.columns[-1]}")
 
 
-def confirm_mapping(engine: Engine | None, draft: Draft, mapping: Mapping) -> None:
-    """The user's mapping, remembered for the next file with these headers (when engine is given)."""
+def confirm_mapping(engine: Engine | None, draft: Draft, mapping: Mapping, rules: dict[str, str] | None = None,
+                    extras: dict[str, str] | None = None) -> None:
+    """The user's mapping, and field rules and kept columns when given, remembered for the next
+    file with these headers (when engine is given)."""
     _check_resolved(draft, mapping)
-    draft.mapping = {f: list(columns) for f, columns in mapping.items() if columns}
+    mapping = {f: list(columns) for f, columns in mapping.items() if columns}
+    if extras is not None:
+        check_extras(draft.file.headers, mapping, extras)
+        draft.extras = dict(extras)
+    if rules is not None:
+        draft.rules = check_rules(rules)
+    draft.mapping = mapping
+    draft.extras = {c: k for c, k in draft.extras.items() if c not in {c for cs in mapping.values() for c in cs}}
     draft.report = draft.review = None
     if engine is not None:
-        remember_mapping(engine, draft.file.headers, draft.mapping, draft.created_by)
+        remember_mapping(engine, draft.file.headers, draft.mapping, draft.created_by, draft.rules, draft.extras)
+
+
+def keep_columns(draft: Draft, extras: dict[str, str]) -> None:
+    """Keep these columns (column -> key) in each contact's metadata (a script's --extra)."""
+    check_extras(draft.file.headers, draft.mapping, extras)
+    draft.extras = dict(extras)
+    draft.report = draft.review = None
+
+
+def metadata_column_problem(draft: Draft, mapping: Mapping, looked_at: int = 200) -> str | None:
+    """Why the column mapped to metadata looks like no JSON object column (its first non-empty
+    cells), or None: a column of plain values (a job title) belongs among the kept columns."""
+    columns = mapping.get("metadata") or []
+    if len(columns) != 1:
+        return None
+    cells = draft.file.frame[columns[0]].astype(str)
+    cells = cells[cells.str.strip() != ""].head(looked_at)
+    plain = [cell for cell in cells if json_object_of(cell) is None]
+    if not plain:
+        return None
+    return (f"Column {columns[0]!r} is mapped to Extra fields, but {len(plain)} of its first {len(cells)} values "
+            f"are not JSON objects (for example {plain[0][:60]!r}). Keep it as an extra field instead: its "
+            f"values then go into each contact's metadata under {extra_key(columns[0])!r}.")
 
 
 def missing_fields(mapping: Mapping) -> list[str]:
@@ -334,6 +378,7 @@ def validate_draft(draft: Draft, on_progress: Progress | None = None) -> Validat
         mapped = apply_mapping(draft.file.frame, draft.mapping)
     except MappingIncomplete as incomplete:  # say which file, as every file-level message does
         raise MappingIncomplete(incomplete.missing, draft.file_name) from None
+    overridden = keep_extras(mapped, draft.file.frame, draft.extras)
     problems = reading_problems(draft.file, draft.mapping)
     if draft.skipped:
         problems = pd.concat([problems, _skipped_rows(draft)], ignore_index=True)
@@ -342,6 +387,7 @@ def validate_draft(draft: Draft, on_progress: Progress | None = None) -> Validat
         problems = problems[~problems["row"].isin(draft.edits[ROW])]
     with LARGE_FILES.admit(draft.upload.size, on_progress):
         draft.report = validate(mapped, on_progress, problems=problems.reset_index(drop=True))
+    draft.report.extras_overridden = overridden
     draft.review = None
     return draft.report
 
@@ -502,7 +548,7 @@ def review(engine: Engine, draft: Draft, on_progress: Progress | None = None) ->
     """What the commit would do now (inserts, updates with their changes, unchanged); writes nothing."""
     report = current_report(draft, on_progress)
     draft.review_mark = contacts_mark(engine)  # before: a change made during the review shows too
-    draft.review = review_commit(engine, report, on_progress=on_progress, mode=draft.mode)
+    draft.review = review_commit(engine, report, on_progress=on_progress, mode=draft.mode, rules=draft.rules)
     draft.outdated_review = None
     return draft.review
 
@@ -542,7 +588,7 @@ def create_record(engine: Engine, draft: Draft) -> str:
     never lists an import nobody committed (nor one somebody without a role tried to)."""
     check(engine, draft.actor, "import")
     create_import(engine, draft.source, draft.file_name, draft.actor.name, import_id=draft.import_id,
-                  created_via=_made_via(draft.actor), mode=draft.mode)
+                  created_via=_made_via(draft.actor), mode=draft.mode, rules=draft.rules)
     check_owner(engine, draft.import_id, draft.actor)  # a retry of another key's API import
     return draft.import_id
 
@@ -632,13 +678,13 @@ def read_audit(engine: Engine, actor: Actor, import_id: str | None = None,
 # --- the HTTP API's flow: create, add batches, complete ------------------------------------------
 
 def create_api_import(engine: Engine, source: str, file_name: str | None, actor: Actor,
-                      claim: Claim | None = None, mode: str = "upsert") -> str:
+                      claim: Claim | None = None, mode: str = "upsert", rules: dict[str, str] | None = None) -> str:
     """The seed's step 1: an import in `processing`, the actor's (its owner), waiting for batches.
     claim: the request's Idempotency-Key claim; the import takes its id, so a retry makes no other.
-    mode: what every batch of the import may do (core.storage.records.MODES)."""
+    mode, rules: what every batch of the import may do (core.storage.records.MODES, RULES)."""
     check(engine, actor, "import")
     return create_import(engine, source, file_name, created_by=actor.name, created_via="api",
-                         import_id=claim.import_id if claim else None, mode=mode)
+                         import_id=claim.import_id if claim else None, mode=mode, rules=rules)
 
 
 def _made_via(actor: Actor) -> str:
@@ -744,18 +790,21 @@ def import_file(engine: Engine, data: bytes | Path, file_name: str | None, sourc
                 campaign: str | None = None,
                 mapping: Mapping | None = None, on_progress: Progress | None = None,
                 warnings: list[str] | None = None, choices: Mapping | None = None,
-                actor: Actor | None = None, mode: str = "upsert", **read_options) -> ImportResult:
+                actor: Actor | None = None, mode: str = "upsert", rules: dict[str, str] | None = None,
+                extras: dict[str, str] | None = None, **read_options) -> ImportResult:
     """The seed's four steps for one file: create the import, commit the contacts, complete, attach.
     mapping replaces the suggested mapping; choices maps some fields over it. warnings, when
     given, receives what went wrong after the commit (a failed attach). actor: who imports (the
     import records their name), by default the local user."""
     draft = open_file(None, data, file_name, source=source, campaign=campaign, actor=actor, mode=mode,
-                      **read_options)
+                      rules=rules, **read_options)
     try:
         if mapping is not None:
             confirm_mapping(None, draft, mapping)
         if choices:
             choose_columns(draft, choices)
+        if extras:
+            keep_columns(draft, extras)
         validate_draft(draft, on_progress)
         result = commit(engine, draft, on_progress)
         if warnings is not None:
@@ -766,12 +815,15 @@ def import_file(engine: Engine, data: bytes | Path, file_name: str | None, sourc
 
 
 def dry_run(engine: Engine, data: bytes | Path, file_name: str | None = None,
-            choices: Mapping | None = None, mode: str = "upsert", **read_options) -> tuple[Draft, Review]:
+            choices: Mapping | None = None, mode: str = "upsert", rules: dict[str, str] | None = None,
+            extras: dict[str, str] | None = None, **read_options) -> tuple[Draft, Review]:
     """Validate and review a file without writing anything (no import record either)."""
-    draft = open_file(None, data, file_name, mode=mode, **read_options)
+    draft = open_file(None, data, file_name, mode=mode, rules=rules, **read_options)
     try:
         if choices:
             choose_columns(draft, choices)
+        if extras:
+            keep_columns(draft, extras)
         validate_draft(draft)
         return draft, review(engine, draft)
     finally:

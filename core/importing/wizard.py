@@ -152,8 +152,9 @@ class Wizard:
     def reread(self, service, **read_options) -> None:
         service.reread(self.draft, **read_options)
 
-    def confirm_mapping(self, service, mapping: dict, on_progress: Progress | None = None) -> None:
-        service.confirm_mapping(self.draft, mapping)
+    def confirm_mapping(self, service, mapping: dict, on_progress: Progress | None = None,
+                        rules: dict[str, str] | None = None, extras: dict[str, str] | None = None) -> None:
+        service.confirm_mapping(self.draft, mapping, rules, extras)
         self.revalidate(service, on_progress)
         self.go("review")
 

@@ -9,13 +9,14 @@ name parts, and last a fuzzy match (rapidfuzz) for near misses such as "emial".
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from core.errors import MappingIncomplete, plural
+from core.errors import ImportConsoleError, MappingIncomplete, plural
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW
 
 Mapping = dict[str, list[str]]
@@ -188,7 +189,10 @@ def ambiguous_fields(mapping: Mapping, groups: list[SameNamedColumns]) -> dict[s
 CONTENT_SAMPLE = 200
 CONTENT_SHARE = 0.8
 # Two-letter country codes pass as language tags ("DE"); such columns are not a locale.
-_NOT_LOCALE = re.compile(r"country|region|state|province|nation")
+# Headers whose short codes look like language tags but are not: countries, and job titles or
+# statuses ("CTO", "CEO" and "VP" are well-formed BCP 47 tags).
+_NOT_LOCALE = re.compile(r"country|region|state|province|nation|title|role|position|status|stage|level|seniority"
+                         r"|department")
 
 
 def _content_rules() -> dict[str, tuple[object, str]]:
@@ -241,6 +245,65 @@ def missing_required(mapping: Mapping) -> list[str]:
 def describe_mapping(mapping: Mapping) -> dict[str, str]:
     """{field: "Source Column"} with combined columns as "First Name + Last Name"."""
     return {f: " + ".join(mapping[f]) for f in FIELDS if mapping.get(f)}
+
+
+def extra_key(header: str) -> str:
+    """The metadata key a kept column goes under by default: its header in snake case.
+
+    >>> extra_key("Job Title"), extra_key("E-mail (work)")
+    ('job_title', 'e_mail_work')
+    """
+    return re.sub(r"\W+", "_", str(header).strip().lower()).strip("_") or "column"
+
+
+def check_extras(headers: list[str], mapping: Mapping, extras: dict[str, str]) -> None:
+    """Kept columns must be columns of the file that no field takes, each under its own key."""
+    mapped = {column: field for field, columns in mapping.items() for column in columns}
+    for column, key in extras.items():
+        if column not in headers:
+            raise ImportConsoleError(f"There is no column {column!r} to keep as an extra field; the columns are "
+                                     f"{', '.join(map(repr, headers))}.")
+        if column in mapped:
+            raise ImportConsoleError(f"Column {column!r} is mapped to {mapped[column]}: it cannot also be kept "
+                                     "as an extra field.")
+        if not key.strip():
+            raise ImportConsoleError(f"Say under which key column {column!r} is kept.")
+    keys = list(extras.values())
+    if len(set(keys)) < len(keys):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise ImportConsoleError(f"Two kept columns cannot go under the same key: {', '.join(twice)} is named twice.")
+
+
+def keep_extras(mapped: pd.DataFrame, frame: pd.DataFrame, extras: dict[str, str]) -> int:
+    """Lay the kept columns' non-empty cells, each under its key, over the metadata column's
+    object (mapped["metadata"], in place); returns how many rows had a key of that object replaced.
+    A metadata cell that is not a JSON object is left as it is, for validation to report."""
+    if not extras:
+        return 0
+    keys = list(extras.values())
+    cells = frame[list(extras)].astype(str).to_numpy()
+    merged, overridden = [], 0
+    for json_cell, values in zip(mapped["metadata"].tolist(), cells):
+        kept = {key: value for key, value in zip(keys, values) if value.strip()}
+        base = json_object_of(json_cell)
+        if not kept or base is None:
+            merged.append(json_cell)
+            continue
+        overridden += bool(base.keys() & kept.keys())
+        merged.append(json.dumps({**base, **kept}, ensure_ascii=False))
+    mapped["metadata"] = merged
+    return overridden
+
+
+def json_object_of(cell: str) -> dict | None:
+    """The object a metadata cell holds ({} for an empty one), None when it holds no object."""
+    if not cell.strip():
+        return {}
+    try:
+        value = json.loads(cell)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def apply_mapping(frame: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:

@@ -335,6 +335,7 @@ class ValidationReport:
     kept: np.ndarray          # positions in normalized of the rows to commit, in file order
     errors: pd.DataFrame      # row, column, reason, value
     duplicates: pd.DataFrame  # row, email, kept_row
+    extras_overridden: int = 0  # rows whose JSON metadata had a key that a kept column replaced
 
     @property
     def valid(self) -> pd.DataFrame:

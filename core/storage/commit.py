@@ -3,6 +3,7 @@ sql/functions/merge.sql, link each contact to the import, store the rejected row
 import). On failure nothing of it is visible and the import is marked failed with the reason."""
 from __future__ import annotations
 
+import json
 import logging
 import time
 from uuid import UUID
@@ -169,7 +170,7 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
             # The merge sorts and joins the whole stage; keep that in memory rather than on disk.
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
         stage_rows(conn, report, notify)
-        inserted, matched, unchanged = _merge(conn, key, total, notify, record.mode)
+        inserted, matched, unchanged = _merge(conn, key, total, notify, record.mode, record.rules)
         drop_stage(conn)
         updated = matched - unchanged
         left_out = total - inserted - matched  # by the mode: the rows neither inserted nor linked
@@ -227,7 +228,8 @@ def refresh_statistics(engine: Engine) -> None:
         conn.execute(sa.text("SELECT refresh_contact_statistics()"))
 
 
-def _merge(conn: Connection, key: UUID, total: int, notify: Progress, mode: str) -> tuple[int, int, int]:
+def _merge(conn: Connection, key: UUID, total: int, notify: Progress, mode: str,
+           rules: dict[str, str]) -> tuple[int, int, int]:
     """merge_import_stage over the stage slice after slice, in lock order (pos), so the commit can say
     how far it is; one transaction all the same. Each slice is sized to take about MERGE_SECONDS
     by the time the one before took: the rate varies 5x with the machine's load and with how many
@@ -241,9 +243,9 @@ def _merge(conn: Connection, key: UUID, total: int, notify: Progress, mode: str)
     while start < total:
         began = time.monotonic()
         done = conn.execute(sa.text("SELECT inserted, updated, unchanged "
-                                    "FROM merge_import_stage(:id, :a, :b, :e, :r, :mode)"),
+                                    "FROM merge_import_stage(:id, :a, :b, :e, :r, :mode, CAST(:rules AS jsonb))"),
                             {"id": key, "a": start, "b": start + size, "e": earlier_batch, "r": runs,
-                             "mode": mode}).one()
+                             "mode": mode, "rules": json.dumps(rules)}).one()
         counts = [c + d for c, d in zip(counts, done)]
         start += size
         notify("upserting", min(start, total), total)

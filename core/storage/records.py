@@ -68,24 +68,30 @@ def import_uuid(value) -> UUID:
 
 def create_import(engine: Engine, source: str, file_name: str | None,
                   created_by: str | None = None, created_via: str = "service", import_id: str | None = None,
-                  mode: str = "upsert") -> str:
+                  mode: str = "upsert", rules: dict[str, str] | None = None) -> str:
     """Step 1 of the seed's flow: an import in status `processing` (created_via "api": by the
     HTTP API, which adds its contacts in later calls). import_id: the id a draft chose for the
     import it becomes; an import of that id made already is left as it is (the primary key makes
-    one import of a draft, however many tabs commit it). mode: one of MODES, for all its batches."""
+    one import of a draft, however many tabs commit it; a failed one takes this mode and these
+    rules, for its retry). mode: one of MODES, and rules: field -> one of RULES, for all its
+    batches."""
     source = (source or "").strip()
     if not source:
         raise ImportConsoleError("Say where the contacts come from (the import's source), e.g. 'HubSpot'.")
     check_mode(mode)
+    rules = check_rules(rules or {})
     if "\x00" in source + (file_name or "") + (created_by or ""):
         raise ImportConsoleError("An import's source, file name and creator cannot hold a NUL character.")
     chosen = import_uuid(import_id) if import_id is not None else uuid4()
     with engine.begin() as conn:
         conn.execute(sa.text(
-            "INSERT INTO imports (id, source, file_name, created_by, created_via, mode) "
-            "VALUES (:id, :s, :f, :u, :v, :m) ON CONFLICT (id) DO NOTHING"),
+            "INSERT INTO imports (id, source, file_name, created_by, created_via, mode, rules) "
+            "VALUES (:id, :s, :f, :u, :v, :m, CAST(:r AS jsonb)) "
+            # a retry of a failed import commits with the mode and rules its review showed
+            "ON CONFLICT (id) DO UPDATE SET mode = EXCLUDED.mode, rules = EXCLUDED.rules "
+            "WHERE imports.status = 'failed'"),
             {"id": chosen, "s": source, "f": file_name, "u": created_by or current_user(), "v": created_via,
-             "m": mode})
+             "m": mode, "r": json.dumps(rules)})
     return str(chosen)
 
 
@@ -93,6 +99,25 @@ def create_import(engine: Engine, source: str, file_name: str | None,
 # stored contacts of its emails are left as they are: "already there"), only update (emails not
 # stored are left out: "not found").
 MODES = {"upsert": "create and update", "create": "create only", "update": "update only"}
+
+
+# What an import may do to a stored value, field by field (sql/024_field_rules.sql); a field left
+# out is overwritten.
+RULES = {"overwrite": "overwrite a stored value with a non-empty cell", "fill": "fill only an empty stored value",
+         "keep": "never change a stored value"}
+RULED_FIELDS = ("full_name", "linkedin_profile", "company", "locale", "timezone", "metadata")
+
+
+def check_rules(rules: dict[str, str]) -> dict[str, str]:
+    """rules without the fields that are overwritten (the default); refuses an unknown field or rule."""
+    for field_name, rule in rules.items():
+        if field_name not in RULED_FIELDS:
+            raise ImportConsoleError(f"{field_name!r} takes no rule: rules are for {', '.join(RULED_FIELDS)} "
+                                     "(the email is what finds a stored contact).")
+        if rule not in RULES:
+            raise ImportConsoleError(f"{rule!r} is not a rule for {field_name}: choose "
+                                     + "; ".join(f"{name} ({what})" for name, what in RULES.items()) + ".")
+    return {field_name: rule for field_name, rule in rules.items() if rule != "overwrite"}
 
 
 def check_mode(mode: str) -> None:
@@ -108,13 +133,13 @@ IMPORT_LOCK = 4_711_003
 
 
 def lock_import(conn: Connection, import_id: str) -> sa.Row:
-    """The import's status, completed_at, changed_at, created_by, created_via and mode, locked until
-    the transaction ends."""
+    """The import's status, completed_at, changed_at, created_by, created_via, mode and rules, locked
+    until the transaction ends."""
     import_key = import_uuid(import_id)
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock, hashtext(:id))"),
                  {"lock": IMPORT_LOCK, "id": str(import_key)})
-    row = conn.execute(sa.text("SELECT status, completed_at, changed_at, created_by, created_via, mode FROM imports "
-                               "WHERE id = :id"),
+    row = conn.execute(sa.text("SELECT status, completed_at, changed_at, created_by, created_via, mode, rules "
+                               "FROM imports WHERE id = :id"),
                        {"id": import_key}).first()
     if row is None:
         raise ImportNotFound(import_id)

@@ -4,6 +4,7 @@ rolled back, so nothing is written: how many contacts would be inserted, updated
 how many contacts each field changes on, and the first changes (old -> new) in row order."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -48,8 +49,10 @@ class Review:
 
 
 def review_commit(engine: Engine, report: ValidationReport, shown: int = SHOWN_CHANGES,
-                  on_progress: Progress | None = None, mode: str = "upsert") -> Review:
-    """What commit_import would do with report now, in an import of this mode; writes nothing."""
+                  on_progress: Progress | None = None, mode: str = "upsert",
+                  rules: dict[str, str] | None = None) -> Review:
+    """What commit_import would do with report now, in an import of this mode and these rules;
+    writes nothing."""
     if not report.valid_count:
         return Review(will_insert=0, will_update=0, unchanged=0)
     with engine.connect() as conn:
@@ -58,9 +61,12 @@ def review_commit(engine: Engine, report: ValidationReport, shown: int = SHOWN_C
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
             staged = stage_rows(conn, report, on_progress or ignore_progress, in_lock_order=False)
             analyze_stage(conn)
-            counts = conn.execute(sa.text("SELECT * FROM review_import_stage()")).mappings().one()
-            changes = pd.DataFrame(conn.execute(sa.text("SELECT * FROM review_import_changes(:limit)"),
-                                                {"limit": shown}).all(), columns=CHANGE_COLUMNS)
+            ruled = {"rules": json.dumps(rules or {})}
+            counts = conn.execute(sa.text("SELECT * FROM review_import_stage(CAST(:rules AS jsonb))"),
+                                  ruled).mappings().one()
+            changes = pd.DataFrame(conn.execute(sa.text("SELECT * FROM review_import_changes(:limit, "
+                                                        "CAST(:rules AS jsonb))"),
+                                                {"limit": shown, **ruled}).all(), columns=CHANGE_COLUMNS)
             # One index probe per staged row: JIT compiling (its estimate is far off) costs more.
             # On Citus each shard of contacts gets every staged profile: a merge join there sorted
             # them all by slug, in two parallel workers each, on every shard.

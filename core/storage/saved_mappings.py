@@ -21,19 +21,33 @@ def header_signature(headers: list[str]) -> str:
 
 
 def remember_mapping(engine: Engine, headers: list[str], mapping: Mapping,
-                     created_by: str | None = None) -> None:
-    """Store (or replace) the confirmed mapping for these headers. Incomplete mappings are ignored."""
+                     created_by: str | None = None, rules: dict[str, str] | None = None,
+                     extras: dict[str, str] | None = None) -> None:
+    """Store (or replace) the confirmed mapping, with its field rules and kept columns, for these
+    headers. Incomplete mappings are ignored."""
     clean = {f: list(mapping[f]) for f in FIELDS if mapping.get(f)}
     if missing_required(clean):
         return
     with engine.begin() as conn:
         conn.execute(sa.text(
-            "INSERT INTO saved_mappings (signature, headers, mapping, created_by) "
-            "VALUES (:s, CAST(:h AS jsonb), CAST(:m AS jsonb), :u) "
+            "INSERT INTO saved_mappings (signature, headers, mapping, created_by, rules, extras) "
+            "VALUES (:s, CAST(:h AS jsonb), CAST(:m AS jsonb), :u, CAST(:r AS jsonb), CAST(:x AS jsonb)) "
             "ON CONFLICT (signature) DO UPDATE SET mapping = EXCLUDED.mapping, headers = EXCLUDED.headers, "
-            "uses = saved_mappings.uses + 1, updated_at = now()"),
+            "rules = EXCLUDED.rules, extras = EXCLUDED.extras, uses = saved_mappings.uses + 1, updated_at = now()"),
             {"s": header_signature(headers), "h": json.dumps(list(headers)),
-             "m": json.dumps(clean), "u": created_by})
+             "m": json.dumps(clean), "u": created_by, "r": json.dumps(rules or {}), "x": json.dumps(extras or {})})
+
+
+def recall_rules(engine: Engine, headers: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The field rules and the kept columns (spelled as in these headers) confirmed last time with
+    a mapping of these headers; empty when none."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT rules, extras FROM saved_mappings WHERE signature = :s"),
+                           {"s": header_signature(headers)}).first()
+    if row is None:
+        return {}, {}
+    by_lower = {str(h).strip().lower(): h for h in headers}
+    return row.rules, {by_lower[c.strip().lower()]: key for c, key in row.extras.items() if c.strip().lower() in by_lower}
 
 
 def recall_mapping(engine: Engine, headers: list[str]) -> Mapping | None:

@@ -5,7 +5,8 @@
 --   * a new email inserts, a known email updates;
 --   * an empty (NULL) incoming value never erases a stored one;
 --   * metadata merges key by key, incoming keys win;
---   * an update keeps in `previous` the stored values of exactly the fields it changes (undo data).
+--   * an update keeps in `previous` the stored values of exactly the fields it changes (undo data);
+--   * an import's mode and field rules narrow that (sql/023, sql/024: ruled_text, ruled_metadata).
 --
 -- The commit (merge_import_stage) and the review (review_import_stage, review_import_changes) both
 -- read the temp table import_stage that core.storage.staging fills, and both decide what changes with the
@@ -21,6 +22,19 @@ RETURN COALESCE(incoming, stored);
 CREATE OR REPLACE FUNCTION merged_metadata(stored jsonb, incoming jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN stored || COALESCE(incoming, '{}'::jsonb);
+
+-- The incoming value a field's rule lets through to the merge (sql/024_field_rules.sql): none
+-- under keep, none under fill when a value is stored; NULL never erases, so the stored value stays.
+-- A new contact takes every incoming value: the rules are about stored values.
+CREATE OR REPLACE FUNCTION ruled_text(rule text, stored text, incoming text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN rule = 'keep' OR (rule = 'fill' AND NULLIF(stored, '') IS NOT NULL) THEN NULL ELSE incoming END;
+
+-- metadata takes its rule as a whole: fill lays the incoming object only over an empty one.
+CREATE OR REPLACE FUNCTION ruled_metadata(rule text, stored jsonb, incoming jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN rule = 'keep' OR (rule = 'fill' AND stored IS NOT NULL AND stored <> '{}'::jsonb) THEN NULL
+            ELSE incoming END;
 
 -- Whether the incoming value changes the stored one.
 CREATE OR REPLACE FUNCTION text_changes(stored text, incoming text) RETURNS boolean
@@ -93,10 +107,12 @@ DROP FUNCTION IF EXISTS merge_import_stage(uuid, integer, integer, boolean);
 -- p_mode: the import's mode (sql/023_import_modes.sql). 'create' links no stored contact (it
 -- locks them, as every mode does, and changes none); 'update' inserts no email that is not
 -- stored. The caller counts what a mode left out: the staged rows neither inserted nor linked.
+-- p_rules: the import's rules, field -> overwrite, fill or keep (sql/024_field_rules.sql).
 DROP FUNCTION IF EXISTS merge_import_stage(uuid, integer, integer, boolean, integer[]);
 DROP FUNCTION IF EXISTS merge_import_stage(uuid, integer, integer, boolean, integer[], text);
+DROP FUNCTION IF EXISTS merge_import_stage(uuid, integer, integer, boolean, integer[], text, jsonb);
 CREATE FUNCTION merge_import_stage(p_import uuid, p_from integer, p_to integer, p_earlier_batch boolean,
-                                   p_runs integer[], p_mode text,
+                                   p_runs integer[], p_mode text, p_rules jsonb,
                                    OUT inserted integer, OUT updated integer, OUT unchanged integer)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -138,7 +154,7 @@ BEGIN
     -- 2. The stored contacts, read under those locks: their new values and `previous`. Found by
     --    their email, one index probe per staged row (see _merge_by_index).
     PERFORM _merge_by_index(true);
-    PERFORM _merge_import_match(p_from, p_to, v_prefix);
+    PERFORM _merge_import_match(p_from, p_to, v_prefix, p_rules);
     PERFORM _merge_by_index(false);
     -- import_matched is not analyzed: the planner sizes it from its pages, which is enough for
     -- the joins below, and an ANALYZE per slice read each slice's rows again (a tenth of a
@@ -232,11 +248,12 @@ END;
 $$;
 
 -- Step 2 of merge_import_stage: the stored contacts of the staged emails in [p_from, p_to), with
--- their new values and `previous` (computed once per contact); not those this merge has just
--- inserted, whose ids carry p_prefix.
+-- their new values and `previous` (computed once per contact) under the import's rules; not those
+-- this merge has just inserted, whose ids carry p_prefix.
 DROP FUNCTION IF EXISTS _merge_import_lock(text);
 DROP FUNCTION IF EXISTS _merge_import_lock(text, integer, integer);
-CREATE OR REPLACE FUNCTION _merge_import_match(p_from integer, p_to integer, p_prefix text) RETURNS void
+DROP FUNCTION IF EXISTS _merge_import_match(integer, integer, text);
+CREATE OR REPLACE FUNCTION _merge_import_match(p_from integer, p_to integer, p_prefix text, p_rules jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     -- The new values are kept only for contacts that change: most of a re-import usually does
@@ -253,19 +270,27 @@ BEGIN
     FROM (
         SELECT *, previous <> '{}'::jsonb AS changes
         FROM (
-            SELECT c.id, c.email, s.pos, s.row_number AS src_row,
-                   c.full_name, s.full_name AS in_full_name,
-                   c.linkedin_profile, s.linkedin_profile AS in_linkedin_profile,
-                   c.company, s.company AS in_company, c.locale, s.locale AS in_locale,
-                   c.timezone, s.timezone AS in_timezone, c.metadata, s.metadata AS in_metadata,
-                   changed_fields(c.full_name, s.full_name, c.linkedin_profile, s.linkedin_profile,
-                                  c.company, s.company, c.locale, s.locale, c.timezone, s.timezone,
-                                  c.metadata, s.metadata) AS previous
-            -- the slice's rows to match come first, as a subquery of temporary tables alone:
-            -- Citus joins it to contacts as one result, not row by row
-            FROM (SELECT * FROM import_stage st WHERE st.pos >= p_from AND st.pos < p_to) s
-            JOIN contacts c ON c.email = s.email
-            WHERE c.id <> import_contact_id(p_prefix, s.pos)
+            SELECT id, email, pos, row_number AS src_row,
+                   full_name, full_name_in AS in_full_name,
+                   linkedin_profile, linkedin_profile_in AS in_linkedin_profile,
+                   company, company_in AS in_company, locale, locale_in AS in_locale,
+                   timezone, timezone_in AS in_timezone, metadata, metadata_in AS in_metadata,
+                   changed_fields(full_name, full_name_in, linkedin_profile, linkedin_profile_in,
+                                  company, company_in, locale, locale_in, timezone, timezone_in,
+                                  metadata, metadata_in) AS previous
+            FROM (SELECT c.id, c.email, s.pos, s.row_number,
+                         c.full_name, ruled_text(p_rules->>'full_name', c.full_name, s.full_name) AS full_name_in,
+                         c.linkedin_profile, ruled_text(p_rules->>'linkedin_profile', c.linkedin_profile,
+                                                         s.linkedin_profile) AS linkedin_profile_in,
+                         c.company, ruled_text(p_rules->>'company', c.company, s.company) AS company_in,
+                         c.locale, ruled_text(p_rules->>'locale', c.locale, s.locale) AS locale_in,
+                         c.timezone, ruled_text(p_rules->>'timezone', c.timezone, s.timezone) AS timezone_in,
+                         c.metadata, ruled_metadata(p_rules->>'metadata', c.metadata, s.metadata) AS metadata_in
+                  -- the slice's rows to match come first, as a subquery of temporary tables alone:
+                  -- Citus joins it to contacts as one result, not row by row
+                  FROM (SELECT * FROM import_stage st WHERE st.pos >= p_from AND st.pos < p_to) s
+                  JOIN contacts c ON c.email = s.email
+                  WHERE c.id <> import_contact_id(p_prefix, s.pos)) ruled
             OFFSET 0  -- not flattened into the outer query: `previous` is computed once
         ) matched
     ) compared;
@@ -276,7 +301,8 @@ $$;
 -- functions, locking and writing nothing (the commit reads the stored values again under its
 -- locks). One pass counts the stored contacts matched, those that change, and each field's changes.
 DROP FUNCTION IF EXISTS review_import_stage();
-CREATE FUNCTION review_import_stage(
+DROP FUNCTION IF EXISTS review_import_stage(jsonb);
+CREATE FUNCTION review_import_stage(p_rules jsonb,
     OUT matched bigint, OUT changed bigint, OUT full_name bigint, OUT linkedin_profile bigint,
     OUT company bigint, OUT locale bigint, OUT timezone bigint, OUT metadata bigint)
 -- PL/pgSQL, not SQL: Citus plans a SQL function's query with parameters, which it cannot distribute
@@ -287,12 +313,13 @@ BEGIN
            count(*) FILTER (WHERE fn), count(*) FILTER (WHERE lp), count(*) FILTER (WHERE co),
            count(*) FILTER (WHERE lo), count(*) FILTER (WHERE tz), count(*) FILTER (WHERE md)
     INTO matched, changed, full_name, linkedin_profile, company, locale, timezone, metadata
-    FROM (SELECT text_changes(c.full_name, s.full_name) AS fn,
-                 text_changes(c.linkedin_profile, s.linkedin_profile) AS lp,
-                 text_changes(c.company, s.company) AS co,
-                 text_changes(c.locale, s.locale) AS lo,
-                 text_changes(c.timezone, s.timezone) AS tz,
-                 metadata_changes(c.metadata, s.metadata) AS md,
+    FROM (SELECT text_changes(c.full_name, ruled_text(p_rules->>'full_name', c.full_name, s.full_name)) AS fn,
+                 text_changes(c.linkedin_profile, ruled_text(p_rules->>'linkedin_profile', c.linkedin_profile,
+                                                             s.linkedin_profile)) AS lp,
+                 text_changes(c.company, ruled_text(p_rules->>'company', c.company, s.company)) AS co,
+                 text_changes(c.locale, ruled_text(p_rules->>'locale', c.locale, s.locale)) AS lo,
+                 text_changes(c.timezone, ruled_text(p_rules->>'timezone', c.timezone, s.timezone)) AS tz,
+                 metadata_changes(c.metadata, ruled_metadata(p_rules->>'metadata', c.metadata, s.metadata)) AS md,
                  -- a volatile column keeps PostgreSQL from pulling the subquery up into the
                  -- counts, so each comparison is made once per row, not once per use; unlike
                  -- OFFSET 0, it lets Citus count on each shard rather than ship every row here
@@ -304,21 +331,31 @@ $$;
 -- The review's first p_limit changes, in row order: one row per changed field, old -> new as text
 -- (metadata as JSON). Only the first rows that change anything are compared field by field.
 DROP FUNCTION IF EXISTS review_import_changes(integer);
-CREATE FUNCTION review_import_changes(p_limit integer)
+DROP FUNCTION IF EXISTS review_import_changes(integer, jsonb);
+CREATE FUNCTION review_import_changes(p_limit integer, p_rules jsonb)
 RETURNS TABLE (row_number integer, email text, field text, old text, new text)
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
         SELECT m.row_number, m.email, f.field, COALESCE(f.old, ''), COALESCE(f.new, '')
-        FROM (SELECT s.*, c.full_name AS c_full_name, c.linkedin_profile AS c_linkedin_profile,
-                     c.company AS c_company, c.locale AS c_locale, c.timezone AS c_timezone,
-                     c.metadata AS c_metadata
-              FROM import_stage s JOIN contacts c ON c.email = s.email
-              WHERE text_changes(c.full_name, s.full_name) OR text_changes(c.linkedin_profile, s.linkedin_profile)
-                 OR text_changes(c.company, s.company) OR text_changes(c.locale, s.locale)
-                 OR text_changes(c.timezone, s.timezone) OR metadata_changes(c.metadata, s.metadata)
-              ORDER BY s.row_number
+        FROM (SELECT * FROM (
+                  SELECT s.row_number, s.email,  -- the incoming values as the rules let them through
+                         ruled_text(p_rules->>'full_name', c.full_name, s.full_name) AS full_name,
+                         ruled_text(p_rules->>'linkedin_profile', c.linkedin_profile, s.linkedin_profile)
+                             AS linkedin_profile,
+                         ruled_text(p_rules->>'company', c.company, s.company) AS company,
+                         ruled_text(p_rules->>'locale', c.locale, s.locale) AS locale,
+                         ruled_text(p_rules->>'timezone', c.timezone, s.timezone) AS timezone,
+                         ruled_metadata(p_rules->>'metadata', c.metadata, s.metadata) AS metadata,
+                         c.full_name AS c_full_name, c.linkedin_profile AS c_linkedin_profile,
+                         c.company AS c_company, c.locale AS c_locale, c.timezone AS c_timezone,
+                         c.metadata AS c_metadata
+                  FROM import_stage s JOIN contacts c ON c.email = s.email) AS r
+              WHERE text_changes(c_full_name, full_name) OR text_changes(c_linkedin_profile, linkedin_profile)
+                 OR text_changes(c_company, company) OR text_changes(c_locale, locale)
+                 OR text_changes(c_timezone, timezone) OR metadata_changes(c_metadata, metadata)
+              ORDER BY r.row_number
               LIMIT p_limit) AS m
         CROSS JOIN LATERAL (VALUES
             (1, 'full_name', m.c_full_name, merged_text(m.c_full_name, m.full_name),
