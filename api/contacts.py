@@ -24,7 +24,7 @@ from api.imports import MODE_HELP, Mode
 from api.paging import check_paging, decode_cursor, page
 from core.access import Actor
 from core.errors import ImportClosed, ImportConsoleError, RowsInvalid, UnreadableFile
-from core.importing import MAX_FILE_BYTES, Replay, Service, spool_file, spool_folder
+from core.importing import MAX_FILE_BYTES, Replay, Service, guard_for, parse_confirmation, spool_file, spool_folder
 
 router = APIRouter(tags=["contacts"])
 
@@ -77,6 +77,9 @@ _BULK_BODY = {"requestBody": {"required": True, "content": {
 @router.post("/contacts/bulk", status_code=201, openapi_extra=_BULK_BODY)
 async def bulk(request: Request, import_id: str | None = Header(default=None, alias="X-Import-ID"),
                on_invalid: OnInvalid = OnInvalid.reject, idempotency_key: str | None = KEY_HEADER,
+               confirm_changes: str | None = Query(
+                   default=None, description="when the server guards against large changes (CONTACT_IMPORT_GUARD_API): "
+                   "the number of stored contacts the import changes, as a 409 named it (`changed`), or `any`"),
                mode: Mode | None = Query(default=None, description=MODE_HELP + " Without X-Import-ID: the "
                                          "mode of the import made for the call (default upsert); with it: "
                                          "the import's own, or the call is refused (400)."),
@@ -89,6 +92,8 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
     Invalid rows refuse the call (422, every error listed) unless on_invalid=skip. With an
     Idempotency-Key, the same request sent again gets the first answer and writes nothing."""
     check_key(idempotency_key)
+    guard = guard_for("api", parse_confirmation(confirm_changes),
+                      "Send the batch again with confirm_changes=N, N the number `changed`, or confirm_changes=any.")
     if import_id is not None:
         _check_open(svc, import_id, mode)  # before the body is read: a wrong id costs nothing
     later = _prefers_async(request)
@@ -102,7 +107,7 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
                 return replayed(held)
         if later:
             return await run_in_threadpool(_start_job, request, svc, who, held, import_id, path, file_name,
-                                           on_invalid is OnInvalid.skip, mode)
+                                           on_invalid is OnInvalid.skip, mode, guard)
         answered = {}
 
         def answer_of(result, report, read_contacts) -> dict:
@@ -111,7 +116,8 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
         try:
             result, report = await run_in_threadpool(partial(svc.add_contacts, import_id, path, file_name,
                                                              on_invalid is OnInvalid.skip, actor=who, claim=held,
-                                                             answer_of=answer_of, mode=mode and mode.value))
+                                                             answer_of=answer_of, mode=mode and mode.value,
+                                                             guard=guard))
         except BaseException as error:
             if held is not None:  # unless its answer was recorded, nothing was written
                 await run_in_threadpool(svc.release_key, held)
@@ -129,7 +135,7 @@ def _prefers_async(request: Request) -> bool:
 
 
 def _start_job(request: Request, svc: Service, who: Actor, held, import_id: str | None, path: Path,
-               file_name: str, skip_invalid: bool, mode: "Mode | None") -> JSONResponse:
+               file_name: str, skip_invalid: bool, mode: "Mode | None", guard) -> JSONResponse:
     """202 at once; the batch runs as a job of this server (its file moved out of the request's
     folder, which goes when the request ends), polled at GET /jobs/{id}, its final answer the one
     the call would have had."""
@@ -139,7 +145,7 @@ def _start_job(request: Request, svc: Service, who: Actor, held, import_id: str 
     def run(on_progress) -> tuple[int, dict]:
         try:
             result, report = svc.add_contacts(import_id, Path(kept.name), file_name, skip_invalid, actor=who,
-                                              on_progress=on_progress, mode=mode and mode.value)
+                                              on_progress=on_progress, mode=mode and mode.value, guard=guard)
             return 201, _batch_answer(svc.contacts_by_email, result, report, import_id)
         except (ImportConsoleError, HTTPException) as error:
             status, body, _ = answer_to(_refusal(error))

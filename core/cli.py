@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--mode", choices=list(importing.MODES), default="upsert",
                       help="; ".join(f"{name}: {what}" for name, what in importing.MODES.items())
                       + " (default upsert). Rows left out count as already there (create) or not found (update)")
+    load.add_argument("--confirm-changes", metavar="N|any",
+                      help="write an import that changes N stored contacts (as a refusal named them), or any "
+                           "number, when the guard on large changes is on (CONTACT_IMPORT_GUARD_CLI)")
     load.add_argument("--rule", action="append", default=[], metavar="FIELD=RULE", type=_rule,
                       help="what the import may do to FIELD of a stored contact: "
                       + "; ".join(f"{name}: {what}" for name, what in importing.RULES.items())
@@ -236,7 +239,7 @@ def _import(args) -> int:
     result = importing.connect().import_file(args.file, None, args.source, args.campaign,
                                    warnings=warnings, choices=_choices(args), extras=_extras(args),
                                    actor=local_actor(),
-                                   mode=args.mode, rules=dict(args.rule), **_read_kwargs(args))
+                                   mode=args.mode, rules=dict(args.rule), guard=_guard(args), **_read_kwargs(args))
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:
@@ -247,6 +250,11 @@ def _import(args) -> int:
               f"{result.duplicates} duplicates{_left_out(result.already_there, result.not_found)}, "
               f"total_rows {result.total_rows}")
     return 0
+
+
+def _guard(args) -> importing.ChangeGuard | None:
+    return importing.guard_for("cli", importing.parse_confirmation(args.confirm_changes),
+                               "Run it again with --confirm-changes N, N the number above, or --confirm-changes any.")
 
 
 def _rule(text: str) -> tuple[str, str]:

@@ -163,3 +163,14 @@ class JobNotFound(ImportConsoleError):
     def __init__(self, job_id: str):
         super().__init__(f"No job {job_id} of yours: a job is kept 7 days, and only its caller (or an admin) "
                          "may read it.")
+
+
+class LargeChange(ImportConsoleError):
+    """An import that would change more stored contacts than the guard lets through unconfirmed
+    (core.storage.guard); rolled back, nothing written. changed, stored: the counts it names."""
+
+    def __init__(self, changed: int, stored: int, confirm_with: str):
+        self.changed, self.stored = changed, stored
+        share = changed / stored if stored else 1.0
+        super().__init__(f"This import would change {plural(changed, 'stored contact')} of {stored:,} ({share:.0%}); "
+                         f"nothing was written. {confirm_with}")

@@ -90,6 +90,23 @@ def left_out_metrics(counts: importing.Counts) -> list[tuple[str, int]]:
     return [pair for pair in counts.labelled("already_there", "not_found") if pair[1]]
 
 
+def change_guard(draft: importing.Draft, preview) -> bool:
+    """An import that changes many of the stored contacts asks for a confirmation that names the
+    count (core.storage.guard); True when the commit may go on."""
+    guard = importing.guard_for("console")
+    stored = service().stored_contacts() if preview.will_update > guard.count else 0
+    if not guard.would_stop(preview.will_update, stored):
+        draft.confirmed_changes = None
+        return True
+    st.warning(f"This import will change {plural(preview.will_update, 'stored contact')} of {stored:,} "
+               f"({preview.will_update / stored:.0%}). Check what changes above before you go on.",
+               icon=":material/warning:")
+    confirmed = st.checkbox(f"Yes, change {preview.will_update:,} stored contacts",
+                            key=f"confirm_changes_{draft.import_id}_{preview.will_update}")
+    draft.confirmed_changes = preview.will_update if confirmed else None
+    return confirmed
+
+
 def mode_caption(mode: str, preview) -> None:
     if mode == "create" and preview.already_there:
         st.caption(f"This import only creates contacts: {plural(preview.already_there, 'row')} whose email is "
@@ -376,7 +393,8 @@ def review_step(w: importing.Wizard) -> None:
     label = f"Next: commit {plural(report.valid_count, 'contact')}"
     if report.invalid:
         label += f" (skip {plural(report.invalid, 'invalid row')})"
-    if forward.button(label, type="primary", disabled=not report.valid_count):
+    confirmed = change_guard(draft, preview)
+    if forward.button(label, type="primary", disabled=not report.valid_count or not confirmed):
         w.to_commit(service(), review_progress())  # or stays, to show what unvalidated fixes changed
         st.rerun()
     if not report.valid_count:

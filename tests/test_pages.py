@@ -207,6 +207,20 @@ def test_a_column_of_plain_values_mapped_to_extra_fields_is_flagged_at_the_mappi
                for w in at.warning)
 
 
+def test_a_large_change_asks_for_a_confirmation_that_names_its_count(console, monkeypatch):
+    monkeypatch.setenv("CONTACT_IMPORT_GUARD_COUNT", "2")
+    import_file(console, csv_bytes(*[person(n, company="Old") for n in range(1, 5)]), "first.csv", "csv")
+    at = click(upload(start_wizard(), "second.csv", csv_bytes(*[person(n, company="New") for n in range(1, 4)])),
+               "Next: review")
+    assert any("will change 3 stored contacts of 4 (75%)" in shown(w.value) for w in at.warning)
+    forward = next(b for b in at.button if b.label.startswith("Next: commit"))
+    assert forward.disabled
+    at.checkbox(key=next(c.key for c in at.checkbox if c.key.startswith("confirm_changes_"))).check().run()
+    at = click(click(at, "Next: commit"), "Commit now")
+    no_exceptions(at)
+    assert metrics(at)["Updated"] == "3"
+
+
 def test_an_unreadable_file_shows_the_message_not_a_crash(console):
     at = start_wizard()
     at.file_uploader[0].set_value(("photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "text/csv")).run()

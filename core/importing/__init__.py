@@ -22,6 +22,7 @@ from core.access.keys import create_key, key_actor, list_keys, revoke_key
 from core.files.exporting import error_file_name, template_csv, to_export_csv
 from core.files.reading import MAX_FILE_BYTES
 from core.rows.mapping import extra_key
+from core.storage.guard import ANY as ANY_CHANGE, ChangeGuard, guard_for, parse_confirmation, stored_contacts
 from core.importing.service import (PROBLEMS, SAMPLE_ROWS, Draft, Upload, add_contacts, apply_fixes, attach,
                                     attach_import, attach_imports, check_role, choose_columns, commit, complete,
                                     keep_columns, metadata_column_problem,
@@ -66,7 +67,7 @@ ON_DATABASE = {verb.__name__: verb for verb in (
     list_imports, import_records, get_import, import_errors, import_error_file, import_contacts, import_contacts_csv,
     recent_sources, list_contacts, campaign_contacts_csv, contacts_by_email, list_campaigns, open_campaign,
     create_campaign, check_campaign, check_role, import_activity, read_audit, record_refused_sign_in, create_key, list_keys,
-    revoke_key, key_actor, claim_key, record_answer, release_key, start_api_job, read_api_job)}
+    revoke_key, key_actor, claim_key, record_answer, release_key, start_api_job, read_api_job, stored_contacts)}
 
 
 class Service:
@@ -94,7 +95,7 @@ def connect(url: str | None = None) -> Service:
 
 
 __all__ = sorted([*ON_DATABASE, "Service", "connect", "Claim", "Replay", "migrate_as_owner", "DraftRegistry", "PROBLEMS", "SAMPLE_ROWS", "Draft", "Upload", "apply_fixes",
-                  "choose_columns", "keep_columns", "metadata_column_problem", "extra_key", "current_report", "error_file", "hints", "hold_edits", "keep_skipped_rows",
+                  "choose_columns", "ANY_CHANGE", "ChangeGuard", "guard_for", "parse_confirmation", "keep_columns", "metadata_column_problem", "extra_key", "current_report", "error_file", "hints", "hold_edits", "keep_skipped_rows",
                   "missing_fields", "planned_counts", "possible_duplicates", "reading_problems", "error_report",
                   "row_fates", "rows_to_fix", "samples", "skip_rows", "unresolved", "validate_draft", "drafts",
                   "jobs", "Committed", "new_token", "COMMIT_STAGES", "CommitJob", "job_of", "running_jobs",

@@ -95,7 +95,8 @@ def running_jobs() -> list[CommitJob]:
 def _run(engine: Engine, draft: importing.Draft, job: CommitJob) -> None:
     report = _ProgressReport(engine, job)
     try:
-        job.result = importing.commit(engine, draft, report)
+        job.result = importing.commit(engine, draft, report, guard=importing.guard_for(
+            "console", draft.confirmed_changes, "Go back to the review, which names the count, and confirm it."))
     except ImportConsoleError as error:
         job.error = str(error)
     except Exception as error:  # the import is already marked failed by core.storage.commit

@@ -31,8 +31,8 @@ from core.storage.idempotency import Claim, settle
 from core.rows.counts import Counts
 from core.rows.clean_batch import SMALL_BATCH_ROWS, CleanBatch, clean_batch
 from core.rows.error_file import errors_column, export_hints, fixable_rows
-from core.errors import (AlreadyCommitted, AmbiguousColumns, ImportConsoleError, ImportNotFound, MappingIncomplete,
-                         RowsInvalid, StatusChangeRefused)
+from core.errors import (AlreadyCommitted, AmbiguousColumns, ImportConsoleError, ImportNotFound, LargeChange,
+                         MappingIncomplete, RowsInvalid, StatusChangeRefused)
 from core.fields import FIELDS, ROW
 from core.storage.history import contacts_by_email_in, get_import
 from core.rows.mapping import (Mapping, SameNamedColumns, ambiguous_fields, apply_mapping, check_extras, extra_key,
@@ -45,8 +45,9 @@ from core.storage.review import Review, review_commit
 from core.rows import same_person
 from core.progress import Progress
 from core.files.reading import WHOLE_ROW, SourceFile, plain_json_objects, preview, read_contacts
+from core.storage.guard import ChangeGuard
 from core.storage.records import (MODES, check_change, check_mode, check_rules, contacts_mark, create_import,
-                                  import_uuid)
+                                  import_uuid, mark_failed)
 from core.rows.fixes import PROBLEMS as PROBLEMS  # the fix grid's problems column, for the pages
 from core.rows.fixes import apply_edits, changed_rows, invalid_rows, row_statuses, rows_of
 from core.storage.saved_mappings import recall_rules, remember_mapping, suggest_mapping_for
@@ -122,6 +123,7 @@ class Draft:
     mode: str = "upsert"                     # what the import may do (core.storage.records.MODES)
     rules: dict[str, str] = field(default_factory=dict)  # field -> what it may do to a stored value (RULES)
     extras: dict[str, str] = field(default_factory=dict)  # columns kept in metadata: column -> key
+    confirmed_changes: int | None = None     # the large change the user confirmed (core.storage.guard)
     campaign: str | None = None              # attached after the commit, when given
     created_by: str | None = None
     actor: Actor | None = None               # who works on it now; None: the local user
@@ -602,19 +604,23 @@ def recorded_status(engine: Engine, draft: Draft) -> str | None:
 
 
 def commit(engine: Engine, draft: Draft, on_progress: Progress | None = None, *,
-           on_written: Written | None = None) -> ImportResult:
+           on_written: Written | None = None, guard: ChangeGuard | None = None) -> ImportResult:
     """Commit the draft's valid rows in one transaction into the draft's import (made now, or the
     failed import being retried), then attach it to the draft's campaign if it names one. A draft
     committed already, from any tab, link or retry, is refused (AlreadyCommitted) and nothing is
     written: the import's status allows one commit. The import is committed whatever the attach
-    does: an attach that fails is a warning on the draft."""
+    does: an attach that fails is a warning on the draft. guard: a large change unconfirmed is
+    refused (LargeChange): nothing is written and the import is failed, so it can be retried."""
     report = current_report(draft, on_progress)
     create_record(engine, draft)
     try:
         # only a retry may come with a renamed file (the import was created with the first one)
         draft.result = commit_import(engine, draft.import_id, report, on_progress,
                                      file_name=draft.file_name if draft.retry else None,
-                                     fixable=error_file(draft), actor=draft.actor, on_written=on_written)
+                                     fixable=error_file(draft), actor=draft.actor, on_written=on_written, guard=guard)
+    except LargeChange as refused:
+        mark_failed(engine, draft.import_id, str(refused))
+        raise
     except StatusChangeRefused as refused:
         if refused.current in ("completed", "reverted"):
             raise AlreadyCommitted(draft.import_id, refused.current) from None
@@ -708,14 +714,17 @@ def _settling(held: Claim | None, answer_of: AnswerOf | None, report) -> Written
 def add_contacts(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str,
                  skip_invalid: bool = False, *, actor: Actor, claim: Claim | None = None,
                  answer_of: AnswerOf | None = None, on_progress: Progress | None = None,
-                 mode: str | None = None, **read_options) -> tuple[ImportResult, ValidationReport | CleanBatch]:
+                 mode: str | None = None, guard: ChangeGuard | None = None,
+                 **read_options) -> tuple[ImportResult, ValidationReport | CleanBatch]:
     """One batch of the seed's step 2, in one transaction, into an import in `processing` (which
     stays so), which only its owner (or an admin) may add to; without import_id, into an import
     made for the batch and completed with it (its source: the actor). Invalid rows refuse the whole
     batch (RowsInvalid), unless skip_invalid: then the valid rows are written and the invalid ones
     stored with the import. claim: the request's Idempotency-Key claim, settled with answer_of's
     answer in the batch's transaction (a new import takes the claim's id). mode: the new import's
-    (upsert when None); the mode of an import is its own, so a batch that names another is refused."""
+    (upsert when None); the mode of an import is its own, so a batch that names another is refused.
+    guard: a batch that takes the import's changes of stored contacts past it unconfirmed is
+    refused (LargeChange) and writes nothing."""
     check(engine, actor, "import", import_id)
     if import_id is not None:
         check_owner(engine, import_id, actor)
@@ -723,19 +732,19 @@ def add_contacts(engine: Engine, import_id: str | None, data: bytes | Path, file
     size = len(data) if isinstance(data, bytes) else data.stat().st_size
     with LARGE_FILES.admit(size):  # the whole batch: its rows are in memory until it is written
         return _add_batch(engine, import_id, data, file_name, skip_invalid, actor, read_options,
-                          claim, answer_of, on_progress, mode or "upsert")
+                          claim, answer_of, on_progress, mode or "upsert", guard)
 
 
 def _add_batch(engine: Engine, import_id: str | None, data: bytes | Path, file_name: str, skip_invalid: bool,
                actor: Actor, read_options: dict, claim: Claim | None,
                answer_of: AnswerOf | None,
-               on_progress: Progress | None = None,
-               mode: str = "upsert") -> tuple[ImportResult, ValidationReport | CleanBatch]:
+               on_progress: Progress | None = None, mode: str = "upsert",
+               guard: ChangeGuard | None = None) -> tuple[ImportResult, ValidationReport | CleanBatch]:
     new_import = claim.import_id if claim else None
     clean = None if read_options else _clean_batch(data)
     if clean is not None:
         return _add_clean_batch(engine, import_id, clean, file_name, actor, new_import,
-                                _settling(claim, answer_of, clean), mode), clean
+                                _settling(claim, answer_of, clean), mode, guard), clean
     draft = open_file(None, data, file_name, source=actor.name, actor=actor, import_id=new_import, mode=mode,
                       **read_options)
     try:
@@ -743,9 +752,10 @@ def _add_batch(engine: Engine, import_id: str | None, data: bytes | Path, file_n
         if report.invalid and not skip_invalid:
             raise RowsInvalid(file_name, report.errors)
         if import_id is None:
-            return commit(engine, draft, on_progress, on_written=_settling(claim, answer_of, report)), report
+            return commit(engine, draft, on_progress, on_written=_settling(claim, answer_of, report),
+                          guard=guard), report
         return commit_import(engine, import_id, report, on_progress, complete=False, actor=actor,
-                             on_written=_settling(claim, answer_of, report)), report
+                             on_written=_settling(claim, answer_of, report), guard=guard), report
     finally:
         draft.close()
 
@@ -760,14 +770,21 @@ def _clean_batch(data: bytes | Path) -> CleanBatch | None:
 
 
 def _add_clean_batch(engine: Engine, import_id: str | None, batch: CleanBatch, file_name: str,
-                     actor: Actor, new_import: str | None, on_written: Written | None, mode: str) -> ImportResult:
+                     actor: Actor, new_import: str | None, on_written: Written | None, mode: str,
+                     guard: ChangeGuard | None) -> ImportResult:
     """What _add_batch does with a batch that has nothing to report: no draft, no error file."""
     if import_id is not None:
-        return commit_import(engine, import_id, batch, complete=False, actor=actor, on_written=on_written)
+        return commit_import(engine, import_id, batch, complete=False, actor=actor, on_written=on_written,
+                             guard=guard)
     made = create_import(engine, actor.name, file_name, actor.name, import_id=new_import, created_via=_made_via(actor),
                          mode=mode)
     no_rows_to_fix = pd.DataFrame(columns=[*batch.headers, errors_column(batch.headers)])
-    return commit_import(engine, made, batch, fixable=no_rows_to_fix, actor=actor, on_written=on_written)
+    try:
+        return commit_import(engine, made, batch, fixable=no_rows_to_fix, actor=actor, on_written=on_written,
+                             guard=guard)
+    except LargeChange as refused:
+        mark_failed(engine, made, str(refused))
+        raise
 
 
 def _check_same_mode(engine: Engine, import_id: str, mode: str | None) -> None:
@@ -791,7 +808,8 @@ def import_file(engine: Engine, data: bytes | Path, file_name: str | None, sourc
                 mapping: Mapping | None = None, on_progress: Progress | None = None,
                 warnings: list[str] | None = None, choices: Mapping | None = None,
                 actor: Actor | None = None, mode: str = "upsert", rules: dict[str, str] | None = None,
-                extras: dict[str, str] | None = None, **read_options) -> ImportResult:
+                extras: dict[str, str] | None = None, guard: ChangeGuard | None = None,
+                **read_options) -> ImportResult:
     """The seed's four steps for one file: create the import, commit the contacts, complete, attach.
     mapping replaces the suggested mapping; choices maps some fields over it. warnings, when
     given, receives what went wrong after the commit (a failed attach). actor: who imports (the
@@ -806,7 +824,7 @@ def import_file(engine: Engine, data: bytes | Path, file_name: str | None, sourc
         if extras:
             keep_columns(draft, extras)
         validate_draft(draft, on_progress)
-        result = commit(engine, draft, on_progress)
+        result = commit(engine, draft, on_progress, guard=guard)
         if warnings is not None:
             warnings.extend(draft.warnings)
         return result

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from core.storage import audit_log
+from core.storage.guard import ChangeGuard
 from core.rows.counts import Counts
 from core.errors import CommitFailed, ImportClosed, ImportConsoleError, StatusChangeRefused, TotalRowsMismatch
 from core.storage.records import (add_batch_counts, change_status, check_change, clock_now, import_uuid, lock_import,
@@ -76,7 +77,7 @@ class ImportResult:
 def commit_import(engine: Engine, import_id: str, report: ValidationReport | CleanBatch,
                   on_progress: Progress | None = None, file_name: str | None = None,
                   complete: bool = True, fixable: pd.DataFrame | None = None, *,
-                  actor: Actor, on_written: Written | None = None) -> ImportResult:
+                  actor: Actor, on_written: Written | None = None, guard: ChangeGuard | None = None) -> ImportResult:
     """Steps 2 and 3 of the seed's flow in ONE transaction (file_name: the file being committed,
     when it differs from the one the import was created with, as on a retry). A deadlock is
     retried (writers lock contacts in one order, so only Citus, whose workers lock in parallel,
@@ -87,12 +88,13 @@ def commit_import(engine: Engine, import_id: str, report: ValidationReport | Cle
     fixable: the rejected rows as the file held them, stored for History's error file
     (core.rows.error_file.fixable_rows). actor: who commits (needs the importer role), recorded in the
     audit trail in the commit's transaction (a batch too). on_written: called last in the commit's
-    transaction, with it and the result (an API request's answer is recorded so)."""
+    transaction, with it and the result (an API request's answer is recorded so). guard: refuse
+    (LargeChange, nothing written) an import that changes too many stored contacts unconfirmed."""
     notify = on_progress or ignore_progress
     try:
         return retry_deadlocks(f"committing import {import_id}",
                                lambda: _commit_once(engine, import_id, report, notify, file_name, complete, fixable,
-                                                    actor, on_written))
+                                                    actor, on_written, guard))
     except ImportConsoleError:
         raise
     except Exception as error:
@@ -121,6 +123,11 @@ def _batches_stand(engine: Engine, import_id: str) -> bool:
         # The server is away: leave the import processing rather than call written batches failed
         # (the sweep marks an import with none abandoned after a day).
         return True
+
+
+def _updated_before(conn: Connection, key: UUID) -> int:
+    """The stored contacts the import's earlier batches changed."""
+    return conn.execute(sa.text("SELECT updated FROM imports WHERE id = :id"), {"id": key}).scalar_one()
 
 
 def _linked(conn: Connection, import_id: str) -> int:
@@ -155,7 +162,7 @@ def complete_import(engine: Engine, import_id: str, total_rows: int | None = Non
 
 def _commit_once(engine: Engine, import_id: str, report: ValidationReport | CleanBatch, notify: Progress,
                  file_name: str | None, complete: bool, fixable: pd.DataFrame | None,
-                 actor: Actor, on_written: Written | None) -> ImportResult:
+                 actor: Actor, on_written: Written | None, guard: ChangeGuard | None) -> ImportResult:
     total = report.valid_count
     key = import_uuid(import_id)  # parsed once: every statement below takes it as it is
     with engine.begin() as conn:
@@ -175,6 +182,8 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
         updated = matched - unchanged
         left_out = total - inserted - matched  # by the mode: the rows neither inserted nor linked
         already_there, not_found = (left_out, 0) if record.mode == "create" else (0, left_out)
+        if guard is not None:  # all the import's batches together
+            guard.check(conn, updated + (0 if complete else _updated_before(conn, key)), inserted)
         rejected = report.error_report()
         notify("finishing", len(rejected), len(rejected))
         _store_rejections(conn, import_id, rejected)
