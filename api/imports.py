@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from enum import Enum
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
@@ -78,6 +79,18 @@ def imports(request: Request, status: Status | None = None, source: str | None =
                                limit=limit + 1, offset=offset, after=decode_cursor(cursor, "imports"))
     return page(request, [_public(record) for record in found], limit, offset, "imports",
                 lambda last: (last["created_at"].isoformat(), last["id"]))
+
+
+@router.get("/imports/{import_id}/errors", dependencies=[Depends(caller)], response_class=Response,
+            responses={200: {"content": {"text/csv": {}}, "description": "the import's error file"}})
+def errors(import_id: str, svc: Service = Depends(service)) -> Response:
+    """The import's error file, as the console downloads it: the rows left out for a problem as
+    its file held them, with an `errors` column; fixed in a spreadsheet and sent again, each value
+    imports as the file held it. An import that kept no such rows (made by the API) gives its list
+    of errors (row, column, reason, value)."""
+    name, data = svc.import_error_csv(import_id)
+    return Response(data, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{quote(name)}"'})
 
 
 @router.get("/imports/{import_id}", dependencies=[Depends(caller)])

@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     history = commands.add_parser("imports", help="list imports, newest first")
     history.add_argument("--json", action="store_true")
     history.set_defaults(run=_imports)
+    rejected = commands.add_parser("errors", help="write an import's error file (the rows to fix) to stdout")
+    rejected.add_argument("import_id")
+    rejected.set_defaults(run=_errors)
     revert = commands.add_parser("undo", help="revert a completed import, atomically")
     revert.add_argument("import_id")
     revert.add_argument("--json", action="store_true")
@@ -292,6 +295,15 @@ def _dry_run(args, service: importing.Service) -> int:
     for field, contacts in summary["changes"].items():
         print(f"  {field:<17} changes on {contacts} contacts")
     _print_same_person(summary["possible_duplicates"])
+    return 0
+
+
+def _errors(args) -> int:
+    """The file History downloads: fix it in a spreadsheet and import it again."""
+    service = importing.connect()
+    service.check_role(local_actor(), "view history")
+    _, data = service.import_error_csv(args.import_id)
+    sys.stdout.buffer.write(data)
     return 0
 
 

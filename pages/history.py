@@ -118,17 +118,11 @@ def errors_tab_view(record: dict) -> None:
         return
     st.dataframe(errors, hide_index=True)
     st.download_button("Download the rows to fix (CSV)", on_click="ignore", mime="text/csv",
-                       data=lambda: error_file_csv(record["id"], errors),
+                       data=lambda: service().import_error_csv(record["id"])[1],
                        file_name=importing.error_file_name(record["file_name"]),
                        help="The invalid rows as the file had them, with an errors column: fix them in a "
                             "spreadsheet and upload the file as a new import. (Imports made before this "
                             "file existed, or through the HTTP API, give the list above instead.)")
-
-
-def error_file_csv(import_id: str, errors) -> bytes:
-    """Built only when clicked: the rows may be many."""
-    fixable = service().import_error_file(import_id)
-    return importing.to_export_csv(errors if fixable is None else fixable)
 
 
 def retry_form(record: dict, who: Actor) -> None:

@@ -40,7 +40,8 @@ from core.storage.campaigns import check_campaign, create_campaign, list_campaig
 from core.storage.database import make_engine, migrate_as_owner
 from core.storage.idempotency import Claim, Replay, claim_key, record_answer, release_key
 from core.storage.history import (campaign_contacts_csv, contacts_by_email, get_import, import_contacts,
-                                  import_contacts_csv, import_error_file, import_errors, import_records,
+                                  import_contacts_csv, import_error_csv, import_error_file, import_errors,
+                                  import_records,
                                   list_contacts, list_imports, recent_sources)
 from core.storage.progress import stored_progress
 from core.storage.records import MODES, RULED_FIELDS, RULES, STATUSES
@@ -64,7 +65,7 @@ ON_DATABASE = {verb.__name__: verb for verb in (
     open_file, open_retry, reread, confirm_mapping, review, review_is_current, create_record, recorded_status,
     commit, attach, attach_import, attach_imports, undo, create_api_import, add_contacts, complete, import_file,
     dry_run, start_commit, stored_progress, save_draft, load_draft, list_drafts, delete_draft, expire_drafts,
-    list_imports, import_records, get_import, import_errors, import_error_file, import_contacts, import_contacts_csv,
+    list_imports, import_records, get_import, import_errors, import_error_file, import_error_csv, import_contacts, import_contacts_csv,
     recent_sources, list_contacts, campaign_contacts_csv, contacts_by_email, list_campaigns, open_campaign,
     create_campaign, check_campaign, check_role, import_activity, read_audit, record_refused_sign_in, create_key, list_keys,
     revoke_key, key_actor, claim_key, record_answer, release_key, start_api_job, read_api_job, stored_contacts)}

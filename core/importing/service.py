@@ -30,7 +30,7 @@ from core.storage.commit import ImportResult, Written, commit_import, complete_i
 from core.storage.idempotency import Claim, settle
 from core.rows.counts import Counts
 from core.rows.clean_batch import SMALL_BATCH_ROWS, CleanBatch, clean_batch
-from core.rows.error_file import errors_column, export_hints, fixable_rows
+from core.rows.error_file import errors_column, export_hints, fixable_rows, restored
 from core.errors import (AlreadyCommitted, AmbiguousColumns, ImportConsoleError, ImportNotFound, LargeChange,
                          MappingIncomplete, RowsInvalid, StatusChangeRefused)
 from core.fields import FIELDS, ROW
@@ -206,7 +206,7 @@ def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str
     try:
         content = data if isinstance(data, bytes) else upload.read()  # the bytes in hand: no 2nd copy
         with LARGE_FILES.admit(len(content), on_progress):
-            source_file = read_contacts(content, name, **read_options)
+            source_file = restored(read_contacts(content, name, **read_options))
         draft = Draft(file=source_file, upload=upload, mapping={},
                       read_options=read_options, source=source, campaign=campaign, created_by=created_by,
                       actor=actor, mode=mode)
@@ -236,7 +236,7 @@ def open_retry(engine: Engine, import_id: str, data: bytes | Path, file_name: st
 def reread(engine: Engine | None, draft: Draft, **read_options) -> Draft:
     """Read the same upload again with other options; the mapping is suggested anew."""
     with LARGE_FILES.admit(draft.upload.size):
-        draft.file = read_contacts(draft.upload.read(), draft.file_name, **read_options)
+        draft.file = restored(read_contacts(draft.upload.read(), draft.file_name, **read_options))
     draft.read_options = read_options
     draft.edits = draft.edits_mapping = draft.report = draft.review = None
     rules = draft.rules  # the user's, whatever the new reading suggests

@@ -8,14 +8,19 @@ Also hints for export shapes whose errors have a known cause (LinkedIn's Connect
 an email only for people who allowed it)."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from core.fields import ROW
+from core.files.exporting import needs_guard
 from core.rows.mapping import Mapping
 from core.files.reading import WHOLE_ROW, SourceFile
 from core.rows.validation import ValidationReport
 
 ERRORS = "errors"
+_ERRORS_HEADER = re.compile(r"errors( \(\d+\))?")
+_ROW_SAID = r"row \d+: "
 LINKEDIN_CONNECTIONS = {"First Name", "Last Name", "URL", "Email Address", "Connected On"}
 EMPTY_EMAIL = "is required but empty"
 
@@ -28,6 +33,47 @@ def fixable_rows(file: SourceFile, report: ValidationReport, mapping: Mapping) -
     fixable = rows[file.headers].rename(columns=_file_names(file)).set_axis(pd.Index(rows[ROW], name="row"))
     fixable[errors_column(fixable.columns)] = fixable.index.map(problems)
     return fixable
+
+
+def is_error_file(file: SourceFile) -> bool:
+    """Whether the file is an error file this console wrote (fixed or not): its last column is the
+    errors column, and each of its non-empty cells says "row N: …"."""
+    headers = file.headers
+    if not headers or not _ERRORS_HEADER.fullmatch(headers[-1]):
+        return False
+    said = file.frame[headers[-1]].astype(str)
+    said = said[said.str.strip() != ""]
+    return not said.empty and bool(said.str.match(_ROW_SAID).all())
+
+
+def unguard(value: str) -> str:
+    """A cell as it was before the export guarded it (core.files.exporting.needs_guard): one
+    apostrophe less in front of what the export guards, and only there.
+
+    >>> unguard("'=SUM(A1)"), unguard("''quoted"), unguard("'02134"), unguard("'plain"), unguard("=x")
+    ('=SUM(A1)', "'quoted", '02134', "'plain", '=x')
+    """
+    return value[1:] if value.startswith("'") and needs_guard(value[1:]) else value
+
+
+def restored(file: SourceFile) -> SourceFile:
+    """An error file uploaded again, its cells and headers as the first file held them: the export
+    put an apostrophe in front of every cell that a spreadsheet would run or read as a number, a
+    date or a time, or that began with one, and exactly those come off. Any other file is left as it is, its apostrophes included."""
+    if not is_error_file(file):
+        return file
+    for column in file.headers:
+        text = file.frame[column].astype(str)
+        marked = text.str.startswith("'")
+        if marked.any():
+            file.frame.loc[marked, column] = text[marked].map(unguard)
+    names = {column: unguard(column) for column in file.headers}
+    if any(name != column for column, name in names.items()):
+        file.frame = file.frame.rename(columns=names)
+        file.renamed_headers = {names.get(shown, shown): original for shown, original in file.renamed_headers.items()}
+    file.notes.append("This is an error file of an earlier import: the apostrophes its download put in front of "
+                      "values such as =, +, - or @ were taken off, so each value imports as the first file held it.")
+    return file
 
 
 def _problems_in_file_terms(errors: pd.DataFrame, mapping: Mapping) -> pd.Series:

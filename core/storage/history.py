@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 from core.storage.campaigns import campaign_uuid
 from core.rows.error_file import errors_column
 from core.errors import ImportNotFound
-from core.files.exporting import to_export_csv
+from core.files.exporting import error_file_name, to_export_csv
 from core.fields import FIELDS
 from core.storage.records import abandon_stale_imports, import_uuid
 
@@ -87,6 +87,15 @@ def import_errors(engine: Engine, import_id: str) -> pd.DataFrame:
             "SELECT row_number AS row, column_name AS column, reason, value FROM import_errors "
             "WHERE import_id = :id ORDER BY row_number, column_name"), {"id": import_uuid(import_id)}).all()
     return pd.DataFrame(rows, columns=["row", "column", "reason", "value"])
+
+
+def import_error_csv(engine: Engine, import_id: str) -> tuple[str, bytes]:
+    """The import's error file as History downloads it, and its name: the rows to fix as its file
+    held them (import_error_file), or, for an import that kept none, its list of errors."""
+    record = get_import(engine, import_id)
+    fixable = import_error_file(engine, import_id)
+    rows = fixable if fixable is not None else import_errors(engine, import_id)
+    return error_file_name(record["file_name"]), to_export_csv(rows)
 
 
 def import_error_file(engine: Engine, import_id: str) -> pd.DataFrame | None:
