@@ -18,7 +18,8 @@ WAIT_MS = 30_000
 @pytest.fixture(scope="module")
 def console_url(database_url, tmp_path_factory):
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    with console_server(database_url, log, CONTACT_IMPORT_USER="browser-test") as (url, _):
+    # the guard on large changes asks from 4 changed contacts on, so that a test can meet it
+    with console_server(database_url, log, CONTACT_IMPORT_USER="browser-test", CONTACT_IMPORT_GUARD_COUNT="3") as (url, _):
         yield url
 
 
@@ -178,3 +179,31 @@ def test_an_import_made_to_update_only_with_a_kept_field_changes_only_what_it_ma
     stored = contacts(engine)
     assert person(72)["email"] not in stored
     assert (stored[person(71)["email"]]["full_name"], stored[person(71)["email"]]["company"]) == ("New Name", "Kept Inc")
+
+
+def test_kept_columns_and_a_confirmed_large_change_in_the_browser(page, engine, tmp_path):
+    # Issue 22: an unmapped column kept as an extra field; a change of many stored contacts asks
+    # for a confirmation that names its count (the console's guard, its bound lowered: console_url).
+    from core.importing import import_file
+    from tests.helpers import contacts
+    import_file(engine, csv_bytes(*[person(n, company="Old") for n in range(81, 85)]), "stored.csv", "t")
+    people = tmp_path / "people.csv"
+    people.write_bytes(b"Name,Email,LinkedIn,Company,Job Title\n" + b"".join(
+        f"Person {n},person{n}@example.com,https://linkedin.com/in/person{n},New,CTO\n".encode() for n in range(81, 85)))
+    start_import(page, "Browser guard", people)
+    page.get_by_text("Keep other columns as extra fields").click()
+    pick(page, page.get_by_test_id("stMultiSelect").filter(has_text="Columns to keep").get_by_role("combobox"),
+         "Job Title → job_title")
+    page.keyboard.press("Escape")  # a multiselect's list stays open after a pick
+    page.get_by_text("Job Title → job_title: CTO").wait_for()
+    page.get_by_role("button", name="Next: review").click()
+    page.get_by_text("will change 4 stored contacts of 4 (100%)").wait_for()
+    forward = page.get_by_role("button", name="Next: commit 4 contacts")
+    assert forward.is_disabled()
+    page.get_by_text("Yes, change 4 stored contacts").click()
+    forward.click()
+    page.get_by_role("button", name="Commit now").click()
+    page.get_by_text("completed.").wait_for()
+    stored = contacts(engine)
+    assert {stored[person(n)["email"]]["company"] for n in range(81, 85)} == {"New"}
+    assert stored[person(81)["email"]]["metadata"] == {"job_title": "CTO"}
