@@ -299,7 +299,8 @@ def confirm_mapping(engine: Engine | None, draft: Draft, mapping: Mapping, rules
     if rules is not None:
         draft.rules = check_rules(rules)
     draft.mapping = mapping
-    draft.extras = {c: k for c, k in draft.extras.items() if c not in {c for cs in mapping.values() for c in cs}}
+    mapped = {column for columns in mapping.values() for column in columns}
+    draft.extras = {column: key for column, key in draft.extras.items() if column not in mapped}
     draft.report = draft.review = None
     if engine is not None:
         remember_mapping(engine, draft.file.headers, draft.mapping, draft.created_by, draft.rules, draft.extras)

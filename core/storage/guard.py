@@ -33,7 +33,7 @@ class ChangeGuard:
         confirmed; inserted: the contacts this transaction added (not stored before it)."""
         if changed <= self.count or self.confirmed == ANY:
             return
-        stored = conn.execute(sa.text("SELECT count(*) FROM contacts")).scalar_one() - inserted
+        stored = _stored(conn) - inserted
         if changed > self.share * stored and self.confirmed != changed:
             raise LargeChange(changed, stored, self.confirm_with)
 
@@ -67,4 +67,8 @@ def parse_confirmation(text: str | None) -> int | str | None:
 
 def stored_contacts(engine: Engine) -> int:
     with engine.connect() as conn:
-        return conn.execute(sa.text("SELECT count(*) FROM contacts")).scalar_one()
+        return _stored(conn)
+
+
+def _stored(conn: Connection) -> int:
+    return conn.execute(sa.text("SELECT count(*) FROM contacts")).scalar_one()

@@ -66,7 +66,8 @@ def review_commit(engine: Engine, report: ValidationReport, shown: int = SHOWN_C
                                   ruled).mappings().one()
             changes = pd.DataFrame(conn.execute(sa.text("SELECT * FROM review_import_changes(:limit, "
                                                         "CAST(:rules AS jsonb))"),
-                                                {"limit": shown, **ruled}).all(), columns=CHANGE_COLUMNS)
+                                                {"limit": shown, **ruled}).all(),
+                                   columns=CHANGE_COLUMNS) if mode != "create" else None  # it changes none
             # One index probe per staged row: JIT compiling (its estimate is far off) costs more.
             # On Citus each shard of contacts gets every staged profile: a merge join there sorted
             # them all by slug, in two parallel workers each, on every shard.
