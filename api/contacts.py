@@ -61,6 +61,9 @@ def contacts(request: Request, import_id: str | None = None, email: str | None =
                 lambda last: (last["id"],) if import_id is None else (last["email"],))
 
 
+APPLY_FIXES_HELP = ("make the safe one-click fixes the rows can take (an email written as mailto: or in quotes or "
+                    "angle brackets, a LinkedIn URL without https:// or with a query string, full-width letters); "
+                    "the answer's `fixes` lists each kind (kind, label, rows, example, applied), made or not")
 DETAILS_SHOWN = 10_000  # the seed's per-contact details, for at most this many contacts
 
 
@@ -83,6 +86,7 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
                mode: Mode | None = Query(default=None, description=MODE_HELP + " Without X-Import-ID: the "
                                          "mode of the import made for the call (default upsert); with it: "
                                          "the import's own, or the call is refused (400)."),
+               apply_fixes: bool = Query(default=False, description=APPLY_FIXES_HELP),
                who: Actor = Depends(caller), svc: Service = Depends(service)) -> dict:
     """The seed's step 2: contacts as a JSON array, or a CSV/XLSX/JSON file in multipart field
     `file`; one request is one transaction, and several may fill one import before it is completed.
@@ -97,17 +101,19 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
     if import_id is not None:
         _check_open(svc, import_id, mode)  # before the body is read: a wrong id costs nothing
     later = _prefers_async(request)
+    fixes = {"fixes": ["all"]} if apply_fixes else {}
     async with _upload(request) as (path, file_name):
         held = None
         if idempotency_key is not None:
-            same = fingerprint("bulk", _canonical(import_id), on_invalid.value, file_name, str(later), *([mode.value] if mode else []),
+            same = fingerprint("bulk", _canonical(import_id), on_invalid.value, file_name, str(later),
+                               *([mode.value] if mode else []), *(["fixes"] if apply_fixes else []),
                                await run_in_threadpool(file_digest, path))
             held = await run_in_threadpool(svc.claim_key, who.caller, idempotency_key, same)
             if isinstance(held, Replay):
                 return replayed(held)
         if later:
             return await run_in_threadpool(_start_job, request, svc, who, held, import_id, path, file_name,
-                                           on_invalid is OnInvalid.skip, mode, guard)
+                                           on_invalid is OnInvalid.skip, mode, guard, fixes)
         answered = {}
 
         def answer_of(result, report, read_contacts) -> dict:
@@ -117,7 +123,7 @@ async def bulk(request: Request, import_id: str | None = Header(default=None, al
             result, report = await run_in_threadpool(partial(svc.add_contacts, import_id, path, file_name,
                                                              on_invalid is OnInvalid.skip, actor=who, claim=held,
                                                              answer_of=answer_of, mode=mode and mode.value,
-                                                             guard=guard))
+                                                             guard=guard, **fixes))
         except BaseException as error:
             if held is not None:  # unless its answer was recorded, nothing was written
                 await run_in_threadpool(svc.release_key, held)
@@ -135,7 +141,7 @@ def _prefers_async(request: Request) -> bool:
 
 
 def _start_job(request: Request, svc: Service, who: Actor, held, import_id: str | None, path: Path,
-               file_name: str, skip_invalid: bool, mode: "Mode | None", guard) -> JSONResponse:
+               file_name: str, skip_invalid: bool, mode: "Mode | None", guard, fixes: dict) -> JSONResponse:
     """202 at once; the batch runs as a job of this server (its file moved out of the request's
     folder, which goes when the request ends), polled at GET /jobs/{id}, its final answer the one
     the call would have had."""
@@ -145,7 +151,8 @@ def _start_job(request: Request, svc: Service, who: Actor, held, import_id: str 
     def run(on_progress) -> tuple[int, dict]:
         try:
             result, report = svc.add_contacts(import_id, Path(kept.name), file_name, skip_invalid, actor=who,
-                                              on_progress=on_progress, mode=mode and mode.value, guard=guard)
+                                              on_progress=on_progress, mode=mode and mode.value, guard=guard,
+                                              **fixes)
             return 201, _batch_answer(svc.contacts_by_email, result, report, import_id)
         except (ImportConsoleError, HTTPException) as error:
             status, body, _ = answer_to(_refusal(error))
@@ -173,7 +180,8 @@ def _refusal(error: Exception) -> Exception:
     if isinstance(error, UnreadableFile):
         return HTTPException(400, f"Failed to parse CSV file: {error}")
     if isinstance(error, RowsInvalid):
-        return HTTPException(422, {"message": str(error), "errors": _records(error.errors)})
+        return HTTPException(422, {"message": str(error), "errors": _records(error.errors),
+                                    "fixes": [fix.as_dict() for fix in error.fixes]})
     return error
 
 
@@ -268,6 +276,7 @@ def _batch_answer(read_contacts, result, report, import_id: str | None) -> dict:
               "updated": result.updated, "unchanged": result.unchanged, "already_there": result.already_there,
               "not_found": result.not_found, "invalid": result.invalid,
               "duplicates": result.duplicates, "errors": _records(report.errors),
+              "fixes": [fix.as_dict() for fix in report.fixes],
               "details": read_contacts(report.kept_emails(DETAILS_SHOWN)),
               "details_truncated": report.valid_count > DETAILS_SHOWN}
     if import_id is None:

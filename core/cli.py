@@ -21,7 +21,7 @@ from pathlib import Path
 
 from core import importing
 from core.access import local_actor
-from core.errors import AmbiguousColumns, ImportConsoleError
+from core.errors import AmbiguousColumns, ImportConsoleError, plural
 from core.fields import FIELDS
 from core.rows.mapping import describe_mapping, extra_key
 
@@ -170,6 +170,9 @@ def _read_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extra", action="append", default=[], metavar="COLUMN[=KEY]",
                         help="keep this column in each contact's metadata, under KEY (by default the "
                              "header in snake case: 'Job Title' -> job_title); repeatable")
+    parser.add_argument("--apply-fixes", nargs="?", const="all", metavar="KIND,...",
+                        help="make the safe one-click fixes that validate lists (all of them, or these kinds: "
+                             + ", ".join(importing.FIX_KINDS) + ")")
 
 
 def _choices(args) -> dict[str, list[str]]:
@@ -191,7 +194,8 @@ def _read_kwargs(args) -> dict:
     names = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
     options = {"encoding": args.encoding, "header_row": args.header_row, "sheet": args.sheet,
                "max_rows": args.max_rows, "max_bytes": args.max_bytes,
-               "delimiter": names.get(args.delimiter, args.delimiter)}
+               "delimiter": names.get(args.delimiter, args.delimiter),
+               "fixes": args.apply_fixes and [kind.strip() for kind in args.apply_fixes.split(",")]}
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -209,6 +213,7 @@ def _validate(args) -> int:
         "errors": [{"row": int(e.row), "column": e.column, "reason": e.reason, "value": e.value}
                    for e in report.errors.itertuples(index=False)],
         "possible_duplicates": _same_person(importing.possible_duplicates(draft)),
+        "fixes": [offer.as_dict() for offer in report.fixes],
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
@@ -221,7 +226,15 @@ def _validate(args) -> int:
     for error in summary["errors"]:
         print(f"  row {error['row']}, {error['column']}: {error['reason']} ({error['value']!r})")
     _print_same_person(summary["possible_duplicates"])
+    _print_fixes(summary["fixes"])
     return 0
+
+
+def _print_fixes(fixes: list[dict]) -> None:
+    for fix in fixes:
+        shown = "; ".join(f"row {e['row']}: {e['before']!r} -> {e['after']!r}" for e in fix["examples"])
+        made = f"made on {plural(fix['applied'], 'row')}" if fix["applied"] else "not made (--apply-fixes makes it)"
+        print(f"  fix {fix['kind']}: {fix['label']}, {plural(fix['rows'], 'row')}, {made}; e.g. {shown}")
 
 
 def _same_person(found) -> list[dict]:
@@ -251,7 +264,8 @@ def _import(args) -> int:
         print(f"import {result.import_id} {result.status}: {result.inserted} inserted, "
               f"{result.updated} updated, {result.unchanged} unchanged, {result.invalid} invalid, "
               f"{result.duplicates} duplicates{_left_out(result.already_there, result.not_found)}, "
-              f"total_rows {result.total_rows}")
+              f"total_rows {result.total_rows}"
+              + "".join(f"; fixed {kind} on {plural(rows, 'row')}" for kind, rows in result.fixes.items()))
     return 0
 
 

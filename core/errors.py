@@ -59,11 +59,14 @@ class TotalRowsMismatch(ImportConsoleError):
 class RowsInvalid(ImportConsoleError):
     """A batch with invalid rows, refused whole (nothing written)."""
 
-    def __init__(self, file_name: str, errors):
+    def __init__(self, file_name: str, errors, fixes=()):
         self.errors = errors  # row, column, reason, value
+        self.fixes = list(fixes)  # the one-click fixes offered (core.rows.quick_fixes.FixOffer)
         rows = errors["row"].nunique()
+        fixable = sum(fix.rows for fix in self.fixes if not fix.applied)
         super().__init__(f"{file_name}: {plural(rows, 'row')} {'is' if rows == 1 else 'are'} invalid; nothing was written. Fix them, or "
-                         "send on_invalid=skip to write the valid rows and keep the errors with the import.")
+                         "send on_invalid=skip to write the valid rows and keep the errors with the import."
+                         + (" Some can be fixed safely: see fixes, and send apply_fixes=true to make them." if fixable else ""))
 
 
 class ImportNotFound(ImportConsoleError):

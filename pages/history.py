@@ -19,7 +19,7 @@ SHOWN_WHEN_ANY = {importing.COUNT_LABELS[name] for name in ("skipped", "already_
 UNDONE = "history_undone"  # import id -> its undo's result, shown after the rerun
 COUNT_COLUMNS = ["inserted", "updated", "unchanged", "invalid", "duplicates"]
 TABLE_COLUMNS = ["created_at", "status", "source", "file_name", "created_by", "file_rows", "total_rows",
-                 *COUNT_COLUMNS, "campaign"]
+                 *COUNT_COLUMNS, "campaign", "follows_file"]
 TABLE_PICK = "history_table_pick"  # the row last picked in the table
 
 
@@ -46,6 +46,7 @@ def history_table(imports):
     table = st.dataframe(imports[TABLE_COLUMNS], hide_index=True, on_select="rerun", selection_mode="single-row",
                          key="history_table", column_config={
                              "created_at": time_column("created"), "file_name": "file", "created_by": "user",
+                             "follows_file": "fixed rows of",
                              **count_columns(*COUNT_COLUMNS, file_rows="rows in file",
                                              total_rows="contacts linked")})
     rows = table.selection.rows
@@ -71,6 +72,7 @@ def import_detail(import_id: str, who: Actor) -> None:
     st.caption(f"source {md(record['source'])} · by {md(record['created_by'])} · "
                f"{record['created_at']:%Y-%m-%d %H:%M} UTC" + (f" · campaign {md(record['campaign'])}" if record["campaign"] else "")
                + (f" · {importing.MODES[record['mode']]}" if record["mode"] != "upsert" else ""))
+    related_imports(record)
     if record["status"] == "processing":
         stored_commit_progress(record["id"])
     if record["error"]:
@@ -94,6 +96,23 @@ def import_detail(import_id: str, who: Actor) -> None:
         activity(import_id)
     with undo_tab:
         undo_form(record, who)
+
+
+def related_imports(record: dict) -> None:
+    """The import whose error file this import's file is, the imports of its own error file, and
+    the one-click fixes it made."""
+    if record["follows"]:
+        st.caption(f"The fixed rows of {md(record['follows_file'] or 'an import')}: its error file, uploaded again "
+                   f"([open it](?{HISTORY_IMPORT_PARAM}={record['follows']})).")
+    for later in service().follow_ups(record["id"]):
+        st.caption(f"Its error file was fixed and imported again on {later['created_at']:%Y-%m-%d %H:%M} UTC: "
+                   f"{md(later['file_name'] or 'no file name')}, {later['status']}, "
+                   f"{plural((later['inserted'] or 0) + (later['updated'] or 0), 'contact')} written "
+                   f"([open it](?{HISTORY_IMPORT_PARAM}={later['id']})).")
+    if record["fixes"]:
+        labels = {kind: fix.label for kind, fix in importing.FIX_KINDS.items()}
+        st.caption("Fixes made: " + " · ".join(f"{md(labels.get(kind, kind))} ({plural(rows, 'row')})"
+                                                for kind, rows in record["fixes"].items()))
 
 
 AUDIT_COLUMNS = {"at": None, "action": "what", "actor": "who", "role": "role", "via": "through",

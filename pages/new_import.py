@@ -358,6 +358,7 @@ def review_step(w: importing.Wizard) -> None:
     if report.extras_overridden:
         st.caption(f"{plural(report.extras_overridden, 'row')}: a kept column replaced a key of the same name in "
                    "the Extra fields column.")
+    quick_fixes(w)
     if report.invalid:
         errors_tab, fix_tab, rows_tab = st.tabs(["Errors", "Fix invalid rows", "All rows"])
         with errors_tab:
@@ -399,6 +400,30 @@ def review_step(w: importing.Wizard) -> None:
         st.rerun()
     if not report.valid_count:
         st.warning("No valid row to import: fix the rows above or upload another file.")
+
+
+def quick_fixes(w: importing.Wizard) -> None:
+    """The safe one-click fixes the rows can take: each kind with its count and examples, made
+    when ticked, undone when unticked (until the commit)."""
+    draft = w.draft
+    offers = draft.report.fixes
+    if not offers:
+        return
+    with st.container(border=True):
+        st.markdown("#### Fixes we can make for you")
+        st.caption("Each only takes away what surrounds a value or writes it the usual way; nothing is "
+                   "fixed until you tick it, and you can untick it until you commit.")
+        chosen = set()
+        for offer in offers:
+            label = f"{md(offer.label)}: {plural(offer.rows, 'row')}"
+            if offer.applied:
+                label += f" (fixed {offer.applied:,})"
+            if st.checkbox(label, value=offer.kind in draft.fixes, key=f"fix_{offer.kind}_{draft.import_id}"):
+                chosen.add(offer.kind)
+            st.caption(" · ".join(f"row {e['row']}: {md(e['before'])} → {md(e['after'])}" for e in offer.examples))
+    if chosen != set(draft.fixes):
+        w.choose_fixes(service(), chosen, review_progress())
+        st.rerun()
 
 
 def fixes_applied_notice(w: importing.Wizard) -> None:

@@ -207,3 +207,27 @@ def test_kept_columns_and_a_confirmed_large_change_in_the_browser(page, engine, 
     stored = contacts(engine)
     assert {stored[person(n)["email"]]["company"] for n in range(81, 85)} == {"New"}
     assert stored[person(81)["email"]]["metadata"] == {"job_title": "CTO"}
+
+
+def test_a_safe_fix_ticked_in_the_review_is_made_and_recorded(page, engine, tmp_path):
+    # Issue 22: the review offers each kind of safe fix with examples; a tick makes it, the
+    # counts follow, and the contacts are stored fixed.
+    from tests.helpers import contacts
+    people = tmp_path / "expo.csv"
+    people.write_bytes(b"Name,Email,LinkedIn\n"
+                       b"Ann Fix,mailto:ann.fix@x.io,https://www.linkedin.com/in/ann-fix\n"
+                       b"Bo Fix,bo.fix@x.io,linkedin.com/in/bo-fix\n")
+    start_import(page, "Browser fixes", people)
+    page.get_by_role("button", name="Next: review").click()
+    page.get_by_text("Fixes we can make for you").wait_for()
+    # user data is shown as text: an invisible word joiner follows "mailto" and "@" (pages.common.md)
+    page.get_by_text("row 2: mailto").wait_for()
+    page.get_by_text("taken off emails: 1 row").click()
+    page.get_by_text("taken off emails: 1 row (fixed 1)").wait_for()
+    page.get_by_text("added to LinkedIn URLs without it: 1 row").click()
+    page.get_by_role("button", name="Next: commit 2 contacts").click()
+    page.get_by_role("button", name="Commit now").click()
+    page.get_by_text("completed.").wait_for()
+    stored = contacts(engine)
+    assert stored["ann.fix@x.io"]["full_name"] == "Ann Fix"
+    assert stored["bo.fix@x.io"]["linkedin_profile"] == "https://linkedin.com/in/bo-fix"

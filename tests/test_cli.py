@@ -32,7 +32,7 @@ def test_validate_json_reports_counts_mapping_and_errors(tmp_path):
         "suggested_from_values": {},
         "errors": [{"row": 3, "column": "email", "reason": "is not a valid email address",
                     "value": "not-an-email"}],
-        "possible_duplicates": [],
+        "possible_duplicates": [], "fixes": [],
     }
 
 
@@ -57,7 +57,7 @@ def test_import_then_reimport_then_history(database_url, engine, tmp_path):
     first = json.loads(cli("import", path, "--source", "csv", "--campaign", "Q4", "--json",
                            database_url=database_url).stdout)
     assert set(first) == {"import_id", "status", "inserted", "updated", "unchanged", "invalid", "duplicates",
-                          "file_rows", "total_rows", "skipped", "already_there", "not_found"}
+                          "file_rows", "total_rows", "skipped", "already_there", "not_found", "fixes"}
     assert (first["status"], first["inserted"], first["updated"], first["invalid"], first["total_rows"]) == (
         "completed", 2, 0, 1, 2)
     again = json.loads(cli("import", path, "--source", "csv", "--json", database_url=database_url).stdout)

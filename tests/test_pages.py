@@ -541,3 +541,47 @@ def test_campaigns_say_when_a_name_is_reused_and_list_their_contacts(console):
     from core.storage.history import campaign_contacts_csv
     csv = campaign_contacts_csv(console, create_campaign(console, "Q4 Outreach")).decode("utf-8-sig")
     assert "'=cmd" in csv and "person1@example.com" in csv
+
+
+def test_the_review_offers_safe_fixes_that_a_tick_makes_and_an_untick_undoes(console):
+    data = (b"Name,Email,LinkedIn\n"
+            b"Ann Lee,mailto:ann@x.io,https://www.linkedin.com/in/ann\n"
+            b"Bo Ray,bo@x.io,linkedin.com/in/bo/\n")
+    at = click(upload(start_wizard(), "expo.csv", data), "Next: review")
+    assert metrics(at)["Invalid"] == "2"
+    boxes = {shown(box.label): box for box in at.checkbox if box.key and box.key.startswith("fix_")}
+    assert set(boxes) == {"mailto: taken off emails: 1 row", "https:// added to LinkedIn URLs without it: 1 row",
+                          "Trailing slashes taken off LinkedIn URLs: 1 row"}
+    assert any(shown(c.value) == "row 2: mailto:ann@x.io → ann@x.io" for c in at.caption)
+    for box in boxes.values():
+        box.check()
+    at.run()
+    no_exceptions(at)
+    assert (metrics(at)["Invalid"], metrics(at)["Will insert"]) == ("0", "2")
+    next(box for box in at.checkbox if box.key and box.key.startswith("fix_mailto")).uncheck().run()
+    assert metrics(at)["Invalid"] == "1"  # unticked: undone
+    next(box for box in at.checkbox if box.key and box.key.startswith("fix_mailto")).check().run()
+    at = click(click(at, "Next: commit"), "Commit now")
+    no_exceptions(at)
+    stored = {row.email: row.linkedin_profile for row in
+              console.connect().execute(sa.text("SELECT email, linkedin_profile FROM contacts"))}
+    assert stored == {"ann@x.io": "https://www.linkedin.com/in/ann", "bo@x.io": "https://linkedin.com/in/bo"}
+    record = list_imports(console).iloc[0]
+    history = page("history")
+    history.selectbox(key="history_selected").set_value(record["id"]).run()
+    assert any("Fixes made: mailto: taken off emails (1 row)" in shown(c.value) for c in history.caption)
+
+
+def test_history_shows_an_error_file_imported_again_with_its_import(console):
+    from core.storage.history import import_error_csv
+    first = import_file(console, csv_bytes(person(1), person(2, email="")), "expo.csv", "csv")
+    name, data = import_error_csv(console, first.import_id)
+    again = import_file(console, data.replace(b",,", b",person2@example.com,", 1), name, "csv")
+    history = page("history")
+    table = next(d.value for d in history.dataframe if "follows_file" in d.value.columns)
+    assert table["follows_file"].fillna("").tolist() == ["expo.csv", ""]
+    history.selectbox(key="history_selected").set_value(first.import_id).run()
+    assert any("Its error file was fixed and imported again" in shown(c.value) and name in shown(c.value)
+               for c in history.caption)
+    history.selectbox(key="history_selected").set_value(again.import_id).run()
+    assert any("The fixed rows of expo.csv" in shown(c.value) for c in history.caption)

@@ -24,7 +24,7 @@ from core.files.reading import MAX_FILE_BYTES
 from core.rows.mapping import extra_key
 from core.storage.guard import ANY as ANY_CHANGE, ChangeGuard, guard_for, parse_confirmation, stored_contacts
 from core.importing.service import (PROBLEMS, SAMPLE_ROWS, Draft, Upload, add_contacts, apply_fixes, attach,
-                                    attach_import, attach_imports, check_role, choose_columns, commit, complete,
+                                    attach_import, attach_imports, check_role, choose_columns, choose_fixes, commit, complete,
                                     keep_columns, metadata_column_problem,
                                     confirm_mapping, create_api_import, create_record, current_report, dry_run,
                                     error_file, error_report, hints, hold_edits, import_file, keep_skipped_rows, missing_fields,
@@ -44,6 +44,8 @@ from core.storage.history import (campaign_contacts_csv, contacts_by_email, get_
                                   import_records,
                                   list_contacts, list_imports, recent_sources)
 from core.storage.progress import stored_progress
+from core.storage.follow_ups import follow_ups
+from core.rows.quick_fixes import KINDS as FIX_KINDS
 from core.storage.records import MODES, RULED_FIELDS, RULES, STATUSES
 
 
@@ -68,7 +70,8 @@ ON_DATABASE = {verb.__name__: verb for verb in (
     list_imports, import_records, get_import, import_errors, import_error_file, import_error_csv, import_contacts, import_contacts_csv,
     recent_sources, list_contacts, campaign_contacts_csv, contacts_by_email, list_campaigns, open_campaign,
     create_campaign, check_campaign, check_role, import_activity, read_audit, record_refused_sign_in, create_key, list_keys,
-    revoke_key, key_actor, claim_key, record_answer, release_key, start_api_job, read_api_job, stored_contacts)}
+    revoke_key, key_actor, claim_key, record_answer, release_key, start_api_job, read_api_job, stored_contacts,
+    follow_ups)}
 
 
 class Service:
@@ -95,7 +98,7 @@ def connect(url: str | None = None) -> Service:
     return Service(make_engine(url))
 
 
-__all__ = sorted([*ON_DATABASE, "Service", "connect", "Claim", "Replay", "migrate_as_owner", "DraftRegistry", "PROBLEMS", "SAMPLE_ROWS", "Draft", "Upload", "apply_fixes",
+__all__ = sorted([*ON_DATABASE, "Service", "connect", "Claim", "Replay", "migrate_as_owner", "DraftRegistry", "PROBLEMS", "SAMPLE_ROWS", "Draft", "Upload", "apply_fixes", "choose_fixes", "FIX_KINDS",
                   "choose_columns", "ANY_CHANGE", "ChangeGuard", "guard_for", "parse_confirmation", "keep_columns", "metadata_column_problem", "extra_key", "current_report", "error_file", "hints", "hold_edits", "keep_skipped_rows",
                   "missing_fields", "planned_counts", "possible_duplicates", "reading_problems", "error_report",
                   "row_fates", "rows_to_fix", "samples", "skip_rows", "unresolved", "validate_draft", "drafts",

@@ -104,6 +104,7 @@ def save_draft(engine: Engine, token: str, draft: importing.Draft, wizard: dict,
              "edits": _frame_records(draft.edits), "pending": _frame_records(draft.pending),
              "edits_mapping": draft.edits_mapping, "pending_mapping": draft.pending_mapping, "retry": draft.retry,
              "source": draft.source, "campaign": draft.campaign, "mode": draft.mode, "rules": draft.rules,
+             "fixes": sorted(draft.fixes),
              "extras": draft.extras}
     kept = json.dumps(state, sort_keys=True)
     if kept == saved:
@@ -170,7 +171,8 @@ def _resumed(engine: Engine, row, upload: importing.Upload, actor: Actor) -> tup
     state = row.state
     draft = importing.open_file(engine, upload, row.file_name, source=state["source"], campaign=state["campaign"],
                                 created_by=row.created_by, actor=actor, import_id=row.import_id,
-                                mode=state.get("mode", "upsert"), rules=state.get("rules"), **state["read_options"])
+                                mode=state.get("mode", "upsert"), rules=state.get("rules"), fixes=state.get("fixes", ()),
+                                **state["read_options"])
     draft.retry = bool(state.get("retry"))
     draft.mapping = {field: list(columns) for field, columns in state["mapping"].items()}
     draft.skipped = {int(r): why for r, why in state["skipped"].items()}

@@ -31,6 +31,7 @@ from core.storage.idempotency import Claim, settle
 from core.rows.counts import Counts
 from core.rows.clean_batch import SMALL_BATCH_ROWS, CleanBatch, clean_batch
 from core.rows.error_file import errors_column, export_hints, fixable_rows, restored
+from core.storage.follow_ups import find_followed
 from core.errors import (AlreadyCommitted, AmbiguousColumns, ImportConsoleError, ImportNotFound, LargeChange,
                          MappingIncomplete, RowsInvalid, StatusChangeRefused)
 from core.fields import FIELDS, ROW
@@ -49,6 +50,7 @@ from core.storage.guard import ChangeGuard
 from core.storage.records import (MODES, check_change, check_mode, check_rules, contacts_mark, create_import,
                                   import_uuid, mark_failed)
 from core.rows.fixes import PROBLEMS as PROBLEMS  # the fix grid's problems column, for the pages
+from core.rows.quick_fixes import check_kinds
 from core.rows.fixes import apply_edits, changed_rows, invalid_rows, row_statuses, rows_of
 from core.storage.saved_mappings import recall_rules, remember_mapping, suggest_mapping_for
 from core.storage.undo import UndoResult, undo_import
@@ -123,6 +125,8 @@ class Draft:
     mode: str = "upsert"                     # what the import may do (core.storage.records.MODES)
     rules: dict[str, str] = field(default_factory=dict)  # field -> what it may do to a stored value (RULES)
     extras: dict[str, str] = field(default_factory=dict)  # columns kept in metadata: column -> key
+    fixes: frozenset[str] = frozenset()      # the kinds of one-click fixes accepted (core.rows.quick_fixes)
+    follows: str | None = None               # the import whose error file this is (find_followed)
     confirmed_changes: int | None = None     # the large change the user confirmed (core.storage.guard)
     campaign: str | None = None              # attached after the commit, when given
     created_by: str | None = None
@@ -184,7 +188,7 @@ class Draft:
 def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str | None = None, *,
               source: str | None = None, campaign: str | None = None, created_by: str | None = None,
               actor: Actor | None = None, import_id: str | None = None, on_progress: Progress | None = None,
-              mode: str = "upsert", rules: dict[str, str] | None = None, **read_options) -> Draft:
+              mode: str = "upsert", rules: dict[str, str] | None = None, fixes=(), **read_options) -> Draft:
     """Read bytes (an upload) or a path into a draft with a suggested mapping: the one confirmed
     last time for these headers when engine is given, else from the headers alone. read_options
     override detection (encoding, delimiter, header_row, sheet, max_bytes, max_rows). actor: who
@@ -193,9 +197,10 @@ def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str
     import_id: the id a kept draft was given (core.importing.drafts); a new one otherwise. A large
     file waits for a slot (core.importing.admission), saying so through on_progress. mode: what the
     import may do to contacts (core.storage.records.MODES); rules: what it may do to each field of a
-    stored contact (RULES)."""
+    stored contact (RULES); fixes: the kinds of one-click fixes to make (choose_fixes)."""
     check_mode(mode)
     chosen_rules = None if rules is None else check_rules(rules)
+    chosen_fixes = check_kinds(fixes)
     actor = actor or local_actor()
     created_by = created_by or actor.name
     if isinstance(data, Upload):
@@ -209,7 +214,7 @@ def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str
             source_file = restored(read_contacts(content, name, **read_options))
         draft = Draft(file=source_file, upload=upload, mapping={},
                       read_options=read_options, source=source, campaign=campaign, created_by=created_by,
-                      actor=actor, mode=mode)
+                      actor=actor, mode=mode, fixes=chosen_fixes)
         if import_id is not None:
             draft.import_id = str(import_uuid(import_id))
     except BaseException:
@@ -218,6 +223,8 @@ def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str
     _suggest(engine, draft)
     if chosen_rules is not None:
         draft.rules = chosen_rules
+    if engine is not None:
+        draft.follows = find_followed(engine, draft.file)
     return draft
 
 
@@ -389,10 +396,17 @@ def validate_draft(draft: Draft, on_progress: Progress | None = None) -> Validat
         mapped = apply_edits(mapped, draft.edits)
         problems = problems[~problems["row"].isin(draft.edits[ROW])]
     with LARGE_FILES.admit(draft.upload.size, on_progress):
-        draft.report = validate(mapped, on_progress, problems=problems.reset_index(drop=True))
+        draft.report = validate(mapped, on_progress, problems=problems.reset_index(drop=True), fixes=draft.fixes)
     draft.report.extras_overridden = overridden
     draft.review = None
     return draft.report
+
+
+def choose_fixes(draft: Draft, kinds, on_progress: Progress | None = None) -> ValidationReport:
+    """Make these kinds of one-click fixes (core.rows.quick_fixes.KINDS, or "all"), and no other:
+    a kind left out is undone. Validates again (a review made before is dropped: review again)."""
+    draft.fixes = check_kinds(kinds)
+    return validate_draft(draft, on_progress)
 
 
 def current_report(draft: Draft, on_progress: Progress | None = None) -> ValidationReport:
@@ -590,8 +604,10 @@ def create_record(engine: Engine, draft: Draft) -> str:
     same draft committed from another tab): the console makes it when the user commits, so History
     never lists an import nobody committed (nor one somebody without a role tried to)."""
     check(engine, draft.actor, "import")
+    if draft.follows is None:  # a draft opened without the database (the CLI, the API)
+        draft.follows = find_followed(engine, draft.file)
     create_import(engine, draft.source, draft.file_name, draft.actor.name, import_id=draft.import_id,
-                  created_via=_made_via(draft.actor), mode=draft.mode, rules=draft.rules)
+                  created_via=_made_via(draft.actor), mode=draft.mode, rules=draft.rules, follows=draft.follows)
     check_owner(engine, draft.import_id, draft.actor)  # a retry of another key's API import
     return draft.import_id
 
@@ -751,7 +767,7 @@ def _add_batch(engine: Engine, import_id: str | None, data: bytes | Path, file_n
     try:
         report = validate_draft(draft, on_progress)
         if report.invalid and not skip_invalid:
-            raise RowsInvalid(file_name, report.errors)
+            raise RowsInvalid(file_name, report.errors, report.fixes)
         if import_id is None:
             return commit(engine, draft, on_progress, on_written=_settling(claim, answer_of, report),
                           guard=guard), report

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from core.access import Actor
 from core.importing.drafts import Committed, new_token, settle
 from core.importing.jobs import CommitJob, job_of
-from core.importing.service import Draft, hold_edits, keep_skipped_rows, skip_rows, validate_draft
+from core.importing.service import Draft, choose_fixes, hold_edits, keep_skipped_rows, skip_rows, validate_draft
 from core.progress import Progress
 
 STEPS = ("details", "upload", "map", "review", "commit", "done")
@@ -172,6 +172,11 @@ class Wizard:
     def skip(self, service, rows: list[int]) -> None:
         skip_rows(self.draft, rows)
         service.review(self.draft)
+
+    def choose_fixes(self, service, kinds, on_progress: Progress | None = None) -> None:
+        """Make the one-click fixes ticked, undo the others, and review again."""
+        choose_fixes(self.draft, kinds, on_progress)
+        service.review(self.draft, on_progress)
 
     def keep_skipped(self, service) -> None:
         keep_skipped_rows(self.draft)

@@ -29,6 +29,11 @@ class CleanBatch:
 
     invalid = skipped = 0
     duplicates = ()
+    fixes = ()  # a clean batch is offered none (a call that asks for fixes does not come this way)
+
+    @property
+    def fixes_applied(self) -> dict[str, int]:
+        return {}
 
     @property
     def rows(self) -> int:

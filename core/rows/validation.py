@@ -9,7 +9,7 @@ import json
 import re
 import unicodedata
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Callable
 
@@ -29,6 +29,7 @@ from core.fields import FIELDS, MAX_TEXT_LENGTH, ROW, field_label
 from core.files.memory import release_memory
 from core.progress import Progress, ignore_progress
 from core.files.reading import empty_row_errors
+from core.rows.quick_fixes import FIELDS_FIXED, KINDS, FixOffer, applied_counts, candidates, fix_field, offers_of
 
 # The HTML standard's "valid e-mail address" (WHATWG), written as a regex there too: the fast,
 # vectorized check of ASCII addresses. Internationalized ones (RFC 6531: omar.müller@example.com,
@@ -336,6 +337,11 @@ class ValidationReport:
     errors: pd.DataFrame      # row, column, reason, value
     duplicates: pd.DataFrame  # row, email, kept_row
     extras_overridden: int = 0  # rows whose JSON metadata had a key that a kept column replaced
+    fixes: list[FixOffer] = field(default_factory=list)  # the one-click fixes offered, and applied
+
+    @property
+    def fixes_applied(self) -> dict[str, int]:
+        return applied_counts(self.fixes)
 
     @property
     def valid(self) -> pd.DataFrame:
@@ -436,11 +442,13 @@ def _normalize_emails(emails: pd.Series) -> pd.Series:
 
 
 def validate(mapped: pd.DataFrame, on_progress: Progress | None = None,
-             problems: pd.DataFrame | None = None) -> ValidationReport:
+             problems: pd.DataFrame | None = None, fixes: frozenset[str] = frozenset()) -> ValidationReport:
     """Validate rows that apply_mapping produced; returns every failure, lazily collected.
 
     problems: errors found before (reading problems: row, column, reason, value); their rows are
     left out and reported with those errors instead of their validation errors.
+    fixes: the kinds of one-click fixes to make (core.rows.quick_fixes); every kind the rows could
+    take is offered in the report, made or not.
     Rows are checked in slices of VALIDATE_CHUNK (the result does not depend on the size);
     on_progress("validating", done, total) is called after each."""
     notify = on_progress or ignore_progress
@@ -455,6 +463,8 @@ def validate(mapped: pd.DataFrame, on_progress: Progress | None = None,
             found.append(_errors_from(failed, normalized))
         release_memory()
         notify("validating", min(start + VALIDATE_CHUNK, total), total)
+    left_out = set(problems["row"]) if problems is not None and not problems.empty else set()
+    offers, found = _quick_fixes(normalized, found, fixes, left_out)
     international_email.cache_clear()  # kept for one file, not for the life of the server
     if problems is not None and not problems.empty:
         found = [f[~f["row"].isin(set(problems["row"]))] for f in found] + [problems]
@@ -477,7 +487,46 @@ def validate(mapped: pd.DataFrame, on_progress: Progress | None = None,
                                "kept_row": rows[positions[last[codes[~is_last]]]]})
     release_memory()
     return ValidationReport(rows=total, normalized=normalized, kept=positions[is_last], errors=errors,
-                            duplicates=duplicates)
+                            duplicates=duplicates, fixes=offers)
+
+
+def _quick_fixes(normalized: pd.DataFrame, found: list[pd.DataFrame], kinds: frozenset[str],
+                 left_out: set[int]) -> tuple[list[FixOffer], list[pd.DataFrame]]:
+    """The fixes the rows could take (offered), and the errors once the chosen kinds are made:
+    normalized takes the fixed values and their rows are checked again. left_out: rows reported
+    for another reason (a reading problem), which no fix is offered for."""
+    errors = pd.concat(found, ignore_index=True) if found else empty_row_errors()
+    possible, made = {}, {}
+    where = pd.Index(normalized[ROW])
+    for field_name in FIELDS_FIXED:
+        invalid = where.get_indexer(errors.loc[errors["column"] == field_name, "row"])
+        values = candidates(normalized, field_name, invalid[invalid >= 0])
+        if left_out and len(values):
+            values = values[~normalized[ROW].take(values.index).isin(left_out).to_numpy()]
+        if values.empty:
+            continue
+        passes, again = _passes(field_name), lambda value, f=field_name: normalize_value(f, value)
+        possible[field_name] = fix_field(field_name, values, frozenset(KINDS), passes, again)
+        if kinds:
+            chosen = made[field_name] = fix_field(field_name, values, kinds, passes, again)
+            if len(chosen.positions):
+                column = normalized[field_name].copy()
+                column.iloc[chosen.positions] = chosen.after
+                normalized[field_name] = column
+    offers = offers_of(possible, made, normalized[ROW].to_numpy())
+    if not any(len(fixes.positions) for fixes in made.values()):
+        return offers, found
+    fixed = np.unique(np.concatenate([fixes.positions for fixes in made.values()]))
+    rows = set(normalized[ROW].to_numpy()[fixed])
+    again = _failed_checks(normalized.iloc[fixed])
+    kept = [frame[~frame["row"].isin(rows)] for frame in found]
+    return offers, kept + ([_errors_from(again, normalized)] if again is not None else [])
+
+
+def _passes(field_name: str) -> Callable[[str], bool]:
+    """Whether one normalized value of this field passes all its rules (VALUE_CHECKS)."""
+    checks = [VALUE_CHECKS[check] for column, check in schema_rules() if column == field_name]
+    return lambda value: all(check(value) for check in checks)
 
 
 def _schema_failures(chunk: pd.DataFrame) -> pd.DataFrame | None:

@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from uuid import UUID
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
@@ -63,6 +63,7 @@ class ImportResult:
     skipped: int = 0    # rows the user chose to leave out
     already_there: int = 0  # stored contacts an import that only creates left as they were
     not_found: int = 0      # rows whose email is not stored, left out by an import that only updates
+    fixes: dict[str, int] = field(default_factory=dict)  # one-click fixes made: kind -> rows (core.rows.quick_fixes)
 
     @property
     def counts(self) -> Counts:
@@ -196,12 +197,15 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
                          {"f": file_name, "id": key})
         if fixable is not None:
             _store_file_headers(conn, key, fixable)
+        fixes = report.fixes_applied
+        if fixes:
+            _add_fixes(conn, key, fixes)
         notify("completing", total, total)
         result = ImportResult(import_id=str(key), status="completed" if complete else "processing",
                               inserted=inserted, updated=updated, invalid=report.invalid,
                               duplicates=len(report.duplicates), total_rows=inserted + matched,
                               unchanged=unchanged, file_rows=report.rows, skipped=report.skipped,
-                              already_there=already_there, not_found=not_found)
+                              already_there=already_there, not_found=not_found, fixes=fixes)
         if complete:
             # completed_at is clock_timestamp(): the time this commit held its locks, so completion
             # order is the order in which imports changed shared contacts (undo relies on it).
@@ -298,6 +302,16 @@ def _store_rejections(conn: Connection, import_id: str, rejected: pd.DataFrame) 
     with cursor.copy("COPY import_errors (import_id, row_number, column_name, reason, value) "
                      "FROM STDIN (FORMAT csv)") as copy:
         copy.write(to_csv(table))
+
+
+def _add_fixes(conn: Connection, key: UUID, fixes: dict[str, int]) -> None:
+    """The one-click fixes a batch made, added to the import's (kind -> rows)."""
+    conn.execute(sa.text(
+        "UPDATE imports SET fixes = (SELECT jsonb_object_agg(kind, rows) FROM ("
+        "  SELECT kind, sum(rows::bigint) AS rows FROM ("
+        "    SELECT * FROM jsonb_each_text(imports.fixes) UNION ALL SELECT * FROM jsonb_each_text(CAST(:f AS jsonb))"
+        "  ) AS each (kind, rows) GROUP BY kind) AS summed) "
+        "WHERE id = :id"), {"f": json.dumps(fixes), "id": key})
 
 
 def _store_file_headers(conn: Connection, key: UUID, fixable: pd.DataFrame) -> None:

@@ -68,13 +68,13 @@ def import_uuid(value) -> UUID:
 
 def create_import(engine: Engine, source: str, file_name: str | None,
                   created_by: str | None = None, created_via: str = "service", import_id: str | None = None,
-                  mode: str = "upsert", rules: dict[str, str] | None = None) -> str:
+                  mode: str = "upsert", rules: dict[str, str] | None = None, follows: str | None = None) -> str:
     """Step 1 of the seed's flow: an import in status `processing` (created_via "api": by the
     HTTP API, which adds its contacts in later calls). import_id: the id a draft chose for the
     import it becomes; an import of that id made already is left as it is (the primary key makes
     one import of a draft, however many tabs commit it; a failed one takes this mode and these
     rules, for its retry). mode: one of MODES, and rules: field -> one of RULES, for all its
-    batches."""
+    batches. follows: the import whose error file the new import's file is."""
     source = (source or "").strip()
     if not source:
         raise ImportConsoleError("Say where the contacts come from (the import's source), e.g. 'HubSpot'.")
@@ -85,13 +85,13 @@ def create_import(engine: Engine, source: str, file_name: str | None,
     chosen = import_uuid(import_id) if import_id is not None else uuid4()
     with engine.begin() as conn:
         conn.execute(sa.text(
-            "INSERT INTO imports (id, source, file_name, created_by, created_via, mode, rules) "
-            "VALUES (:id, :s, :f, :u, :v, :m, CAST(:r AS jsonb)) "
+            "INSERT INTO imports (id, source, file_name, created_by, created_via, mode, rules, follows) "
+            "VALUES (:id, :s, :f, :u, :v, :m, CAST(:r AS jsonb), :follows) "
             # a retry of a failed import commits with the mode and rules its review showed
             "ON CONFLICT (id) DO UPDATE SET mode = EXCLUDED.mode, rules = EXCLUDED.rules "
             "WHERE imports.status = 'failed'"),
             {"id": chosen, "s": source, "f": file_name, "u": created_by or current_user(), "v": created_via,
-             "m": mode, "r": json.dumps(rules)})
+             "m": mode, "r": json.dumps(rules), "follows": import_uuid(follows) if follows else None})
     return str(chosen)
 
 

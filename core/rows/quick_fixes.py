@@ -1,0 +1,199 @@
+"""Safe one-click fixes: the obvious mistakes of a file (an email written as mailto:, a LinkedIn URL
+without https://, full-width letters) that validation finds, each kind offered with its count and
+examples and made only when the user accepts it.
+
+A fix is safe when it cannot change what a value means: it only takes away what is around the
+value (a prefix, quotes, a query string) or spells it in its one usual form. A value is fixed only
+when the result passes every rule of its field; anything else is left as it was, and stays invalid
+with its reason. Fixes apply to normalized values (core.rows.validation.normalize), in the order of
+KINDS, and the result is normalized again (an email that becomes international gets its stored form).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from core.fields import ROW
+
+EXAMPLES = 2  # before -> after pairs shown for each kind
+
+
+@dataclass(frozen=True)
+class FixKind:
+    kind: str
+    label: str                      # what it does, for people
+    fields: tuple[str, ...]
+    fix: Callable[[str], str]       # one value -> the value with this fix (unchanged when it does not apply)
+
+
+@dataclass
+class FixOffer:
+    """One kind of fix the file's values can take: how many rows, and examples."""
+
+    kind: str
+    label: str
+    rows: int
+    examples: list[dict] = field(default_factory=list)  # {"row", "field", "before", "after"}
+    applied: int = 0  # rows this kind fixed (0: not chosen, or no row it fixes passes without another kind)
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "label": self.label, "rows": self.rows, "example": self.examples[:1],
+                "examples": self.examples, "applied": self.applied}
+
+
+# Full-width forms of ASCII (U+FF01-FF5E, an IME's "ａｎｎ＠ｘ．ｉｏ") and the ideographic space.
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_QUOTES = "\"'“”‘’«»„‚"
+_WRAPPED_EMAIL = re.compile(rf"^(?:[^<>@]*<)?[\s{_QUOTES}<]*(?P<email>[^\s{_QUOTES}<>]+@[^\s{_QUOTES}<>]+)"
+                            rf"[\s{_QUOTES}>]*$")
+_MAILTO = re.compile(r"^mailto:", re.IGNORECASE)
+_LINKEDIN = re.compile(r"(?ai)^(?P<scheme>https?://)?(?P<host>(?:[a-z0-9-]+\.)*linkedin\.com)"
+                       r"(?P<path>/in/[^/?#\s]+)(?P<slash>/*)(?P<rest>[?#].*)?$")
+_USUAL_HOSTS = ("linkedin.com", "www.linkedin.com")
+
+
+def _full_width(value: str) -> str:
+    return value.translate(_FULL_WIDTH)
+
+
+def _mailto(value: str) -> str:
+    return _MAILTO.sub("", value, count=1)
+
+
+def _unwrapped(value: str) -> str:
+    found = _WRAPPED_EMAIL.match(value)
+    return found["email"] if found else value
+
+
+def _linkedin_part(change: Callable[[re.Match], dict]) -> Callable[[str], str]:
+    """A fix of one part of a LinkedIn profile URL; the others stay as written."""
+    def fix(value: str) -> str:
+        found = _LINKEDIN.match(value)
+        if not found:
+            return value
+        parts = {name: found[name] or "" for name in ("scheme", "host", "path", "slash", "rest")}
+        parts.update(change(found))
+        return "".join(parts.values())
+    return fix
+
+
+def _scheme(found: re.Match) -> dict:
+    return {} if found["scheme"] else {"scheme": "https://"}
+
+
+def _host(found: re.Match) -> dict:
+    return {} if found["host"].lower() in _USUAL_HOSTS else {"host": "www.linkedin.com"}
+
+
+KINDS: dict[str, FixKind] = {kind.kind: kind for kind in (
+    FixKind("full_width", "Full-width characters written as plain ones",
+            ("email", "linkedin_profile", "locale", "timezone"), _full_width),
+    FixKind("mailto", "mailto: taken off emails", ("email",), _mailto),
+    FixKind("email_wrapping", "Spaces, quotes or angle brackets taken from around emails", ("email",), _unwrapped),
+    FixKind("linkedin_scheme", "https:// added to LinkedIn URLs without it", ("linkedin_profile",),
+            _linkedin_part(_scheme)),
+    FixKind("linkedin_subdomain", "A country or mobile subdomain of LinkedIn URLs made www",
+            ("linkedin_profile",), _linkedin_part(_host)),
+    FixKind("linkedin_query", "Query strings taken off LinkedIn URLs", ("linkedin_profile",),
+            _linkedin_part(lambda found: {"rest": ""})),
+    FixKind("linkedin_slash", "Trailing slashes taken off LinkedIn URLs", ("linkedin_profile",),
+            _linkedin_part(lambda found: {"slash": ""})),
+)}
+FIELDS_FIXED = tuple(dict.fromkeys(f for kind in KINDS.values() for f in kind.fields))
+
+
+def check_kinds(kinds) -> frozenset[str]:
+    """The kinds named, checked; "all" names every kind."""
+    chosen = set(kinds)
+    if "all" in chosen:
+        return frozenset(KINDS)
+    unknown = chosen - set(KINDS)
+    if unknown:
+        from core.errors import ImportConsoleError
+        raise ImportConsoleError(f"Unknown fix {', '.join(sorted(unknown))}: the fixes are {', '.join(KINDS)} (or all)")
+    return frozenset(chosen)
+
+
+@dataclass
+class FieldFixes:
+    """The fixes found for one field: the positions fixed, their values after, and which kinds
+    changed which of them (in the order of KINDS)."""
+
+    positions: np.ndarray
+    after: list[str]
+    steps: dict[str, list[tuple[int, str, str]]]  # kind -> (index into positions, before, after)
+
+
+def fix_field(field_name: str, values: pd.Series, kinds: frozenset[str],
+              passes: Callable[[str], bool], normalized_again: Callable[[str], str]) -> FieldFixes:
+    """The values (candidates of one field, at their positions in the file) that these kinds fix
+    into values that pass; the others are left out."""
+    chosen = [KINDS[k] for k in KINDS if k in kinds and field_name in KINDS[k].fields]
+    positions, after, steps = [], [], {kind.kind: [] for kind in chosen}
+    for position, value in zip(values.index, values.to_numpy(dtype=object)):
+        current, changed = value, []
+        for kind in chosen:
+            fixed = kind.fix(current)
+            if fixed != current:
+                changed.append((kind.kind, current, fixed))
+                current = fixed
+        if not changed:
+            continue
+        current = normalized_again(current)
+        if current == value or not passes(current):
+            continue
+        for kind, before, step in changed:
+            steps[kind].append((len(positions), before, step))
+        positions.append(position)
+        after.append(current)
+    return FieldFixes(np.asarray(positions, dtype=np.int64), after, steps)
+
+
+def offers_of(possible: dict[str, FieldFixes], made: dict[str, FieldFixes], rows: np.ndarray) -> list[FixOffer]:
+    """What each kind could fix across the fields (possible: with every kind) and what it fixed
+    (made: with the kinds chosen), in the order of KINDS; rows: the file's row numbers."""
+    offers = []
+    for kind in KINDS:
+        hits = _hits(possible, kind)
+        if hits:
+            examples = [{"row": int(rows[fixes.positions[index]]), "field": field_name, "before": before, "after": after}
+                        for field_name, fixes, (index, before, after) in hits[:EXAMPLES]]
+            offers.append(FixOffer(kind, KINDS[kind].label, _rows_of(hits), examples, _rows_of(_hits(made, kind))))
+    return offers
+
+
+def _hits(found: dict[str, FieldFixes], kind: str) -> list:
+    return [(field_name, fixes, step) for field_name, fixes in found.items() for step in fixes.steps.get(kind, ())]
+
+
+def _rows_of(hits: list) -> int:
+    return len({int(fixes.positions[index]) for _, fixes, (index, _, _) in hits})
+
+
+def applied_counts(offers: list[FixOffer]) -> dict[str, int]:
+    """kind -> rows, of the fixes applied: what the import records."""
+    return {offer.kind: offer.applied for offer in offers if offer.applied}
+
+
+# A LinkedIn URL in its usual form, which no fix changes (RE2 syntax: Arrow's regex engine).
+USUAL_LINKEDIN = r"^https://(?:www\.)?linkedin\.com/in/[^/?#]+$"
+
+
+def candidates(normalized: pd.DataFrame, field_name: str, invalid_positions: np.ndarray) -> pd.Series:
+    """The values of a field that a fix may change: the invalid ones (at these positions), and
+    LinkedIn URLs that are valid but not in their usual form (one pass of Arrow's regex kernel: a
+    1M-row file has 1M URLs)."""
+    values = normalized[field_name]
+    chosen = np.zeros(len(values), dtype=bool)
+    chosen[invalid_positions] = True
+    if field_name == "linkedin_profile" and len(values):
+        text = pa.array(values.array, type=pa.large_string()) if values.dtype != object else pa.array(values)
+        usual = pc.match_substring_regex(text, USUAL_LINKEDIN).to_numpy(zero_copy_only=False)
+        chosen |= ~usual & (values.str.len() > 0).to_numpy(dtype=bool)
+    return values[chosen]
