@@ -18,4 +18,6 @@ if can(actor, "manage keys"):
     pages.append(st.Page("pages/api_keys.py", title="API keys", icon=":material/key:"))
 if can(actor, "read audit"):
     pages.append(st.Page("pages/audit.py", title="Audit trail", icon=":material/policy:"))
+if can(actor, "erase"):
+    pages.append(st.Page("pages/personal_data.py", title="People's data", icon=":material/person_remove:"))
 st.navigation(pages, position="sidebar" if actor.role else "hidden").run()

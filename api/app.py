@@ -6,7 +6,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api import campaigns, contacts, imports
+from api import campaigns, contacts, imports, people
 from api.errors import answer_to
 from api.limits import BodyLimit
 from core.errors import ImportConsoleError
@@ -31,6 +31,7 @@ async def _no_nul(request: Request, call_next):
 api.include_router(imports.router)
 api.include_router(campaigns.router)
 api.include_router(contacts.router)
+api.include_router(people.router)
 
 
 @api.exception_handler(ImportConsoleError)

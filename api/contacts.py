@@ -274,7 +274,7 @@ def _batch_answer(read_contacts, result, report, import_id: str | None) -> dict:
               # the seed's `inserted`: every contact the call upserted (linked), new or not
               "inserted": result.total_rows, "created": result.inserted,
               "updated": result.updated, "unchanged": result.unchanged, "already_there": result.already_there,
-              "not_found": result.not_found, "invalid": result.invalid,
+              "not_found": result.not_found, "suppressed": result.suppressed, "invalid": result.invalid,
               "duplicates": result.duplicates, "errors": _records(report.errors),
               "fixes": [fix.as_dict() for fix in report.fixes],
               "details": read_contacts(report.kept_emails(DETAILS_SHOWN)),

@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     revert.add_argument("--json", action="store_true")
     revert.set_defaults(run=_undo)
     _api_key_commands(commands)
+    _personal_data_commands(commands)
     schema = commands.add_parser("migrate", help="bring the database's schema up to date, as the tables' owner")
     schema.set_defaults(run=_migrate)
     trail = commands.add_parser("audit", help="the audit trail: who did what and when (admins)")
@@ -95,6 +96,67 @@ def _parser() -> argparse.ArgumentParser:
     trail.add_argument("--json", action="store_true")
     trail.set_defaults(run=_audit)
     return parser
+
+
+def _personal_data_commands(commands) -> None:
+    forget = commands.add_parser("erase", help="erase everything held about a person, and suppress the email (admins)")
+    forget.add_argument("email")
+    forget.add_argument("--json", action="store_true")
+    forget.set_defaults(run=_erase)
+    opt_out = commands.add_parser("suppress", help="put emails on the suppression list: no import writes them (admins)")
+    opt_out.add_argument("emails", nargs="+", metavar="EMAIL_OR_FILE",
+                         help="emails, or files of them (CSV, .xlsx, JSON, one per line)")
+    opt_out.set_defaults(run=_suppress)
+    held = commands.add_parser("export-person", help="everything held about one email, as JSON (admins)")
+    held.add_argument("email")
+    held.set_defaults(run=_export_person)
+    retain = commands.add_parser("sweep", help="delete the personal data past its retention period (run daily)")
+    retain.add_argument("--json", action="store_true")
+    retain.set_defaults(run=_sweep)
+
+
+def _erase(args) -> int:
+    done = importing.connect().erase_person(args.email, local_actor())
+    if args.json:
+        print(json.dumps(done.as_dict()))
+        return 0
+    print(f"erased: {plural(done.contacts, 'contact')}, {plural(done.links, 'import link')}, "
+          f"{plural(done.rejected_rows, 'rejected row')}, {plural(done.drafts, 'unfinished import')}, "
+          f"{plural(done.answers, 'recorded API answer')} cut; the email is suppressed "
+          f"(audit trail: email hash {done.email_hash[:16]})")
+    return 0
+
+
+def _suppress(args) -> int:
+    service, added, refused = importing.connect(), 0, []
+    for item in args.emails:
+        path = Path(item)
+        if path.is_file():
+            new, bad = service.suppress_file(path.read_bytes(), path.name, local_actor())
+        else:
+            new, bad = service.suppress_emails([item], local_actor(), "command line")
+        added, refused = added + new, refused + bad
+    print(f"{plural(added, 'email')} added to the suppression list")
+    for value in refused:
+        print(f"  left out, not an email: {value!r}")
+    return 0
+
+
+def _sweep(args) -> int:
+    service = importing.connect()
+    swept = {**service.sweep_retention(), "drafts": service.expire_drafts()}
+    if args.json:
+        print(json.dumps(swept))
+        return 0
+    print(f"swept: rejected rows' values of {plural(swept['rejected_imports'], 'import')}, replaced values of "
+          f"{plural(swept['previous_imports'], 'import')} ({plural(swept['previous_links'], 'contact')}), "
+          f"{plural(swept['drafts'], 'draft')}")
+    return 0
+
+
+def _export_person(args) -> int:
+    print(json.dumps(importing.connect().export_person(args.email, local_actor()), ensure_ascii=False, indent=2))
+    return 0
 
 
 def _api_key_commands(commands) -> None:
@@ -263,7 +325,7 @@ def _import(args) -> int:
     else:
         print(f"import {result.import_id} {result.status}: {result.inserted} inserted, "
               f"{result.updated} updated, {result.unchanged} unchanged, {result.invalid} invalid, "
-              f"{result.duplicates} duplicates{_left_out(result.already_there, result.not_found)}, "
+              f"{result.duplicates} duplicates{_left_out(result.already_there, result.not_found, result.suppressed)}, "
               f"total_rows {result.total_rows}"
               + "".join(f"; fixed {kind} on {plural(rows, 'row')}" for kind, rows in result.fixes.items()))
     return 0
@@ -284,10 +346,10 @@ def _rule(text: str) -> tuple[str, str]:
     return field_name.strip(), rule.strip()
 
 
-def _left_out(already_there: int, not_found: int) -> str:
-    """The counts of rows an import's mode left out, when it left any."""
-    return "".join(f", {count} {name}" for count, name in ((already_there, "already there"), (not_found, "not found"))
-                   if count)
+def _left_out(already_there: int, not_found: int, suppressed: int = 0) -> str:
+    """The counts of rows an import's mode or the suppression list left out, when it left any."""
+    return "".join(f", {count} {name}" for count, name in ((already_there, "already there"), (not_found, "not found"),
+                                                         (suppressed, "suppressed")) if count)
 
 
 def _dry_run(args, service: importing.Service) -> int:
@@ -296,16 +358,17 @@ def _dry_run(args, service: importing.Service) -> int:
                                     **_read_kwargs(args))
     report = draft.report
     summary = {**review.as_dict(), "invalid": report.invalid, "duplicates": len(report.duplicates),
+               "suppressed": report.suppressed,
                "possible_duplicates": _same_person(importing.possible_duplicates(draft))}
     summary = {k: summary[k] for k in ("would_insert", "would_update", "unchanged", "already_there", "not_found",
-                                       "invalid", "duplicates", "changes", "possible_duplicates")}
+                                       "invalid", "duplicates", "suppressed", "changes", "possible_duplicates")}
     if args.json:
         print(json.dumps(summary))
         return 0
     print(f"dry run of {args.file.name}, nothing written: {summary['would_insert']} would be inserted, "
           f"{summary['would_update']} updated, {summary['unchanged']} unchanged, "
           f"{summary['invalid']} invalid, {summary['duplicates']} duplicates"
-          f"{_left_out(summary['already_there'], summary['not_found'])}")
+          f"{_left_out(summary['already_there'], summary['not_found'], summary['suppressed'])}")
     for field, contacts in summary["changes"].items():
         print(f"  {field:<17} changes on {contacts} contacts")
     _print_same_person(summary["possible_duplicates"])

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.access import ROLES, AccessRefused, Actor, IMPORTER, can
-from pages.common import md, service, show_error, signed_in, time_column
+from core.access import ROLES, Actor, IMPORTER
+from pages.common import admin_page, md, service, show_error, time_column
 
 ROLE_HELP = "importer: create imports, add contacts, attach. admin: also undo imports."
 
@@ -38,10 +38,8 @@ def key_list(who: Actor) -> None:
 
 
 def main() -> None:
-    who = signed_in()
-    st.title("API keys")
-    if not can(who, "manage keys"):  # core refuses it all the same
-        st.error(md(AccessRefused(who, "manage keys")), icon=":material/lock:")
+    who = admin_page("API keys", "manage keys")
+    if who is None:
         return
     st.caption("Keys for the HTTP API under /api (see /api/docs). Only a hash is stored. Creating and "
                "revoking a key is recorded in the audit trail.")

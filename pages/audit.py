@@ -4,8 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import importing
-from core.access import AccessRefused, can
-from pages.common import md, plural, show_error, service, signed_in, time_column
+from pages.common import admin_page, md, plural, show_error, service, time_column
 
 COLUMNS = {"at": None, "action": "what", "actor": "who", "role": "role", "via": "through",
            "import_id": "import", "campaign": "campaign", "subject": "key or action", "detail": "details"}
@@ -26,10 +25,8 @@ def filtered(rows):
 
 
 def main() -> None:
-    who = signed_in()
-    st.title("Audit trail")
-    if not can(who, "read audit"):
-        st.error(md(AccessRefused(who, "read audit")), icon=":material/lock:")
+    who = admin_page("Audit trail", "read audit")
+    if who is None:
         return
     try:
         rows, total = service().read_audit(who)

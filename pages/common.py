@@ -16,7 +16,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import importing
-from core.access import Actor, current_user, is_local, policy_from
+from core.access import AccessRefused, Actor, can, current_user, is_local, policy_from
 from core.errors import ImportConsoleError, plural  # noqa: F401 - pages take plural from here
 from core.fields import FIELDS, ROW
 from core.importing import Draft
@@ -37,7 +37,8 @@ FIX_WIDTHS = {ROW: 60, importing.PROBLEMS: 240, **{name: 200 for name in FIELDS}
 # SWEEP_EVERY seconds.
 RELEASE_AFTER = float(os.environ.get("CONTACT_IMPORT_DRAFT_TTL", 150))
 SWEEP_EVERY = max(1.0, min(15.0, RELEASE_AFTER / 10))
-EXPIRE_EVERY = 600.0  # seconds between two passes deleting the drafts kept over a day
+EXPIRE_EVERY = 600.0  # seconds between two passes deleting the drafts kept over their period
+RETENTION_EVERY = 86_400.0  # the daily retention sweep (core.storage.retention), the first at start
 DRAFTS = importing.DraftRegistry(RELEASE_AFTER)  # browser session id -> its wizard's draft, server-wide
 
 
@@ -187,6 +188,17 @@ def count_columns(*names: str, **labelled: str) -> dict:
             for name, label in {**{n: n for n in names}, **labelled}.items()}
 
 
+def admin_page(title: str, action: str) -> Actor | None:
+    """An admins' page: who uses it, when their role allows action; else the refusal, and None
+    (core refuses it all the same: this saves a click)."""
+    who = signed_in()
+    st.title(title)
+    if not can(who, action):
+        st.error(md(AccessRefused(who, action)), icon=":material/lock:")
+        return None
+    return who
+
+
 def show_error(error: Exception) -> None:
     """Domain errors as they are; anything else logged, and one line on screen."""
     if isinstance(error, ImportConsoleError):
@@ -280,7 +292,7 @@ def release_drafts_of_gone_sessions(now: float | None = None) -> int:
 
 @st.cache_resource
 def _start_draft_sweeper() -> threading.Thread:
-    expired = [float("-inf")]
+    expired, retained = [float("-inf")], [float("-inf")]
 
     def sweep() -> None:
         while True:
@@ -290,6 +302,9 @@ def _start_draft_sweeper() -> threading.Thread:
                 if time.monotonic() - expired[0] > EXPIRE_EVERY:
                     expired[0] = time.monotonic()
                     service().expire_drafts()
+                if time.monotonic() - retained[0] > RETENTION_EVERY:
+                    retained[0] = time.monotonic()
+                    service().sweep_retention()
             except Exception:  # the sweeper must outlive one bad pass
                 log.exception("releasing the drafts of closed sessions failed")
     thread = threading.Thread(target=sweep, name="draft-sweeper", daemon=True)

@@ -13,9 +13,9 @@ from pages.common import (HISTORY_IMPORT_PARAM, continue_in_wizard, count_column
 ANY = "Any"
 CONTACTS_PAGE = 100
 # The counts of an import, as the wizard shows them (core.rows.counts), in rows of four.
-SHOWN_COUNTS = ("rows", "invalid", "duplicates", "skipped", "inserted", "updated", "unchanged", "already_there",
-                "not_found", "total_rows")
-SHOWN_WHEN_ANY = {importing.COUNT_LABELS[name] for name in ("skipped", "already_there", "not_found")}
+SHOWN_COUNTS = ("rows", "invalid", "duplicates", "skipped", "suppressed", "inserted", "updated", "unchanged",
+                "already_there", "not_found", "total_rows")
+SHOWN_WHEN_ANY = {importing.COUNT_LABELS[name] for name in ("skipped", "suppressed", "already_there", "not_found")}
 UNDONE = "history_undone"  # import id -> its undo's result, shown after the rerun
 COUNT_COLUMNS = ["inserted", "updated", "unchanged", "invalid", "duplicates"]
 TABLE_COLUMNS = ["created_at", "status", "source", "file_name", "created_by", "file_rows", "total_rows",
@@ -109,6 +109,10 @@ def related_imports(record: dict) -> None:
                    f"{md(later['file_name'] or 'no file name')}, {later['status']}, "
                    f"{plural((later['inserted'] or 0) + (later['updated'] or 0), 'contact')} written "
                    f"([open it](?{HISTORY_IMPORT_PARAM}={later['id']})).")
+    for stamp, what in (("rejected_expired_at", "The values of its rejected rows"),
+                        ("previous_expired_at", "The values it replaced (what its undo gives back)")):
+        if record[stamp] is not None:
+            st.caption(f"{what} were deleted on {record[stamp]:%Y-%m-%d}, after the retention period.")
     if record["fixes"]:
         labels = {kind: fix.label for kind, fix in importing.FIX_KINDS.items()}
         st.caption("Fixes made: " + " · ".join(f"{md(labels.get(kind, kind))} ({plural(rows, 'row')})"

@@ -350,7 +350,8 @@ def review_step(w: importing.Wizard) -> None:
     fixes_applied_notice(w)
     planned = importing.planned_counts(draft)
     count_metrics(planned.labelled("rows", "valid", "invalid", "duplicates") +
-                  ([("Skipped by you", planned.skipped)] if planned.skipped else []),
+                  ([("Skipped by you", planned.skipped)] if planned.skipped else []) +
+                  (planned.labelled("suppressed") if planned.suppressed else []),
                   [("Will insert", preview.will_insert), ("Will update", preview.will_update),
                    ("Unchanged", preview.unchanged)] + left_out_metrics(planned))
     mode_caption(draft.mode, preview)

@@ -19,7 +19,7 @@ from core.storage.embedded import PROJECT_ROOT, start_embedded_server
 
 DATA = Path(__file__).parent / "data"
 TABLES = ("campaign_imports, import_errors, import_contacts, imports, contacts, campaigns, saved_mappings, "
-          "api_keys, import_error_rows, import_progress, drafts, draft_files")
+          "api_keys, import_error_rows, import_progress, drafts, draft_files, suppressions, hash_keys")
 
 
 def _server_url() -> str:

@@ -247,7 +247,7 @@ def console(database_url, engine, monkeypatch):
     return engine
 
 
-@pytest.mark.parametrize("name", ["new_import", "history", "campaigns", "api_keys", "audit"])
+@pytest.mark.parametrize("name", ["new_import", "history", "campaigns", "api_keys", "audit", "personal_data"])
 def test_a_signed_in_user_not_on_the_allow_list_sees_no_page_content(console, name):
     at = console_page(name, "mallory@gmail.com")
     no_exceptions(at)
@@ -287,7 +287,7 @@ def test_signed_out_visitors_see_only_the_sign_in_button(console):
 
 def test_the_local_mode_notice_is_on_every_page_without_sign_in(console, monkeypatch):
     monkeypatch.setenv("CONTACT_IMPORT_USER", "kim")
-    for name in ("new_import", "history", "campaigns", "api_keys", "audit"):
+    for name in ("new_import", "history", "campaigns", "api_keys", "audit", "personal_data"):
         at = console_page(name, auth=False, roles=None)
         no_exceptions(at)
         assert "Local mode: no sign-in is configured" in shown(at.sidebar.caption[0].value), name
@@ -303,6 +303,8 @@ def test_an_importer_sees_why_undo_and_the_admin_pages_are_not_theirs(console):
     assert [b for b in at.button if b.label == "Undo this import"][0].disabled
     assert "needs the admin role" in console_page("api_keys", "ivy@example.com").error[0].value
     assert "Reading the audit trail needs the admin role" in console_page("audit", "ivy@example.com").error[0].value
+    assert "Erasing a person's data needs the admin role" in shown(
+        console_page("personal_data", "ivy@example.com").error[0].value)
 
 
 def test_the_console_flow_import_attach_undo_is_audited_in_order_with_the_signed_in_actor(console):

@@ -57,7 +57,8 @@ def test_import_then_reimport_then_history(database_url, engine, tmp_path):
     first = json.loads(cli("import", path, "--source", "csv", "--campaign", "Q4", "--json",
                            database_url=database_url).stdout)
     assert set(first) == {"import_id", "status", "inserted", "updated", "unchanged", "invalid", "duplicates",
-                          "file_rows", "total_rows", "skipped", "already_there", "not_found", "fixes"}
+                          "file_rows", "total_rows", "skipped", "already_there", "not_found", "fixes",
+                          "suppressed"}
     assert (first["status"], first["inserted"], first["updated"], first["invalid"], first["total_rows"]) == (
         "completed", 2, 0, 1, 2)
     again = json.loads(cli("import", path, "--source", "csv", "--json", database_url=database_url).stdout)
@@ -90,7 +91,8 @@ def test_dry_run_says_what_would_change_and_writes_nothing(database_url, engine,
     dry = json.loads(cli("import", path, "--source", "csv", "--dry-run", "--json",
                          database_url=database_url).stdout)
     assert dry == {"would_insert": 1, "would_update": 1, "unchanged": 1, "already_there": 0, "not_found": 0,
-                   "invalid": 1, "duplicates": 1, "changes": {"company": 1, "locale": 1}, "possible_duplicates": []}
+                   "invalid": 1, "duplicates": 1, "suppressed": 0, "changes": {"company": 1, "locale": 1},
+                   "possible_duplicates": []}
     assert count(engine, "imports") == 1 and count(engine, "contacts") == 2
     text = cli("import", path, "--source", "csv", "--dry-run", database_url=database_url).stdout
     assert "nothing written: 1 would be inserted, 1 updated, 1 unchanged" in text

@@ -74,7 +74,7 @@ def metrics(at: AppTest) -> dict:
     return {m.label: m.value for m in at.metric}
 
 
-@pytest.mark.parametrize("name", ["new_import", "history", "campaigns", "api_keys"])
+@pytest.mark.parametrize("name", ["new_import", "history", "campaigns", "api_keys", "personal_data"])
 def test_every_page_renders_without_error(console, name):
     at = page(name)
     no_exceptions(at)
@@ -585,3 +585,34 @@ def test_history_shows_an_error_file_imported_again_with_its_import(console):
                for c in history.caption)
     history.selectbox(key="history_selected").set_value(again.import_id).run()
     assert any("The fixed rows of expo.csv" in shown(c.value) for c in history.caption)
+
+
+def test_an_admin_erases_a_person_after_confirming_and_exports_their_data(console):
+    import_file(console, csv_bytes(person(1), person(2)), "people.csv", "csv")
+    at = page("personal_data")
+    no_exceptions(at)
+    at.text_input(key="export_email").set_value(person(1)["email"]).run()
+    assert any("Contact: yes · linked by 1 import" in shown(c.value) for c in at.caption)
+    at.text_input[0].set_value(person(1)["email"])
+    at.button[0].click().run()  # not confirmed: nothing is erased
+    assert any("Tick the box" in w.value for w in at.warning)
+    assert count(console, "contacts") == 2
+    at.text_input[0].set_value(person(1)["email"])
+    at.checkbox[0].check()
+    at.button[0].click().run()
+    no_exceptions(at)
+    assert any("is erased: 1 contact, 1 import link" in shown(s.value) for s in at.success)
+    assert count(console, "contacts") == 1 and count(console, "suppressions") == 1
+
+
+def test_history_says_when_the_retention_sweep_deleted_an_import_s_values(console):
+    from core.storage.retention import sweep
+    from tests.test_personal_data import _age
+    record = import_file(console, csv_bytes(person(1), person(2, linkedin_profile="bad")), "old.csv", "csv")
+    _age(console, 100)
+    sweep(console)
+    history = page("history")
+    history.selectbox(key="history_selected").set_value(record.import_id).run()
+    said = " ".join(shown(c.value) for c in history.caption)
+    assert "The values of its rejected rows were deleted on" in said
+    assert "The values it replaced (what its undo gives back) were deleted on" in said

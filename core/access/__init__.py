@@ -46,6 +46,9 @@ ACTIONS = {
     "see all drafts": (ADMIN, "Opening another user's draft"),
     "act on any import": (ADMIN, "Acting on an import another key or token created"),
     "read audit": (ADMIN, "Reading the audit trail"),
+    "erase": (ADMIN, "Erasing a person's data"),
+    "suppress": (ADMIN, "Adding emails to the suppression list"),
+    "export person": (ADMIN, "Exporting a person's data"),
 }
 
 

@@ -31,7 +31,9 @@ from core.importing.service import (PROBLEMS, SAMPLE_ROWS, Draft, Upload, add_co
                                     open_file, open_retry, planned_counts, possible_duplicates, reading_problems,
                                     import_activity, read_audit, recorded_status, reread, review,
                                     review_is_current, row_fates,
-                                    rows_to_fix, samples, skip_rows, undo, unresolved, validate_draft)
+                                    rows_to_fix, samples, skip_rows, undo, unresolved, validate_draft,
+                                    erase_person, export_person, suppress_emails, suppress_file, suppression_count,
+                                    sweep_retention)
 from core.rows.counts import LABELS as COUNT_LABELS
 from core.rows.counts import Counts
 from core.rows.counts import of_record as record_counts
@@ -71,7 +73,7 @@ ON_DATABASE = {verb.__name__: verb for verb in (
     recent_sources, list_contacts, campaign_contacts_csv, contacts_by_email, list_campaigns, open_campaign,
     create_campaign, check_campaign, check_role, import_activity, read_audit, record_refused_sign_in, create_key, list_keys,
     revoke_key, key_actor, claim_key, record_answer, release_key, start_api_job, read_api_job, stored_contacts,
-    follow_ups)}
+    follow_ups, erase_person, export_person, suppress_emails, suppress_file, suppression_count, sweep_retention)}
 
 
 class Service:

@@ -27,10 +27,11 @@ from core import importing
 from core.access import Actor, can, check
 from core.fields import FIELDS, ROW
 from core.storage import drafts as stored
+from core.storage.retention import period
 
 log = logging.getLogger(__name__)
 
-EXPIRE_AFTER = timedelta(days=1)
+EXPIRE_AFTER = period("CONTACT_IMPORT_KEEP_DRAFTS_DAYS")  # a setting (core.storage.retention)
 COMMITTED_KEPT = timedelta(days=30)
 TOKEN_BYTES = 18  # 144 random bits: the token is what gives access to a draft
 

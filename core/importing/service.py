@@ -32,6 +32,8 @@ from core.rows.counts import Counts
 from core.rows.clean_batch import SMALL_BATCH_ROWS, CleanBatch, clean_batch
 from core.rows.error_file import errors_column, export_hints, fixable_rows, restored
 from core.storage.follow_ups import find_followed
+from core.storage import personal_data, retention
+from core.storage.personal_data import without_suppressed
 from core.errors import (AlreadyCommitted, AmbiguousColumns, ImportConsoleError, ImportNotFound, LargeChange,
                          MappingIncomplete, RowsInvalid, StatusChangeRefused)
 from core.fields import FIELDS, ROW
@@ -562,8 +564,11 @@ def _not_text_errors(file: SourceFile, column: str) -> pd.DataFrame:
 # --- review, commit, attach, undo --------------------------------------------------------------
 
 def review(engine: Engine, draft: Draft, on_progress: Progress | None = None) -> Review:
-    """What the commit would do now (inserts, updates with their changes, unchanged); writes nothing."""
+    """What the commit would do now (inserts, updates with their changes, unchanged); writes nothing.
+    Rows whose email is suppressed leave the draft's report here, counted as suppressed."""
     report = current_report(draft, on_progress)
+    with engine.connect() as conn:
+        report = draft.report = without_suppressed(conn, report)
     draft.review_mark = contacts_mark(engine)  # before: a change made during the review shows too
     draft.review = review_commit(engine, report, on_progress=on_progress, mode=draft.mode, rules=draft.rules)
     draft.outdated_review = None
@@ -682,6 +687,44 @@ def check_role(engine: Engine, actor: Actor, action: str) -> None:
     """The actor's role allows action, or AccessRefused (recorded): for doors that check once for
     all they serve (every API route needs the importer role)."""
     check(engine, actor, action)
+
+
+# --- people's data ---------------------------------------------------------------------------------
+
+def erase_person(engine: Engine, email: str, actor: Actor) -> personal_data.Erasure:
+    """Erase everything held about an email and suppress it (core.storage.personal_data); an admin's."""
+    check(engine, actor, "erase")
+    return personal_data.erase(engine, email, actor)
+
+
+def export_person(engine: Engine, email: str, actor: Actor) -> dict:
+    """Everything held about an email, as JSON-ready values; an admin's."""
+    check(engine, actor, "export person")
+    return personal_data.person_data(engine, email)
+
+
+def suppress_emails(engine: Engine, emails, actor: Actor, source: str) -> tuple[int, list[str]]:
+    """Put emails on the suppression list: (how many were new, the entries that are no emails)."""
+    check(engine, actor, "suppress")
+    return personal_data.suppress(engine, emails, actor, source)
+
+
+def suppress_file(engine: Engine, data: bytes, file_name: str, actor: Actor) -> tuple[int, list[str]]:
+    """An opt-out list (a file of emails) put on the suppression list."""
+    check(engine, actor, "suppress")
+    emails, bad = personal_data.emails_in_file(data, file_name)
+    added, refused = personal_data.suppress(engine, emails, actor, f"opt-out list {file_name}")
+    return added, bad + refused
+
+
+def suppression_count(engine: Engine) -> int:
+    return personal_data.suppression_count(engine)
+
+
+def sweep_retention(engine: Engine) -> dict[str, int]:
+    """The daily retention sweep (core.storage.retention): rejected rows' values and replaced values
+    past their periods. The drafts past theirs go with expire_drafts, which the same sweep runs."""
+    return retention.sweep(engine).as_dict()
 
 
 # --- the audit trail ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ class CleanBatch:
 
     headers: list[str]       # the keys of the batch's objects, in order of first appearance
     values: dict[str, list]  # ROW and each field -> its normalized values, in file order
+    suppressed_rows: tuple = ()  # rows left out because their email is suppressed
 
     invalid = skipped = 0
     duplicates = ()
@@ -56,6 +57,21 @@ class CleanBatch:
 
     def kept_emails(self, limit: int) -> list[str]:
         return self.values["email"][:limit]
+
+    @property
+    def emails(self) -> list[str]:
+        return self.values["email"]
+
+    @property
+    def suppressed(self) -> int:
+        return len(self.suppressed_rows)
+
+    def without(self, positions) -> "CleanBatch":
+        """The batch without the rows at these positions (suppressed)."""
+        gone = set(int(p) for p in positions)
+        values = {name: [v for i, v in enumerate(column) if i not in gone] for name, column in self.values.items()}
+        rows = tuple(self.values[ROW][p] for p in sorted(gone))
+        return CleanBatch(self.headers, values, self.suppressed_rows + rows)
 
 
 def clean_batch(headers: list[str], rows: list[dict[str, str]]) -> CleanBatch | None:

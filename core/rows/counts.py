@@ -1,8 +1,8 @@
 """One way to count an import (issue 19, point 3). Each name below has one meaning, computed here
 and shown the same by the wizard, History, the CLI and the API (README, "Counts"):
 
-    rows = invalid + skipped + duplicates + inserted + updated + unchanged + already_there + not_found
-    valid = rows - invalid - skipped - duplicates           (the rows a commit writes, links or its mode leaves out)
+    rows = invalid + skipped + duplicates + suppressed + inserted + updated + unchanged + already_there + not_found
+    valid = rows - invalid - skipped - duplicates - suppressed  (the rows a commit writes, links or its mode leaves out)
     total_rows = inserted + updated + unchanged              (the seed's: contacts linked)
     written = inserted + updated                             (contacts whose stored values changed)
 
@@ -21,6 +21,7 @@ LABELS = {
     "invalid": "Invalid",
     "skipped": "Skipped by you",
     "duplicates": "Duplicates in file",
+    "suppressed": "Suppressed",
     "inserted": "Inserted",
     "updated": "Updated",
     "unchanged": "Unchanged",
@@ -32,10 +33,11 @@ LABELS = {
 # One sentence each, for README's table and the API's docs.
 MEANINGS = {
     "rows": "rows the file held (for an import filled in batches, all its batches' rows)",
-    "valid": "rows to commit: rows - invalid - skipped - duplicates",
+    "valid": "rows to commit: rows - invalid - skipped - duplicates - suppressed",
     "invalid": "rows left out for a problem (each with its row, column and reason)",
     "skipped": "valid rows the user chose to leave out (possibly the same person as another contact)",
     "duplicates": "rows whose email a later row repeats: the later row is imported instead",
+    "suppressed": "rows whose email is on the suppression list (erased or opted out): never written",
     "inserted": "new contacts created",
     "updated": "stored contacts at least one of whose values changed",
     "unchanged": "stored contacts linked to the import, already holding these values",
@@ -52,6 +54,7 @@ class Counts:
     invalid: int = 0
     skipped: int = 0
     duplicates: int = 0
+    suppressed: int = 0
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -60,7 +63,7 @@ class Counts:
 
     @property
     def valid(self) -> int:
-        return self.rows - self.invalid - self.skipped - self.duplicates
+        return self.rows - self.invalid - self.skipped - self.duplicates - self.suppressed
 
     @property
     def total_rows(self) -> int:
@@ -87,13 +90,13 @@ class Counts:
 def of_report(report) -> Counts:
     """What validation found in a file (a core.rows.validation.ValidationReport): nothing written yet."""
     return Counts(rows=report.rows, invalid=report.invalid, skipped=report.skipped,
-                  duplicates=len(report.duplicates))
+                  duplicates=len(report.duplicates), suppressed=report.suppressed)
 
 
 def planned(report, review) -> Counts:
     """What a commit would do now: the file's counts with the review's (core.storage.review.Review)."""
     return Counts(rows=report.rows, invalid=report.invalid, skipped=report.skipped,
-                  duplicates=len(report.duplicates), inserted=review.will_insert,
+                  duplicates=len(report.duplicates), suppressed=report.suppressed, inserted=review.will_insert,
                   updated=review.will_update, unchanged=review.unchanged,
                   already_there=review.already_there, not_found=review.not_found)
 
@@ -101,5 +104,5 @@ def planned(report, review) -> Counts:
 def of_record(record: dict) -> Counts:
     """The counts an import record holds (core.storage.history.get_import); 0 for what it never had."""
     return Counts(**{name: int(record.get("file_rows" if name == "rows" else name) or 0)
-                     for name in ("rows", "invalid", "skipped", "duplicates", "inserted", "updated", "unchanged",
+                     for name in ("rows", "invalid", "skipped", "duplicates", "suppressed", "inserted", "updated", "unchanged",
                                   "already_there", "not_found")})

@@ -9,7 +9,7 @@ import json
 import re
 import unicodedata
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import Callable
 
@@ -338,6 +338,27 @@ class ValidationReport:
     duplicates: pd.DataFrame  # row, email, kept_row
     extras_overridden: int = 0  # rows whose JSON metadata had a key that a kept column replaced
     fixes: list[FixOffer] = field(default_factory=list)  # the one-click fixes offered, and applied
+    # rows left out because their email is on the suppression list (core.storage.personal_data)
+    suppressed_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    @property
+    def suppressed(self) -> int:
+        return len(self.suppressed_rows)
+
+    def without(self, positions: np.ndarray) -> "ValidationReport":
+        """The report with the rows at these positions left out as suppressed: not committed, not
+        reported as invalid or duplicate, their values nowhere in the errors."""
+        rows = self.normalized[ROW].to_numpy()[positions]
+        kept = self.kept[~np.isin(self.kept, positions)]
+        return replace(self, kept=kept, errors=self.errors[~self.errors["row"].isin(rows)].reset_index(drop=True),
+                       duplicates=self.duplicates[~self.duplicates["row"].isin(rows)].reset_index(drop=True),
+                       suppressed_rows=np.union1d(self.suppressed_rows, rows))
+
+    def emails_of(self, rows) -> list[str]:
+        """The (normalized) emails of these source rows, "" for a row not in the report."""
+        positions = pd.Index(self.normalized[ROW]).get_indexer(rows)
+        emails = self.normalized["email"].to_numpy(dtype=object)
+        return [emails[p] if p >= 0 else "" for p in positions]
 
     @property
     def fixes_applied(self) -> dict[str, int]:

@@ -22,6 +22,7 @@ from core.errors import CommitFailed, ImportClosed, ImportConsoleError, StatusCh
 from core.storage.records import (add_batch_counts, change_status, check_change, clock_now, import_uuid, lock_import,
                           mark_failed)
 from core.progress import Progress, ignore_progress
+from core.storage.personal_data import without_suppressed
 from core.storage.staging import (SMALL_STAGE, analyze_stage, drop_stage, reason, retry_deadlocks, stage_rows,
                                   shard_runs, to_csv, write_shard_by_shard)
 from core.rows.clean_batch import CleanBatch
@@ -64,10 +65,12 @@ class ImportResult:
     already_there: int = 0  # stored contacts an import that only creates left as they were
     not_found: int = 0      # rows whose email is not stored, left out by an import that only updates
     fixes: dict[str, int] = field(default_factory=dict)  # one-click fixes made: kind -> rows (core.rows.quick_fixes)
+    suppressed: int = 0     # rows whose email is on the suppression list, never written
 
     @property
     def counts(self) -> Counts:
         return Counts(rows=self.file_rows, invalid=self.invalid, skipped=self.skipped, duplicates=self.duplicates,
+                      suppressed=self.suppressed,
                       inserted=self.inserted, updated=self.updated, unchanged=self.unchanged,
                       already_there=self.already_there, not_found=self.not_found)
 
@@ -174,6 +177,10 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
             check_change(import_id, status, "completed")
         elif status != "processing":
             raise ImportClosed(import_id, status)
+        report = without_suppressed(conn, report)  # in the transaction: a list changed meanwhile counts
+        total = report.valid_count
+        if fixable is not None and report.suppressed:
+            fixable = fixable[~fixable.index.isin(report.suppressed_rows)]
         if total > SMALL_STAGE:
             # The merge sorts and joins the whole stage; keep that in memory rather than on disk.
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
@@ -187,9 +194,9 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
             guard.check(conn, updated + (0 if complete else _updated_before(conn, key)), inserted)
         rejected = report.error_report()
         notify("finishing", len(rejected), len(rejected))
-        _store_rejections(conn, import_id, rejected)
+        _store_rejections(conn, import_id, rejected, report)
         if fixable is not None:
-            _store_fixable_rows(conn, key, fixable)
+            _store_fixable_rows(conn, key, fixable, report)
         # Writes to the imports row come last: on Citus imports is a reference table, and a write
         # to it holds every other writer of imports until this transaction ends.
         if file_name is not None:
@@ -205,14 +212,15 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
                               inserted=inserted, updated=updated, invalid=report.invalid,
                               duplicates=len(report.duplicates), total_rows=inserted + matched,
                               unchanged=unchanged, file_rows=report.rows, skipped=report.skipped,
-                              already_there=already_there, not_found=not_found, fixes=fixes)
+                              already_there=already_there, not_found=not_found, fixes=fixes,
+                              suppressed=report.suppressed)
         if complete:
             # completed_at is clock_timestamp(): the time this commit held its locks, so completion
             # order is the order in which imports changed shared contacts (undo relies on it).
             change_status(conn, import_id, "completed", total_rows=result.total_rows, inserted=inserted,
                           updated=updated, unchanged=unchanged, invalid=result.invalid, skipped=result.skipped,
                           duplicates=result.duplicates, error=None, file_rows=report.rows,
-                          already_there=already_there, not_found=not_found)
+                          already_there=already_there, not_found=not_found, suppressed=report.suppressed)
             conn.execute(sa.text("UPDATE imports SET changed_at = completed_at WHERE id = :id"),
                          {"id": key})
             _mark_draft_committed(conn, key)
@@ -220,7 +228,7 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
                          detail={"inserted": inserted, "updated": updated, "unchanged": unchanged,
                                  "invalid": result.invalid, "duplicates": result.duplicates})
         else:
-            add_batch_counts(conn, import_id, report.rows, report.invalid, already_there, not_found)
+            add_batch_counts(conn, import_id, report.rows, report.invalid, already_there, not_found, report.suppressed)
             audit_log.record(conn, actor, "contacts added", import_id=import_id,
                          detail={"inserted": inserted, "updated": updated, "unchanged": unchanged,
                                  "invalid": result.invalid})
@@ -287,7 +295,8 @@ def _mark_draft_committed(conn: Connection, key: UUID) -> None:
                  {"id": key})
 
 
-def _store_rejections(conn: Connection, import_id: str, rejected: pd.DataFrame) -> None:
+def _store_rejections(conn: Connection, import_id: str, rejected: pd.DataFrame, report) -> None:
+    """The error report's lines, each with its row's email (an erasure finds them by it)."""
     if rejected.empty:
         return
     table = pa.table({
@@ -297,9 +306,10 @@ def _store_rejections(conn: Connection, import_id: str, rejected: pd.DataFrame) 
         "reason": pa.array(rejected["reason"].astype(str).to_numpy(dtype=object), pa.large_string()),
         "value": pa.array(rejected["value"].astype(str).str.replace("\x00", "", regex=False)
                           .to_numpy(dtype=object), pa.large_string()),
+        "email": pa.array(_without_nul(report.emails_of(rejected["row"])), pa.large_string()),
     })
     cursor = conn.connection.driver_connection.cursor()
-    with cursor.copy("COPY import_errors (import_id, row_number, column_name, reason, value) "
+    with cursor.copy("COPY import_errors (import_id, row_number, column_name, reason, value, email) "
                      "FROM STDIN (FORMAT csv)") as copy:
         copy.write(to_csv(table))
 
@@ -320,13 +330,19 @@ def _store_file_headers(conn: Connection, key: UUID, fixable: pd.DataFrame) -> N
                  {"h": [str(h) for h in fixable.columns[:-1]], "id": key})
 
 
-def _store_fixable_rows(conn: Connection, key: UUID, fixable: pd.DataFrame) -> None:
-    """Each rejected row's cells and errors."""
+def _store_fixable_rows(conn: Connection, key: UUID, fixable: pd.DataFrame, report) -> None:
+    """Each rejected row's cells, errors and email."""
     *headers, errors = fixable.columns
     if fixable.empty:
         return
     cells = fixable[headers].astype(str).apply(lambda column: column.str.replace("\x00", "", regex=False))
+    emails = _without_nul(report.emails_of(fixable.index))
     cursor = conn.connection.driver_connection.cursor()
-    with cursor.copy("COPY import_error_rows (import_id, row_number, cells, errors) FROM STDIN") as copy:
-        for row, values, said in zip(fixable.index, cells.itertuples(index=False, name=None), fixable[errors]):
-            copy.write_row((str(key), int(row), list(values), said))
+    with cursor.copy("COPY import_error_rows (import_id, row_number, cells, errors, email) FROM STDIN") as copy:
+        for row, values, said, email in zip(fixable.index, cells.itertuples(index=False, name=None), fixable[errors],
+                                            emails):
+            copy.write_row((str(key), int(row), list(values), said, email))
+
+
+def _without_nul(values: list[str]) -> list[str]:
+    return [value.replace("\x00", "") for value in values]

@@ -78,8 +78,15 @@ def delete(engine: Engine, token: str) -> None:
 
 
 def expire(engine: Engine, older_than: timedelta, committed_kept: timedelta) -> int:
-    """Delete drafts unchanged for older_than, and committed ones' rows after committed_kept."""
+    """Delete drafts unchanged for older_than, and committed ones' rows after committed_kept; a
+    committed draft keeps only its row (what tells another tab it was committed) after older_than:
+    its file and decisions go."""
     with engine.begin() as conn:
+        conn.execute(sa.text(
+            "DELETE FROM draft_files WHERE token IN (SELECT token FROM drafts WHERE committed_at <= now() - :age)"),
+            {"age": older_than})
+        conn.execute(sa.text("UPDATE drafts SET state = '{}'::jsonb WHERE committed_at <= now() - :age "
+                             "AND state <> '{}'::jsonb"), {"age": older_than})
         return conn.execute(sa.text(
             "DELETE FROM drafts WHERE (committed_at IS NULL AND updated_at <= now() - :age) "
             "OR committed_at <= now() - :kept"), {"age": older_than, "kept": committed_kept}).rowcount

@@ -17,12 +17,14 @@ from core.storage.records import abandon_stale_imports, import_uuid
 IMPORT_COLUMNS = ["id", "status", "source", "file_name", "created_by", "created_at", "completed_at",
                   "file_rows", "total_rows", "inserted", "updated", "unchanged", "invalid", "duplicates",
                   "campaign_id", "campaign", "error", "mode", "already_there", "not_found", "rules", "fixes",
-                  "follows", "follows_file"]
+                  "follows", "follows_file", "suppressed",
+                  "rejected_expired_at", "previous_expired_at"]
 IMPORT_SELECT = """
     SELECT i.id::text AS id, i.status, i.source, i.file_name, i.created_by, i.created_at,
            i.completed_at, i.file_rows, i.total_rows, i.inserted, i.updated, i.unchanged, i.invalid, i.duplicates,
            i.campaign_id::text AS campaign_id, c.name AS campaign, i.error, i.mode, i.already_there, i.not_found, i.rules,
-           i.fixes, i.follows::text AS follows, f.file_name AS follows_file
+           i.fixes, i.follows::text AS follows, f.file_name AS follows_file, i.suppressed,
+           i.rejected_expired_at, i.previous_expired_at
     FROM imports i LEFT JOIN campaigns c ON c.id = i.campaign_id LEFT JOIN imports f ON f.id = i.follows"""
 
 

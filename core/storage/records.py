@@ -133,13 +133,13 @@ IMPORT_LOCK = 4_711_003
 
 
 def lock_import(conn: Connection, import_id: str) -> sa.Row:
-    """The import's status, completed_at, changed_at, created_by, created_via, mode and rules, locked
-    until the transaction ends."""
+    """The import's status, completed_at, changed_at, created_by, created_via, mode, rules and
+    previous_expired_at, locked until the transaction ends."""
     import_key = import_uuid(import_id)
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock, hashtext(:id))"),
                  {"lock": IMPORT_LOCK, "id": str(import_key)})
-    row = conn.execute(sa.text("SELECT status, completed_at, changed_at, created_by, created_via, mode, rules "
-                               "FROM imports WHERE id = :id"),
+    row = conn.execute(sa.text("SELECT status, completed_at, changed_at, created_by, created_via, mode, rules, "
+                               "previous_expired_at FROM imports WHERE id = :id"),
                        {"id": import_key}).first()
     if row is None:
         raise ImportNotFound(import_id)
@@ -221,7 +221,7 @@ def linked_counts(conn: Connection, import_id: str) -> tuple[int, int, int]:
 
 
 def add_batch_counts(conn: Connection, import_id: str, rows: int, invalid: int, already_there: int = 0,
-                     not_found: int = 0) -> None:
+                     not_found: int = 0, suppressed: int = 0) -> None:
     """A batch's rows added to its import's counts, and the contacts counted again from the links,
     so that the counts add up over the batches: a row whose email an earlier batch linked is a
     duplicate (the later row wins), as within one file. already_there, not_found: the batch's rows
@@ -231,12 +231,13 @@ def add_batch_counts(conn: Connection, import_id: str, rows: int, invalid: int, 
         "UPDATE imports SET file_rows = COALESCE(file_rows, 0) + :rows, invalid = invalid + :invalid, "
         "inserted = :inserted, updated = :updated, unchanged = :unchanged, total_rows = :linked, "
         "already_there = already_there + :there, not_found = not_found + :missing, "
+        "suppressed = suppressed + :suppressed, "
         "duplicates = COALESCE(file_rows, 0) + :rows - invalid - :invalid - skipped - :linked "
-        "  - already_there - :there - not_found - :missing, "
+        "  - already_there - :there - not_found - :missing - suppressed - :suppressed, "
         "changed_at = :now WHERE id = :id"),
         {"id": import_uuid(import_id), "rows": rows, "invalid": invalid, "inserted": inserted, "updated": updated,
          "unchanged": unchanged, "linked": inserted + updated + unchanged, "there": already_there,
-         "missing": not_found, "now": clock_now(conn)})
+         "missing": not_found, "suppressed": suppressed, "now": clock_now(conn)})
 
 
 def abandon_stale_imports(engine: Engine, older_than: timedelta = ABANDONED_AFTER) -> list[str]:

@@ -79,6 +79,7 @@ FROM (
         FROM undo_links u
         JOIN import_contacts l ON l.email = u.email AND l.contact_id = u.contact_id AND l.action = 'updated'
         JOIN imports i ON i.id = l.import_id AND i.status = 'reverted' AND i.changed_at < :changed_at
+                          AND i.previous_expired_at IS NULL
         CROSS JOIN LATERAL jsonb_each(l.previous) AS k(key, value)
         WHERE u.action = 'updated' AND u.previous ? k.key
           AND NOT EXISTS (
@@ -171,14 +172,31 @@ def _undo_once(engine: Engine, import_id: str, actor: Actor) -> UndoResult:
         params = {"id": import_uuid(import_id), "changed_at": record.changed_at}
         conn.execute(sa.text(UNDO_LOCK))
         conn.execute(sa.text(LINKS), params)
+        expired = _expired_values(conn, record.previous_expired_at)
         if conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM undo_links)")).scalar_one():
             deleted, restored, conflicts = _revert_contacts(conn, params)
+            conflicts = pd.concat([conflicts, expired], ignore_index=True) if len(expired) else conflicts
         else:  # an import that linked nothing (an API import completed empty) changed nothing to revert
             deleted, restored, conflicts = 0, 0, pd.DataFrame(columns=["email", "field", "reason"])
         change_status(conn, import_id, "reverted")
         audit_log.record(conn, actor, "undone", import_id=import_id,
                      detail={"deleted": deleted, "restored": restored, "kept": len(conflicts)})
     return UndoResult(import_id=str(import_uuid(import_id)), deleted=deleted, restored=restored, conflicts=conflicts)
+
+
+def _expired_values(conn: Connection, expired_at) -> pd.DataFrame:
+    """For an import whose replaced values the retention sweep deleted: each field it changed, as
+    not restored and why; its links then give nothing back (their fields hold no value)."""
+    if expired_at is None:
+        return pd.DataFrame(columns=["email", "field", "reason"])
+    said = (f"not restored: the value before this import was deleted on {expired_at:%Y-%m-%d}, "
+            "after the retention period (CONTACT_IMPORT_KEEP_PREVIOUS_DAYS)")
+    expired = pd.DataFrame(conn.execute(sa.text(
+        "SELECT u.email, k.key AS field, :said AS reason FROM undo_links u "
+        "CROSS JOIN LATERAL jsonb_object_keys(u.previous) AS k(key) WHERE u.action = 'updated' ORDER BY 1, 2"),
+        {"said": said}).all(), columns=["email", "field", "reason"])
+    conn.execute(sa.text("UPDATE undo_links SET previous = '{}'::jsonb WHERE action = 'updated'"))
+    return expired
 
 
 def _revert_contacts(conn: Connection, params: dict) -> tuple[int, int, pd.DataFrame]:
