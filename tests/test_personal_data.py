@@ -205,3 +205,14 @@ def test_a_committed_draft_keeps_only_its_row_past_the_drafts_period(engine):
     service.expire_drafts()
     assert everywhere(engine, "ann-erasable") == ["contacts.linkedin_profile"]
     assert isinstance(importing.drafts.load_draft(engine, wizard.token, ADMIN), importing.Committed)
+
+
+def test_an_email_suppressed_between_the_review_and_the_commit_is_not_written(engine):
+    service = importing.Service(engine)
+    suppress(engine, [person(9)["email"]], ADMIN, "manual")
+    draft = service.open_file(csv_bytes(ann(), person(1), person(9)), "late.csv", source="CRM")
+    service.review(draft)
+    assert importing.planned_counts(draft).suppressed == 1
+    suppress(engine, [ANN], ADMIN, "manual")  # the list changed since the review: the commit checks again
+    result = service.commit(draft)
+    assert (result.inserted, result.suppressed) == (1, 2) and sorted(contacts(engine)) == [person(1)["email"]]

@@ -340,6 +340,7 @@ class ValidationReport:
     fixes: list[FixOffer] = field(default_factory=list)  # the one-click fixes offered, and applied
     # rows left out because their email is on the suppression list (core.storage.personal_data)
     suppressed_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    suppression_mark: tuple | None = None  # the suppression list these rows were checked against
 
     @property
     def suppressed(self) -> int:
