@@ -23,6 +23,7 @@ DETECTED = "detected"
 ENCODINGS = [DETECTED, "utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16", "mac-roman"]
 DELIMITERS = {DETECTED: None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
 PAGE_ROWS = 1000
+DISCARDING = "discarding_draft"  # the token of the draft whose discard waits for its confirmation
 WAITING_TEXT = ("Other large files are being read on this server: {done:,} ahead of yours. Yours goes next, "
                 "as soon as one of them is done.")
 # Grids show the spreadsheet row (not the internal column's name) and the fields as people say them.
@@ -72,11 +73,13 @@ def details_step(w: importing.Wizard) -> None:
                             placeholder="e.g. Q4 Outreach", none_option=NO_CAMPAIGN)
     mode = st.radio("What may this import do to contacts?", list(MODE_CHOICES), format_func=MODE_CHOICES.get,
                     index=list(MODE_CHOICES).index(w.mode))
-    if st.button("Next: upload the file", type="primary", disabled=not source):
-        w.choose_origin(source, campaign, mode)
-        st.rerun()
-    if not source:
-        st.caption("Name the source to go on.")
+    # never disabled: a source typed and not yet sent (the box still has the focus) arrives with
+    # the click, so a disabled button would take two clicks
+    if st.button("Next: upload the file", type="primary"):
+        if source:
+            w.choose_origin(source, campaign, mode)
+            st.rerun()
+        st.warning("Name the source to go on.", icon=":material/edit:")
     unfinished_drafts(current_actor())
 
 
@@ -608,9 +611,11 @@ def done_step(w: importing.Wizard) -> None:
         campaigns = service().list_campaigns()["name"].tolist()
         campaign = pick_or_type("Attach to a campaign", campaigns, NEW_CAMPAIGN, None,
                                 placeholder="e.g. Q4 Outreach", none_option=NO_CAMPAIGN, typed_label="New campaign")
-        if st.button("Attach", disabled=not campaign):
-            w.attach(service(), campaign)
-            st.rerun()
+        if st.button("Attach"):  # never disabled: see details_step
+            if campaign:
+                w.attach(service(), campaign)
+                st.rerun()
+            st.warning("Pick a campaign, or type the name of a new one.", icon=":material/campaign:")
     if st.button("Start another import", type="primary",
                  help="From the same source, campaign and mode; change them on the first step."):
         restart(keep=("source", "campaign", "mode"), step="upload")
@@ -626,14 +631,40 @@ def unfinished_drafts(who: Actor) -> None:
     if kept.empty:
         return
     everyone = can(who, "see all drafts")
-    with st.expander(f"Unfinished imports ({len(kept):,})" + (" — everyone's" if everyone else "")):
-        columns = ["file_name", "created_by", "updated_at", "step"] if everyone else ["file_name", "updated_at", "step"]
+    with st.expander(f"Unfinished imports ({len(kept):,})" + (" — everyone's" if everyone else ""),
+                     expanded=DISCARDING in st.session_state):
+        columns = ["file_name", *(["created_by"] if everyone else []), "rows", "created_at", "updated_at", "step"]
         picked = st.dataframe(kept[columns], hide_index=True, on_select="rerun", selection_mode="single-row",
                               key="unfinished_drafts", column_config={
-                                  "file_name": "file", "created_by": "by", "updated_at": time_column("last change")})
-        if picked.selection.rows and st.button("Open this draft"):
-            st.query_params[DRAFT_PARAM] = kept.iloc[picked.selection.rows[0]].token
+                                  "file_name": "file", "created_by": "by", "rows": st.column_config.NumberColumn("rows"),
+                                  "created_at": time_column("started"), "updated_at": time_column("last change")})
+        if not picked.selection.rows:
+            st.caption("Select a draft to open or discard it.")
+            return
+        chosen = kept.iloc[picked.selection.rows[0]]
+        open_it, discard, _ = st.columns([1, 1, 3])
+        if open_it.button("Open this draft"):
+            st.query_params[DRAFT_PARAM] = chosen.token
             st.rerun()
+        if discard.button("Discard this draft"):
+            st.session_state[DISCARDING] = chosen.token
+        if st.session_state.get(DISCARDING) == chosen.token:
+            discard_confirmation(chosen, who)
+
+
+def discard_confirmation(chosen, who: Actor) -> None:
+    """The second click of a discard: what goes, named."""
+    rows = f" ({plural(int(chosen.rows), 'row')})" if pd.notna(chosen.rows) else ""
+    st.warning(f"Discard the draft of {md(chosen.file_name)}{rows}? Its file and "
+               "your choices are deleted; this cannot be undone.", icon=":material/delete:")
+    yes, no, _ = st.columns([1, 1, 3])
+    if yes.button("Yes, discard it", type="primary"):
+        service().discard_draft(chosen.token, who)
+        del st.session_state[DISCARDING]
+        st.rerun()
+    if no.button("Keep it"):
+        del st.session_state[DISCARDING]
+        st.rerun()
 
 
 def resume(w: importing.Wizard, token: str, who: Actor) -> importing.Wizard:

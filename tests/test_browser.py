@@ -231,3 +231,10 @@ def test_a_safe_fix_ticked_in_the_review_is_made_and_recorded(page, engine, tmp_
     stored = contacts(engine)
     assert stored["ann.fix@x.io"]["full_name"] == "Ann Fix"
     assert stored["bo.fix@x.io"]["linkedin_profile"] == "https://linkedin.com/in/bo-fix"
+
+
+def test_a_button_answers_the_first_click_after_typing(page):
+    # Issue 23: the source typed and not sent yet (the box still has the focus) goes with the click.
+    page.get_by_label("New source").fill("Typed, then clicked")
+    page.get_by_role("button", name="Next: upload the file").click()
+    page.get_by_text("Upload the contacts").wait_for()

@@ -443,9 +443,37 @@ def test_api_keys_are_made_shown_once_and_revoked_from_the_console(console):
     assert "not shown again" in at.success[0].value
     at = page("api_keys")  # a new visit: the key is not shown any more
     assert not at.code and at.dataframe[0].value["state"].tolist() == ["active"]
+    assert at.dataframe[0].value["last used"].str.endswith(" UTC").all()  # key_actor above used it
+    at = click(at, "Revoke")  # not confirmed: nothing happens but a word on why
+    assert key_actor(console, key) is not None and "Tick the box" in at.warning[0].value
+    at.checkbox[0].check()
     at = click(at, "Revoke")
     assert key_actor(console, key) is None
+    at.run()  # the message stays, rerun after rerun, until dismissed
+    assert "HubSpot sync is revoked" in shown(at.success[0].value)
+    assert not click(at, "Dismiss").success
     assert page("api_keys").dataframe[0].value["state"].tolist() == ["revoked"]
+    from core.access.keys import create_key
+    create_key(console, "Unused", ADMIN, "importer")
+    listed = page("api_keys").dataframe[0].value.set_index("name")
+    assert listed.loc["Unused", "last used"] == "never used"
+
+
+def test_a_draft_is_listed_with_when_it_was_started_and_its_rows_and_can_be_discarded(console):
+    at = upload(start_wizard(), "people.csv", csv_bytes(person(1), person(2)))
+    from core.importing import drafts
+    drafts.settle(at.session_state["import_wizard"].token)
+    other = page("new_import")
+    assert other.expander[0].label.startswith("Unfinished imports (1)")
+    listed = other.dataframe[0].value
+    assert listed[["file_name", "rows"]].values.tolist() == [["people.csv", 2]] and listed["created_at"].notna().all()
+    from core.access import AccessRefused, Actor
+    from core.importing import Service
+    token = at.session_state["import_wizard"].token
+    with pytest.raises(AccessRefused):  # another importer's draft
+        Service(console).discard_draft(token, Actor("ivy@example.com", "importer", "console"))
+    Service(console).discard_draft(token, Actor("kim", "admin", "console"))
+    assert count(console, "drafts") == 0
 
 
 def test_a_commit_runs_in_the_background_outlives_its_tab_and_shows_progress_everywhere(console):

@@ -57,7 +57,7 @@ def record_refused_sign_in(engine: Engine, actor) -> None:
 
 
 from core.importing import drafts, jobs  # noqa: E402 - they use the verbs above
-from core.importing.drafts import Committed, delete_draft, expire_drafts, list_drafts, load_draft, new_token, save_draft  # noqa: E402,E501
+from core.importing.drafts import Committed, delete_draft, discard_draft, expire_drafts, list_drafts, load_draft, new_token, save_draft  # noqa: E402,E501
 from core.importing.registry import DraftRegistry  # noqa: E402
 from core.importing.jobs import COMMIT_STAGES, CommitJob, job_of, read_api_job, running_jobs, start_api_job, start_commit  # noqa: E402,E501
 from core.importing.wizard import STEPS, CommitState, Wizard  # noqa: E402
@@ -68,7 +68,8 @@ from core.files.spool import remove_orphans as remove_orphan_spools, spool_file,
 ON_DATABASE = {verb.__name__: verb for verb in (
     open_file, open_retry, reread, confirm_mapping, review, review_is_current, create_record, recorded_status,
     commit, attach, attach_import, attach_imports, undo, create_api_import, add_contacts, complete, import_file,
-    dry_run, start_commit, stored_progress, save_draft, load_draft, list_drafts, delete_draft, expire_drafts,
+    dry_run, start_commit, stored_progress, save_draft, load_draft, list_drafts, delete_draft, discard_draft,
+    expire_drafts,
     list_imports, import_records, get_import, import_errors, import_error_file, import_error_csv, import_contacts, import_contacts_csv,
     recent_sources, list_contacts, campaign_contacts_csv, contacts_by_email, list_campaigns, open_campaign,
     create_campaign, check_campaign, check_role, import_activity, read_audit, record_refused_sign_in, create_key, list_keys,

@@ -105,7 +105,7 @@ def save_draft(engine: Engine, token: str, draft: importing.Draft, wizard: dict,
              "edits": _frame_records(draft.edits), "pending": _frame_records(draft.pending),
              "edits_mapping": draft.edits_mapping, "pending_mapping": draft.pending_mapping, "retry": draft.retry,
              "source": draft.source, "campaign": draft.campaign, "mode": draft.mode, "rules": draft.rules,
-             "fixes": sorted(draft.fixes),
+             "fixes": sorted(draft.fixes), "rows": len(draft.file.frame),
              "extras": draft.extras}
     kept = json.dumps(state, sort_keys=True)
     if kept == saved:
@@ -197,6 +197,16 @@ def list_drafts(engine: Engine, actor: Actor) -> pd.DataFrame:
     A draft whose first save is still running (core.importing.drafts.save_draft) shows once it is
     stored: the list does not wait for other sessions' uploads."""
     return stored.open_drafts(engine, EXPIRE_AFTER, can(actor, "see all drafts"), actor.name)
+
+
+def discard_draft(engine: Engine, token: str, actor: Actor) -> None:
+    """Throw away an unfinished import: one's own, or anyone's for an admin (the refusal recorded)."""
+    kept, made_by = stored.owner(engine, token)
+    if not kept:
+        return
+    if not _owns(actor, made_by):
+        check(engine, actor, "see all drafts")
+    delete_draft(engine, token)
 
 
 def delete_draft(engine: Engine, token: str) -> None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 FILE_PART = 1 << 20  # bytes per row of draft_files
-DRAFT_COLUMNS = ["token", "file_name", "created_by", "updated_at", "step"]
+DRAFT_COLUMNS = ["token", "file_name", "created_by", "created_at", "rows", "updated_at", "step"]
 
 
 def keep(engine: Engine, token: str, import_id: str, created_by: str | None, file_name: str, state: str,
@@ -64,11 +64,20 @@ def open_drafts(engine: Engine, expire_after: timedelta, everyone: bool, me: str
     """The drafts not committed nor expired, newest first: me's, or everyone's."""
     with engine.connect() as conn:
         rows = conn.execute(sa.text(
-            "SELECT token, file_name, created_by, updated_at, state->'wizard'->>'step' AS step FROM drafts "
+            "SELECT token, file_name, created_by, created_at, CAST(state->>'rows' AS bigint) AS rows, updated_at, "
+            "state->'wizard'->>'step' AS step FROM drafts "
             "WHERE committed_at IS NULL AND updated_at > now() - :age "
             "AND (:every OR lower(created_by) = lower(:me)) "
             "ORDER BY updated_at DESC LIMIT 200"), {"age": expire_after, "every": everyone, "me": me}).all()
     return pd.DataFrame(rows, columns=DRAFT_COLUMNS)
+
+
+def owner(engine: Engine, token: str) -> tuple[bool, str | None]:
+    """(whether a draft not committed is kept under token, who made it)."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT created_by FROM drafts WHERE token = :t AND committed_at IS NULL"),
+                           {"t": token}).first()
+    return row is not None, row.created_by if row is not None else None
 
 
 def delete(engine: Engine, token: str) -> None:
