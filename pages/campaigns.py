@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.fields import FIELDS, field_label
 from pages.common import count_columns, md, plural, show_error, service, signed_in, time_column
 
 CONTACTS_PAGE = 100
@@ -49,7 +50,8 @@ def campaign_detail(campaign) -> None:
     contacts = service().list_contacts(campaign_id=campaign.id, limit=CONTACTS_PAGE,
                              offset=(page - 1) * CONTACTS_PAGE)
     st.dataframe(contacts.drop(columns=["id"]), hide_index=True,
-                 column_config={"created_at": time_column("added"), "updated_at": time_column("updated")})
+                 column_config={**{name: field_label(name) for name in FIELDS}, "created_at": time_column("added"),
+                                "updated_at": time_column("updated")})
     st.download_button("Download the campaign's contacts (CSV)", on_click="ignore",
                        data=lambda: service().campaign_contacts_csv(campaign.id),
                        file_name=f"{campaign.name}-contacts.csv", mime="text/csv", key=f"campaign_csv_{campaign.id}")

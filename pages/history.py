@@ -139,7 +139,9 @@ def errors_tab_view(record: dict) -> None:
     if errors.empty:
         st.caption("No rejected rows.")
         return
-    st.dataframe(errors, hide_index=True)
+    # the wizard's words: fields as people say them, an expired value empty rather than "None"
+    st.dataframe(errors.assign(column=errors["column"].map(field_label), value=errors["value"].fillna("")),
+                 hide_index=True, column_config={"row": st.column_config.NumberColumn("row", format="%d")})
     st.download_button("Download the rows to fix (CSV)", on_click="ignore", mime="text/csv",
                        data=lambda: service().import_error_csv(record["id"])[1],
                        file_name=importing.error_file_name(record["file_name"]),

@@ -379,7 +379,9 @@ def review_step(w: importing.Wizard) -> None:
         repeats = "repeats" if len(report.duplicates) == 1 else "repeat"
         with st.expander(f"{plural(len(report.duplicates), 'row')} {repeats} an email of a later row "
                          "(the later row wins)"):
-            st.dataframe(report.duplicates.head(PAGE_ROWS).copy(), hide_index=True)
+            st.dataframe(report.duplicates.head(PAGE_ROWS).copy(), hide_index=True, column_config={
+                "row": st.column_config.NumberColumn("row", format="%d"), "email": field_label("email"),
+                "kept_row": st.column_config.NumberColumn("imported instead: row", format="%d")})
     if preview.will_update:
         with st.expander(f"{plural(preview.will_update, 'existing contact')} will be updated — what changes"):
             st.caption(" · ".join(f"{field_label(field)}: {plural(n, 'contact')}"

@@ -644,3 +644,11 @@ def test_history_says_when_the_retention_sweep_deleted_an_import_s_values(consol
     said = " ".join(shown(c.value) for c in history.caption)
     assert "The values of its rejected rows were deleted on" in said
     assert "The values it replaced (what its undo gives back) were deleted on" in said
+
+
+def test_history_s_errors_speak_the_wizard_s_words(console):
+    record = import_file(console, csv_bytes(person(1), person(2, email="")), "words.csv", "csv")
+    history = page("history")
+    history.selectbox(key="history_selected").set_value(record.import_id).run()
+    errors = next(d.value for d in history.dataframe if "reason" in d.value.columns)
+    assert errors[["column", "value"]].values.tolist() == [["Email", ""]]
