@@ -50,8 +50,9 @@ def key(engine) -> dict:
 def test_an_erased_person_is_nowhere_in_the_database_nor_in_the_drafts(engine, client, key):
     first = importing.import_file(engine, csv_bytes(ann(), person(1)), "first.csv", "CRM")
     importing.import_file(engine, csv_bytes(ann(company="Ann & Co"), person(2)), "second.csv", "CRM")  # previous values
-    importing.import_file(engine, csv_bytes(ann(email=ANN.upper(), linkedin_profile="nope"), person(3)), "third.csv",
-                          "CRM")  # a rejected row, in its error report and error file
+    importing.import_file(engine, csv_bytes(ann(email=ANN.upper(), linkedin_profile="nope"), person(3),
+                                            ann(email=f"mailto:{ANN}"), ann(email="jo" + ANN, linkedin_profile="x")),
+                          "third.csv", "CRM")  # rejected rows: Ann's (one spelt as a link), and Joann's
     answer = client.post("/contacts/bulk", json=[ann(metadata={"tier": "gold"}), person(4)],
                          headers={**key, "Idempotency-Key": "with-ann"})
     assert answer.status_code == 201 and ANN in answer.text  # its recorded answer names Ann
@@ -62,12 +63,19 @@ def test_an_erased_person_is_nowhere_in_the_database_nor_in_the_drafts(engine, c
     wizard.save(service)
     importing.drafts.settle(wizard.token)
     assert sorted(everywhere(engine, ANN)) == sorted([
-        "contacts.email", "import_contacts.email", "import_errors.email",
+        "contacts.email", "import_contacts.email", "import_errors.email", "import_errors.value",
         "import_error_rows.cells", "import_error_rows.email", "idempotency_keys.answer", "draft_files.data"])
 
     erased = erase(engine, "  Ann.Erase@X.io ", ADMIN)
 
-    assert (erased.contacts, erased.links, erased.rejected_rows, erased.drafts, erased.answers) == (1, 3, 1, 1, 1)
+    assert (erased.contacts, erased.links, erased.rejected_rows, erased.drafts, erased.answers) == (1, 3, 2, 1, 1)
+    joann = "jo" + ANN  # another person, whose address ends with Ann's: kept
+    assert sorted(everywhere(engine, joann)) == ["import_error_rows.cells", "import_error_rows.email",
+                                                 "import_errors.email"]
+    with engine.connect() as conn:  # nothing else of Ann's, once Joann's row is set aside
+        conn.execute(sa.text("DELETE FROM import_errors WHERE email = :j"), {"j": joann})
+        conn.execute(sa.text("DELETE FROM import_error_rows WHERE email = :j"), {"j": joann})
+        conn.commit()
     assert everywhere(engine, ANN) == [] and everywhere(engine, "ann-erasable") == []
     assert sorted(contacts(engine)) == sorted(person(n)["email"] for n in range(1, 5))
     with engine.connect() as conn:

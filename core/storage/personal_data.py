@@ -195,18 +195,31 @@ def erase(engine: Engine, email: str, actor: Actor) -> Erasure:
     return done
 
 
+# A rejected row's email as its file wrote it (normalized), which may wrap the address: mailto:,
+# quotes, "Name <…>". It holds the person's address when the address stands in it whole: nothing
+# that could belong to a longer address either side (ann@x.io is not in joann@x.io). strpos first:
+# the regular expression runs on the few rows that contain the text at all.
+HOLDS = "(strpos(email, :e) > 0 AND email ~ :pattern)"
+_ADDRESS_CHARS = "a-z0-9!#$%&'*+/=?^_`{|}~.-"
+
+
+def email_pattern(email: str) -> str:
+    """The email, whole, in PostgreSQL's regular expressions (the column is lower case)."""
+    return f"(^|[^{_ADDRESS_CHARS}]){re.escape(email)}($|[^a-z0-9.-])"
+
+
 def _erase_rejected_rows(conn: Connection, email: str) -> int:
     """The rows of imports' error reports whose email is this one: every problem line of such a
     row, and the row as its file held it. Rows written before rows carried their email are found
     by their cells."""
     rows = conn.execute(sa.text(
-        "SELECT import_id, row_number FROM import_errors WHERE email = :e "
-        "UNION SELECT import_id, row_number FROM import_error_rows WHERE email = :e "
+        f"SELECT import_id, row_number FROM import_errors WHERE {HOLDS} "
+        f"UNION SELECT import_id, row_number FROM import_error_rows WHERE {HOLDS} "
         "UNION SELECT import_id, row_number FROM import_errors "
         "      WHERE email IS NULL AND column_name = 'email' AND lower(btrim(value)) = :e "
         "UNION SELECT import_id, row_number FROM import_error_rows "
         "      WHERE email IS NULL AND EXISTS (SELECT 1 FROM unnest(cells) AS c WHERE lower(btrim(c)) = :e)"),
-        {"e": email}).all()
+        {"e": email, "pattern": email_pattern(email)}).all()
     if not rows:
         return 0
     by_import: dict = {}
@@ -280,11 +293,12 @@ def person_data(engine: Engine, email: str) -> dict:
             "ORDER BY i.created_at"), {"e": email}).mappings().all()
         rejected = conn.execute(sa.text(
             "SELECT e.import_id, e.row_number, e.column_name, e.reason, e.value FROM import_errors e "
-            "WHERE e.email = :e ORDER BY e.import_id, e.row_number, e.column_name"), {"e": email}).mappings().all()
+            f"WHERE {HOLDS.replace('email', 'e.email')} ORDER BY e.import_id, e.row_number, e.column_name"),
+            {"e": email, "pattern": email_pattern(email)}).mappings().all()
         cells = conn.execute(sa.text(
             "SELECT r.import_id, r.row_number, i.file_headers, r.cells FROM import_error_rows r "
-            "JOIN imports i ON i.id = r.import_id WHERE r.email = :e ORDER BY i.created_at, r.row_number"),
-            {"e": email}).mappings().all()
+            f"JOIN imports i ON i.id = r.import_id WHERE {HOLDS.replace('email', 'r.email')} "
+            "ORDER BY i.created_at, r.row_number"), {"e": email, "pattern": email_pattern(email)}).mappings().all()
         suppressed = bool(suppressed_rows(conn, pd.Series([email]))[0])
         drafts = [dict(row) for row in conn.execute(sa.text(
             "SELECT token, file_name, created_by, updated_at, committed_at FROM drafts")).mappings()
