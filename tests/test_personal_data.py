@@ -224,3 +224,13 @@ def test_an_email_suppressed_between_the_review_and_the_commit_is_not_written(en
     suppress(engine, [ANN], ADMIN, "manual")  # the list changed since the review: the commit checks again
     result = service.commit(draft)
     assert (result.inserted, result.suppressed) == (1, 2) and sorted(contacts(engine)) == [person(1)["email"]]
+
+
+def test_an_api_answer_recorded_for_a_retry_names_no_suppressed_row(engine, client, key):
+    suppress(engine, [ANN], ADMIN, "manual")
+    body = [ann(timezone="Ann/Erasable"), person(1), person(2, email="bad")]
+    answer = client.post("/contacts/bulk", params={"on_invalid": "skip"}, json=body,
+                         headers={**key, "Idempotency-Key": "skip-ann"})
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["suppressed"], answer.json()["invalid"], answer.json()["created"]) == (1, 1, 1)
+    assert "Erasable" not in answer.text and everywhere(engine, ANN) == [] and everywhere(engine, "erasable") == []

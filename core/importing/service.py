@@ -808,7 +808,9 @@ def _add_batch(engine: Engine, import_id: str | None, data: bytes | Path, file_n
     draft = open_file(None, data, file_name, source=actor.name, actor=actor, import_id=new_import, mode=mode,
                       **read_options)
     try:
-        report = validate_draft(draft, on_progress)
+        validate_draft(draft, on_progress)
+        with engine.connect() as conn:  # before the answer is made: it must not name a suppressed row either
+            report = draft.report = without_suppressed(conn, draft.report)
         if report.invalid and not skip_invalid:
             raise RowsInvalid(file_name, report.errors, report.fixes)
         if import_id is None:
