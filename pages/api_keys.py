@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core.access import ROLES, Actor, IMPORTER
-from pages.common import admin_page, md, service, show_error, time_column
+from pages.common import admin_page, md, service, show_error, shown_time, time_column
 
 ROLE_HELP = "importer: create imports, add contacts, attach. admin: also undo imports."
 
@@ -30,7 +30,7 @@ def key_list(who: Actor) -> None:
         st.info("No key yet. Scripts and CRM syncs send one as X-API-Key to /api.")
         return
     keys["state"] = keys["revoked_at"].isna().map({True: "active", False: "revoked"})
-    keys["last used"] = keys["last_used_at"].map(lambda at: "never used" if pd.isna(at) else f"{at:%Y-%m-%d %H:%M} UTC")
+    keys["last used"] = keys["last_used_at"].map(lambda at: "never used" if pd.isna(at) else shown_time(at))
     st.dataframe(keys[["name", "role", "state", "created_at", "last used"]], hide_index=True, column_config={
         "created_at": time_column("created")})
     active = keys.loc[keys["state"] == "active", "name"].tolist()

@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo, available_timezones
 
 import streamlit as st
 from streamlit import config, runtime
@@ -176,9 +177,23 @@ def md(value) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked)
 
 
+def viewer_zone() -> str:
+    """The time zone of the viewer's browser (IANA name), UTC until it says or when it names none
+    this machine knows. Downloads keep ISO 8601 with the offset: only the screen changes."""
+    zone = st.context.timezone
+    return zone if zone and zone in available_timezones() else "UTC"
+
+
 def time_column(label: str):
-    """A stored time as a person reads it: to the minute, without the +00:00 of its zone."""
-    return st.column_config.DatetimeColumn(f"{label} (UTC)", format="YYYY-MM-DD HH:mm", timezone="UTC")
+    """A stored time as a person reads it: to the minute, in the viewer's zone, named."""
+    zone = viewer_zone()
+    return st.column_config.DatetimeColumn(f"{label} ({zone})", format="YYYY-MM-DD HH:mm", timezone=zone)
+
+
+def shown_time(at, named: bool = True) -> str:
+    """A stored time in the viewer's zone, to the minute, the zone named unless named=False."""
+    zone = viewer_zone()
+    return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}" + (f" {zone}" if named else "")
 
 
 def count_columns(*names: str, **labelled: str) -> dict:

@@ -8,7 +8,7 @@ from core.access import AccessRefused, Actor, can
 from core.errors import ImportConsoleError
 from core.fields import FIELDS, field_label
 from pages.common import (HISTORY_IMPORT_PARAM, continue_in_wizard, count_columns, drop_streamlit_upload, md,
-                          plural, service, show_error, signed_in, stored_commit_progress, time_column)
+                          plural, service, show_error, shown_time, signed_in, stored_commit_progress, time_column)
 
 ANY = "Any"
 CONTACTS_PAGE = 100
@@ -55,7 +55,7 @@ def history_table(imports):
         st.session_state[TABLE_PICK] = picked
         if picked is not None:
             st.session_state["history_selected"] = picked
-    labels = {row.id: f"{row.created_at:%Y-%m-%d %H:%M} · {row.file_name or '(no file)'} · {row.status}"
+    labels = {row.id: f"{shown_time(row.created_at, named=False)} · {row.file_name or '(no file)'} · {row.status}"
               for row in imports.itertuples(index=False)}
     linked = st.query_params.get(HISTORY_IMPORT_PARAM)  # a link to one import (the wizard's)
     if linked in labels and st.session_state.get("history_linked") != linked:
@@ -70,7 +70,7 @@ def import_detail(import_id: str, who: Actor) -> None:
     st.divider()
     st.subheader(f"{md(record['file_name'] or 'Import')} — {record['status']}")
     st.caption(f"source {md(record['source'])} · by {md(record['created_by'])} · "
-               f"{record['created_at']:%Y-%m-%d %H:%M} UTC" + (f" · campaign {md(record['campaign'])}" if record["campaign"] else "")
+               f"{shown_time(record['created_at'])}" + (f" · campaign {md(record['campaign'])}" if record["campaign"] else "")
                + (f" · {importing.MODES[record['mode']]}" if record["mode"] != "upsert" else ""))
     related_imports(record)
     if record["status"] == "processing":
@@ -105,7 +105,7 @@ def related_imports(record: dict) -> None:
         st.caption(f"The fixed rows of {md(record['follows_file'] or 'an import')}: its error file, uploaded again "
                    f"([open it](?{HISTORY_IMPORT_PARAM}={record['follows']})).")
     for later in service().follow_ups(record["id"]):
-        st.caption(f"Its error file was fixed and imported again on {later['created_at']:%Y-%m-%d %H:%M} UTC: "
+        st.caption(f"Its error file was fixed and imported again on {shown_time(later['created_at'])}: "
                    f"{md(later['file_name'] or 'no file name')}, {later['status']}, "
                    f"{plural((later['inserted'] or 0) + (later['updated'] or 0), 'contact')} written "
                    f"([open it](?{HISTORY_IMPORT_PARAM}={later['id']})).")

@@ -238,3 +238,19 @@ def test_a_button_answers_the_first_click_after_typing(page):
     page.get_by_label("New source").fill("Typed, then clicked")
     page.get_by_role("button", name="Next: upload the file").click()
     page.get_by_text("Upload the contacts").wait_for()
+
+
+def test_times_show_in_the_viewer_s_time_zone_named(browser, console_url, engine):
+    # Issue 23: a viewer in New York reads History's times in New York time, and the zone is named.
+    from core.importing import import_file
+    record = import_file(engine, csv_bytes(person(90)), "zoned.csv", "t")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, timezone_id="America/New_York")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(f"{console_url}/history?import={record.import_id}")
+        page.get_by_text("zoned.csv — completed").wait_for()
+        page.get_by_text("America/New_York", exact=False).first.wait_for()
+        assert "UTC" not in page.get_by_test_id("stCaptionContainer").first.inner_text()
+    finally:
+        context.close()
