@@ -363,6 +363,8 @@ def review_step(w: importing.Wizard) -> None:
         st.caption(f"{plural(report.extras_overridden, 'row')}: a kept column replaced a key of the same name in "
                    "the Extra fields column.")
     quick_fixes(w)
+    if preview.will_update:  # a re-import's point: what it changes comes first, open
+        changes_section(preview)
     if report.invalid:
         errors_tab, fix_tab, rows_tab = st.tabs(["Errors", "Fix invalid rows", "All rows"])
         with errors_tab:
@@ -382,13 +384,6 @@ def review_step(w: importing.Wizard) -> None:
             st.dataframe(report.duplicates.head(PAGE_ROWS).copy(), hide_index=True, column_config={
                 "row": st.column_config.NumberColumn("row", format="%d"), "email": field_label("email"),
                 "kept_row": st.column_config.NumberColumn("imported instead: row", format="%d")})
-    if preview.will_update:
-        with st.expander(f"{plural(preview.will_update, 'existing contact')} will be updated — what changes"):
-            st.caption(" · ".join(f"{field_label(field)}: {plural(n, 'contact')}"
-                                  for field, n in preview.changes_by_field.items()))
-            if preview.total_changes > len(preview.changes):
-                st.caption(f"The first {len(preview.changes):,} of {preview.total_changes:,} changes, in row order:")
-            st.dataframe(preview.changes.assign(field=preview.changes["field"].map(field_label)), hide_index=True)
     same_person_section(draft)
     if preview.unchanged:
         verb = "holds" if preview.unchanged == 1 else "hold"
@@ -406,6 +401,16 @@ def review_step(w: importing.Wizard) -> None:
         st.rerun()
     if not report.valid_count:
         st.warning("No valid row to import: fix the rows above or upload another file.")
+
+
+def changes_section(preview) -> None:
+    """What the commit changes on stored contacts: field by field, then the first changes."""
+    with st.expander(f"{plural(preview.will_update, 'existing contact')} will be updated — what changes", expanded=True):
+        st.caption(" · ".join(f"{field_label(field)}: {plural(n, 'contact')}"
+                              for field, n in preview.changes_by_field.items()))
+        if preview.total_changes > len(preview.changes):
+            st.caption(f"The first {len(preview.changes):,} of {preview.total_changes:,} changes, in row order:")
+        st.dataframe(preview.changes.assign(field=preview.changes["field"].map(field_label)), hide_index=True)
 
 
 def quick_fixes(w: importing.Wizard) -> None:
@@ -605,6 +610,12 @@ def done_step(w: importing.Wizard) -> None:
                   ([("Skipped by you", counts.skipped)] if counts.skipped else []),
                   counts.labelled("inserted", "updated", "unchanged", "total_rows") + left_out_metrics(counts))
     history_link(result.import_id)
+    if result.invalid:
+        st.download_button(f"Download the {plural(result.invalid, 'row')} to fix (CSV)", on_click="ignore",
+                           data=lambda: service().import_error_csv(result.import_id)[1], mime="text/csv",
+                           file_name=importing.error_file_name(draft.file_name),
+                           help="The rows left out, as your file had them, with an errors column: fix them and "
+                                "upload the file as a new import (it is recorded as a follow-up of this one).")
     for warning in draft.warnings:
         st.warning(md(warning), icon=":material/warning:")
     if draft.attached:

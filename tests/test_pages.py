@@ -652,3 +652,14 @@ def test_history_s_errors_speak_the_wizard_s_words(console):
     history.selectbox(key="history_selected").set_value(record.import_id).run()
     errors = next(d.value for d in history.dataframe if "reason" in d.value.columns)
     assert errors[["column", "value"]].values.tolist() == [["Email", ""]]
+
+
+def test_a_re_import_leads_with_what_changes_and_the_done_screen_offers_the_error_file(console):
+    import_file(console, csv_bytes(person(1, company="Old"), person(2)), "first.csv", "csv")
+    at = click(upload(start_wizard(), "second.csv", csv_bytes(person(1, company="New"), person(3, email="bad"))),
+               "Next: review")
+    assert at.expander[0].label.startswith("1 existing contact will be updated — what changes")
+    assert at.expander[0].proto.expanded
+    at = click(click(at, "Next: commit"), "Commit now")
+    no_exceptions(at)
+    assert any(b.label == "Download the 1 row to fix (CSV)" for b in at.get("download_button"))
