@@ -203,3 +203,18 @@ def test_an_error_file_with_its_rows_edited_beyond_recognition_follows_nothing(e
     forged = data.replace(b"row 3:", b"row 9:").replace(b",,", b",person2@example.com,", 1)
     again = importing.import_file(engine, forged, "expo_errors.csv", "Expo")
     assert get_import(engine, again.import_id)["follows"] is None
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.one_of(URLISH, TEXT), min_size=1_001, max_size=1_200))
+def test_many_linkedin_urls_are_fixed_column_by_column_as_they_are_one_by_one(urls):
+    import core.rows.quick_fixes as quick_fixes
+    frame = rows_of(*(("a@x.io", url) for url in urls))
+    by_column = validate(frame, fixes=frozenset(KINDS))
+    quick_fixes.VECTOR_FROM, kept = 10**9, quick_fixes.VECTOR_FROM
+    try:
+        one_by_one = validate(frame, fixes=frozenset(KINDS))
+    finally:
+        quick_fixes.VECTOR_FROM = kept
+    assert [o.as_dict() for o in by_column.fixes] == [o.as_dict() for o in one_by_one.fixes]
+    assert by_column.normalized["linkedin_profile"].equals(one_by_one.normalized["linkedin_profile"])
