@@ -7,7 +7,8 @@ from core import importing
 from pages.common import admin_page, md, plural, show_error, service, time_column
 
 COLUMNS = {"at": None, "action": "what", "actor": "who", "role": "role", "via": "through",
-           "import_id": "import", "campaign": "campaign", "subject": "key or action", "detail": "details"}
+           "file_name": "file", "import_id": "import", "campaign": "campaign", "subject": "key or action",
+           "detail": "details"}
 
 
 def filtered(rows):

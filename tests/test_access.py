@@ -340,6 +340,7 @@ def test_the_audit_page_exports_formula_safe_rows(console):
     at = console_page("audit", "ana@example.com")
     no_exceptions(at)
     assert at.dataframe[0].value["actor"].tolist()[-1] == "=HYPERLINK(\"http://evil\")"
+    assert at.dataframe[0].value["file_name"].tolist()[-1] == "a.csv"  # issue 23: the import by its file too
     exported = to_export_csv(audit_log.trail(console)).decode("utf-8-sig")
     assert "'=HYPERLINK" in exported and ",=HYPERLINK" not in exported
     download = [d for d in at.get("download_button") if d.label == "Download these rows (CSV)"]

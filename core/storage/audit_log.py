@@ -60,16 +60,29 @@ def record_refusal(engine: Engine, actor: Actor, action: str, import_id) -> None
 
 
 def trail(engine: Engine, import_id: str | None = None, limit: int | None = LIMIT) -> pd.DataFrame:
-    """The trail, oldest first: of one import, or all of it; the newest `limit` rows (None: all)."""
+    """The trail, oldest first: of one import, or all of it; the newest `limit` rows (None: all);
+    each row naming an import with its file name too."""
     where = "WHERE import_id = :id" if import_id is not None else ""
     query = (f"SELECT * FROM (SELECT id, at, actor, role, via, action, import_id::text AS import_id, campaign, "
              f"subject, detail FROM audit_log {where} ORDER BY id DESC LIMIT :limit) newest ORDER BY id")
     params = {"limit": limit, **({"id": import_uuid(import_id)} if import_id is not None else {})}
     with engine.connect() as conn:
         rows = conn.execute(sa.text(query), params).mappings().all()
-    frame = pd.DataFrame(rows, columns=["id", *COLUMNS])
+        frame = pd.DataFrame(rows, columns=["id", *COLUMNS])
+        files = _file_names(conn, frame["import_id"].dropna().unique().tolist())
     frame["detail"] = frame["detail"].map(_said)
+    frame.insert(COLUMNS.index("import_id") + 2, "file_name", frame["import_id"].map(files))
     return frame.drop(columns="id")
+
+
+def _file_names(conn, import_ids: list[str]) -> dict[str, str]:
+    """The file name of each import a row names (read apart: on Citus the trail stays on the
+    coordinator and imports is a reference table)."""
+    if not import_ids:
+        return {}
+    rows = conn.execute(sa.text("SELECT id::text, file_name FROM imports WHERE id = ANY(CAST(:ids AS uuid[]))"),
+                        {"ids": import_ids}).all()
+    return {import_id: name for import_id, name in rows}
 
 
 def size(engine: Engine) -> int:
