@@ -15,6 +15,11 @@ Debian's chromium, through Playwright, goes through the wizard with the same fil
   max progress gap the longest time during the commit in which the progress shown did not change:
                    the text and value of every progress bar ([data-testid="stProgress"]) and any
                    "N of M" count on the page, sampled in the page every 100 ms
+Then, in Import history, the import's contacts are downloaded ("Prepare: download all contacts",
+until the download is offered) and the import is undone (until "Undone:" shows). A second table
+gives each wait (upload, review, commit, download, undo) with its first sign of work (a progress
+bar other than the wizard's steps, a spinner, or the uploader's own while the file goes up) and
+its longest progress gap, both from the user's action.
 Each time runs from the user's action as the page saw it (the press, or the file input's change
 event) until the condition held, both in the page's clock. "The script no longer running" is
 Streamlit's own state, the `data-test-script-state` attribute of [data-testid="stApp"] at
@@ -99,6 +104,12 @@ PROGRESS = """(done) => {
     const counts = main().innerText.match(/\\d[\\d,.]*\\s+of\\s+\\d[\\d,.]*/g) || [];
     return bars.join(' | ') + ' # ' + counts.join(' | ');
   };
+  // a sign of work: a progress bar other than the wizard's steps ("1. Details › 2. Upload …"),
+  // a spinner, or the file uploader's own while the file goes up
+  const working = () => [...document.querySelectorAll('[data-testid="stProgress"]')].some(
+      b => !b.innerText.includes('›')) ||
+    !!document.querySelector('[data-testid="stSpinner"], [data-testid="stFileChipIconSpinner"]');
+  p.firstSign = null;
   let last = shown(), previous = p.started;
   p.changes.push([previous, last]);
   p.timer = setInterval(() => {
@@ -106,12 +117,16 @@ PROGRESS = """(done) => {
     p.ticks += 1;
     p.worstTick = Math.max(p.worstTick, now - previous);
     previous = now;
+    if (p.firstSign === null && working()) p.firstSign = now;
     const text = shown();
     if (text !== last) { last = text; p.changes.push([now, text]); }
     if (p.done === null && finished.test(main().innerText)) { p.done = now; clearInterval(p.timer); }
   }, 100);
 }"""
-PROGRESS_RESULT = "({changes: window.__progress.changes, worstTick: window.__progress.worstTick, done: window.__progress.done})"
+PROGRESS_RESULT = ("({changes: window.__progress.changes, worstTick: window.__progress.worstTick, "
+                   "done: window.__progress.done, firstSign: window.__progress.firstSign})")
+WAITS = ("upload", "review", "commit", "download", "undo")  # each wait's figures: s, first_sign_s, gap_s
+WAIT_TARGETS = "targets: first sign ≤ 1 s; a wait over 3 s: progress gap ≤ 2 s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,8 +218,10 @@ def _wizard(page, console: str, path: Path, figures: dict) -> None:
     uploader.wait_for(state="attached")
     page.wait_for_function(SETTLED, arg=[0, "return true;"])
 
+    page.evaluate(PROGRESS, "Map the columns of")
     figures["mapping_s"], figures["upload_steps"] = timed(page, lambda: uploader.set_input_files(str(path)),
                                                            MAPPING_USABLE)
+    figures["upload_wait"] = _wait_figures(page.evaluate(PROGRESS_RESULT), figures["upload_steps"]["t0"])
     figures["upload_http_s"] = _upload_seconds(uploads, figures["upload_steps"]["t0"])
     _screenshot(page, path, "1-mapping")
 
@@ -232,6 +249,7 @@ def _wizard(page, console: str, path: Path, figures: dict) -> None:
     figures["review_s"], figures["review_steps"] = timed(
         page, page.get_by_role("button", name="Next: review").click, REVIEW_SHOWN)
     figures["review_progress"] = page.evaluate(PROGRESS_RESULT)
+    figures["review_wait"] = _wait_figures(figures["review_progress"], figures["review_steps"]["t0"])
     figures["upload_to_review_s"] = figures["mapping_s"] + figures["review_s"]
     _screenshot(page, path, "2-review")
 
@@ -249,11 +267,49 @@ def _wizard(page, console: str, path: Path, figures: dict) -> None:
     page.wait_for_function("() => window.__progress.done !== null", polling=100)
     figures["commit_progress"] = progress = page.evaluate(PROGRESS_RESULT)
     clicked = next((t for t, kind, _ in page.evaluate(f"window.__speed.log.slice({since})") if kind == "action"), called)
-    figures["commit_s"] = (progress["done"] - clicked) / 1000
-    times = [clicked] + [t for t, _ in progress["changes"][1:] if t > clicked] + [progress["done"]]
-    figures["progress_gap_s"] = max(b - a for a, b in zip(times, times[1:])) / 1000
+    figures["commit_wait"] = wait = _wait_figures(progress, clicked)
+    figures["commit_s"], figures["progress_gap_s"] = wait["s"], wait["gap_s"]
     figures["commit_clicked"] = clicked
     _screenshot(page, path, "4-done")
+    _history(page, path, figures)
+
+
+def _history(page, path: Path, figures: dict) -> None:
+    """The import in History: its contacts' download built (a large one is prepared first, its
+    progress shown), then the import undone (one statement: its time so far shown)."""
+    page.get_by_role("link", name="See it in Import history").click()
+    page.get_by_text(re.compile(r"— completed$")).first.wait_for()
+    page.get_by_role("tab", name="Contacts").click()
+    figures["download_wait"] = _watched(page, page.get_by_role("button", name=re.compile("^Prepare: download all contacts")).click,
+                                        "Download all contacts of this import")
+    page.get_by_role("tab", name="Undo").click()
+    page.get_by_text("I understand: undo this import").click()
+    page.get_by_role("button", name="Undo this import").wait_for()
+    page.wait_for_function("() => [...document.querySelectorAll('button')].some(b => b.innerText.trim() === "
+                           "'Undo this import' && !b.disabled)")
+    figures["undo_wait"] = _watched(page, page.get_by_role("button", name="Undo this import").click, "Undone:")
+    _screenshot(page, path, "5-undone")
+
+
+def _watched(page, action, done: str) -> dict:
+    """Do action and sample the page's progress until its main area shows the regex done."""
+    page.evaluate(OBSERVE)  # again: a page of its own may have been loaded
+    page.evaluate(PROGRESS, done)
+    since = page.evaluate("window.__speed.log.length")
+    called = time.time() * 1000
+    action()
+    page.wait_for_function("() => window.__progress.done !== null", polling=100)
+    clicked = next((t for t, kind, _ in page.evaluate(f"window.__speed.log.slice({since})") if kind == "action"), called)
+    return _wait_figures(page.evaluate(PROGRESS_RESULT), clicked)
+
+
+def _wait_figures(progress: dict, start: float) -> dict:
+    """A wait from start (the user's action) to progress["done"]: how long, when the page first
+    showed a sign of work (or was done), and the longest time the progress it showed stood still."""
+    times = [start] + [t for t, _ in progress["changes"][1:] if t > start] + [progress["done"]]
+    sign = progress["firstSign"] if progress["firstSign"] is not None else progress["done"]
+    return {"s": (progress["done"] - start) / 1000, "first_sign_s": max(sign - start, 0) / 1000,
+            "gap_s": max(b - a for a, b in zip(times, times[1:])) / 1000, "progress": progress, "start": start}
 
 
 def _screenshot(page, path: Path, step: str) -> None:
@@ -333,6 +389,10 @@ def _details(figures: dict) -> None:
     timeline(figures["review_progress"], figures["review_steps"]["t0"])
     say(f"commit {figures['commit_s']:.2f} s, what the page showed:")
     timeline(figures["commit_progress"], figures["commit_clicked"])
+    for step in ("upload", "download", "undo"):
+        wait = figures[f"{step}_wait"]
+        say(f"{step} {wait['s']:.2f} s, first sign of work after {wait['first_sign_s']:.2f} s, what the page showed:")
+        timeline(wait["progress"], wait["start"])
 
 
 COLUMNS = (("rows", None), ("upload→mapping s", "mapping_s"), ("mapping change s", "change_s"),
@@ -350,11 +410,25 @@ def _print(results: list) -> None:
     print("  ".join(name.rjust(w) for (name, _), w in zip(COLUMNS, widths)))
     for row in cells:
         print("  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
+    _print_waits(results)
     for rows, runs_ in results:
         lost = sum(run["lost_picks"] for run in runs_)
         if lost:
             print(f"{rows:,} rows: the console dropped {lost} of {lost + 2 * len(runs_)} mapping picks (the "
                   f"{CHANGED_FIELD} box showed the previous column again after the rerun); each was picked again")
+
+
+def _print_waits(results: list) -> None:
+    """Each wait of the wizard and History: the page's first sign of work and its progress."""
+    print("\nwaits: from the user's action until it ended (medians); " + WAIT_TARGETS)
+    names = ("rows", "wait", "s", "first sign s", "max progress gap s")
+    cells = [[f"{rows:,}", step] + [f"{statistics.median(run[f'{step}_wait'][key] for run in runs_):,.2f}"
+                                    for key in ("s", "first_sign_s", "gap_s")]
+             for rows, runs_ in results for step in WAITS]
+    widths = [max(len(name), *(len(row[i]) for row in cells)) for i, name in enumerate(names)]
+    print("  ".join(name.rjust(w) for name, w in zip(names, widths)))
+    for row in cells:
+        print("  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.fields import FIELDS, field_label
-from pages.common import count_columns, md, plural, show_error, service, signed_in, time_column
+from pages.common import count_columns, csv_download, md, plural, show_error, service, signed_in, time_column
 
 CONTACTS_PAGE = 100
 
@@ -52,9 +52,10 @@ def campaign_detail(campaign) -> None:
     st.dataframe(contacts.drop(columns=["id"]), hide_index=True,
                  column_config={**{name: field_label(name) for name in FIELDS}, "created_at": time_column("added"),
                                 "updated_at": time_column("updated")})
-    st.download_button("Download the campaign's contacts (CSV)", on_click="ignore",
-                       data=lambda: service().campaign_contacts_csv(campaign.id),
-                       file_name=f"{campaign.name}-contacts.csv", mime="text/csv", key=f"campaign_csv_{campaign.id}")
+    svc = service()  # outside the thread that builds a large download
+    csv_download("Download the campaign's contacts (CSV)",
+                 lambda on_progress: svc.campaign_contacts_csv(campaign.id, on_progress, campaign.contacts),
+                 f"{campaign.name}-contacts.csv", campaign.contacts, key=f"campaign_csv_{campaign.id}")
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 from streamlit import config, runtime
 from streamlit.errors import StreamlitPageNotFoundError
@@ -19,7 +21,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from core import importing
 from core.access import AccessRefused, Actor, can, current_user, is_local, policy_from
 from core.errors import ImportConsoleError, plural  # noqa: F401 - pages take plural from here
-from core.fields import FIELDS, ROW
+from core.fields import FIELDS, ROW, field_label
 from core.importing import Draft
 
 log = logging.getLogger("console")
@@ -177,6 +179,11 @@ def md(value) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked)
 
 
+def literal(value) -> str:
+    """md(value) inside a text that str.format fills in later (a progress stage's text)."""
+    return md(value).replace("{", "{{").replace("}", "}}")
+
+
 def viewer_zone() -> str:
     """The time zone of the viewer's browser (IANA name), UTC until it says or when it names none
     this machine knows. Downloads keep ISO 8601 with the offset: only the screen changes."""
@@ -330,3 +337,113 @@ def _start_draft_sweeper() -> threading.Thread:
 def _session_id() -> str | None:
     context = get_script_run_ctx()
     return context.session_id if context is not None else None
+
+
+TICK = 0.25  # seconds between two redraws of a wait's progress
+
+
+def working(label: str, work, stages: dict[str, str] | None = None):
+    """work(on_progress) run while the page shows that it runs: a progress bar from the first
+    moment, its stage's counts when work reports them (stages: stage -> text with {done:,} and
+    {total:,}), and the seconds so far, redrawn every quarter second so it never looks frozen.
+    The work runs in a thread (core's verbs, never Streamlit); a rerun the user starts meanwhile
+    waits for it, so a click cannot cut a change in two. Returns what work returns, or raises
+    what it raised."""
+    heard: dict = {}
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work(lambda stage, done, total: heard.update(stage=stage, done=done, total=total))
+        except BaseException as error:  # handed to the page's thread
+            outcome["error"] = error
+    thread = threading.Thread(target=run, name=f"console-work-{label[:30]}", daemon=True)
+    bar, started = st.progress(*_progress_shown(label, {}, {}, 0.0)), time.monotonic()
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(TICK)
+            bar.progress(*_progress_shown(label, stages or {}, dict(heard), time.monotonic() - started))
+    finally:
+        thread.join()
+    bar.empty()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def _progress_shown(label: str, stages: dict[str, str], heard: dict, seconds: float) -> tuple[float, str]:
+    """The bar's value and text: the stage's counts when heard, else the label; then the time so far."""
+    stage, done, total = heard.get("stage"), heard.get("done", 0), heard.get("total", 0)
+    text = stages[stage].format(done=done, total=total) if stage in stages else label
+    fraction = min(done / total, 1.0) if total else 0.0
+    return fraction, f"{text} ({seconds:.0f} s)"
+
+
+LARGE_DOWNLOAD = 20_000  # rows: a download this large is built first, its progress shown, then offered
+PREPARED = "prepared_download"  # (key, bytes) of the one large download built for this session
+EXPORT_STAGES = {"exporting": "Building the CSV: {done:,} of {total:,} contacts"}
+
+
+def csv_download(label: str, build, file_name: str, rows: int, key: str) -> None:
+    """A CSV download of rows contacts; build(on_progress) -> bytes. A small one is built when
+    clicked; a large one (a minute for a million rows) is built on a first click, with its progress
+    shown, and then offered: Streamlit shows nothing while a clicked download is being built."""
+    if rows < LARGE_DOWNLOAD:
+        st.download_button(label, data=lambda: build(None), file_name=file_name, mime="text/csv",
+                           on_click="ignore", key=key)
+        return
+    prepared = st.session_state.get(PREPARED)
+    if prepared is None or prepared[0] != key:
+        if not st.button(f"Prepare: {label.replace('Download', 'download', 1)}", key=f"{key}_prepare",
+                         icon=":material/build:"):
+            return
+        prepared = st.session_state[PREPARED] = (key, working(f"Building the CSV of {rows:,} contacts…",
+                                                               build, EXPORT_STAGES))
+    st.download_button(label, data=prepared[1], file_name=file_name, mime="text/csv", on_click="ignore",
+                       key=key, type="primary", icon=":material/download:")
+
+
+CHART_GROUPS = 12  # bars of the invalid-rows chart; the rarer reasons share the last one
+ROW_NAMED = r"\brow \d+"  # "duplicate email in this file: row 6501 is imported instead": one bar for all
+
+
+def invalid_rows_chart(errors, key: str):
+    """The invalid rows at a glance: one bar per field and reason, the most frequent first, each
+    counting the rows it holds. Clicking bars (shift for more) filters the errors table: returns
+    the errors of the chosen bars, all of them when none is chosen. errors: a frame with row,
+    column (a field, or a reading problem's column) and reason."""
+    if errors.empty:
+        return errors
+    labelled = _chart_groups(errors)
+    groups = (labelled.groupby(["field", "reason"], sort=False)["row"].nunique().rename("rows").reset_index()
+              .sort_values("rows", ascending=False, kind="stable"))
+    groups["bar"] = groups["field"] + ": " + groups["reason"]
+    pick = alt.selection_point(name="bars", fields=["field", "reason"])
+    chart = (alt.Chart(groups).mark_bar().encode(
+        x=alt.X("rows:Q", title="invalid rows"), y=alt.Y("bar:N", sort="-x", title=None, axis=alt.Axis(labelLimit=420)),
+        color=alt.condition(pick, alt.value("#2563eb"), alt.value("#cbd5e1")),
+        tooltip=[alt.Tooltip("field:N"), alt.Tooltip("reason:N"), alt.Tooltip("rows:Q", format=",")])
+        .add_params(pick).properties(height=alt.Step(28)))
+    event = st.altair_chart(chart, on_select="rerun", key=key, width="stretch")
+    chosen = [(p.get("field"), p.get("reason")) for p in (event.selection.get("bars") or [])]
+    if not chosen:
+        st.caption("Click a bar to see only its rows (shift-click for several).")
+        return errors
+    shown = errors[pd.MultiIndex.from_arrays([labelled["field"], labelled["reason"]]).isin(chosen)]
+    st.caption(f"Showing the {plural(shown['row'].nunique(), 'row')} of the bars you picked; click the chart "
+               "away from the bars to show every row again.")
+    return shown
+
+
+def _chart_groups(errors: pd.DataFrame) -> pd.DataFrame:
+    """errors with field (its label) and reason, the rarest kinds folded into one "other" bar so
+    the chart keeps CHART_GROUPS bars."""
+    labelled = errors[["row"]].assign(field=errors["column"].map(field_label),
+                                      reason=errors["reason"].astype(str).str.replace(ROW_NAMED, "another row", regex=True))
+    sizes = labelled.groupby(["field", "reason"], sort=False)["row"].nunique().sort_values(ascending=False, kind="stable")
+    if len(sizes) <= CHART_GROUPS:
+        return labelled
+    rare = pd.MultiIndex.from_arrays([labelled["field"], labelled["reason"]]).isin(sizes.index[CHART_GROUPS - 1:])
+    return labelled.assign(field=labelled["field"].where(~rare, "other"),
+                           reason=labelled["reason"].where(~rare, f"{len(sizes) - CHART_GROUPS + 1} rarer reasons"))

@@ -1,14 +1,17 @@
 """Import history: every import, newest first, with filters; one import's detail below."""
 from __future__ import annotations
 
+import altair as alt
 import streamlit as st
 
 from core import importing
 from core.access import AccessRefused, Actor, can
 from core.errors import ImportConsoleError
 from core.fields import FIELDS, field_label
-from pages.common import (HISTORY_IMPORT_PARAM, continue_in_wizard, count_columns, drop_streamlit_upload, md,
-                          plural, service, show_error, shown_time, signed_in, stored_commit_progress, time_column)
+from pages.common import (HISTORY_IMPORT_PARAM, continue_in_wizard, count_columns, csv_download, drop_streamlit_upload,
+                          invalid_rows_chart, md,
+                          plural, service, show_error, shown_time, signed_in, stored_commit_progress, time_column,
+                          viewer_zone, working)
 
 ANY = "Any"
 CONTACTS_PAGE = 100
@@ -37,6 +40,27 @@ def filters() -> dict:
             "source": None if chosen["source"] == ANY else chosen["source"],
             "campaign_id": by_name.get(chosen["campaign"]),
             "search": chosen["search"].strip() or None}
+
+
+OVER_TIME = ["inserted", "updated", "unchanged", "invalid", "duplicates"]  # stacked in this order
+OVER_TIME_COLORS = ["#2563eb", "#93c5fd", "#cbd5e1", "#dc2626", "#f59e0b"]
+
+
+def imports_over_time(imports) -> None:
+    """The listed imports' rows per day (in the viewer's zone), stacked by what became of them."""
+    days = imports.assign(day=imports["created_at"].dt.tz_convert(viewer_zone()).dt.strftime("%Y-%m-%d"))
+    per_day = days.groupby("day")[OVER_TIME].sum().reset_index().melt(
+        "day", var_name="what", value_name="rows")
+    chart = alt.Chart(per_day).mark_bar(size=28).encode(
+        x=alt.X("day:O", title=f"day ({viewer_zone()})", axis=alt.Axis(labelAngle=-40)),
+        y=alt.Y("sum(rows):Q", title="rows"),
+        color=alt.Color("what:N", title=None, sort=OVER_TIME,
+                        scale=alt.Scale(domain=OVER_TIME, range=OVER_TIME_COLORS)),
+        order=alt.Order("what_order:Q"),
+        tooltip=["day:O", "what:N", alt.Tooltip("sum(rows):Q", title="rows", format=",")],
+    ).transform_calculate(what_order=f"indexof({OVER_TIME!r}, datum.what)").properties(height=220)
+    with st.expander("Imports over time", expanded=True):
+        st.altair_chart(chart, width="stretch")
 
 
 def history_table(imports):
@@ -139,6 +163,7 @@ def errors_tab_view(record: dict) -> None:
     if errors.empty:
         st.caption("No rejected rows.")
         return
+    errors = invalid_rows_chart(errors, key=f"history_errors_chart_{record['id']}")
     # the wizard's words: fields as people say them, an expired value empty rather than "None"
     st.dataframe(errors.assign(column=errors["column"].map(field_label), value=errors["value"].fillna("")),
                  hide_index=True, column_config={"row": st.column_config.NumberColumn("row", format="%d")})
@@ -183,7 +208,10 @@ def undo_form(record: dict, who: Actor) -> None:
         st.info(md(AccessRefused(who, "undo")), icon=":material/lock:")
     sure = st.checkbox("I understand: undo this import", disabled=not allowed)
     if st.button("Undo this import", type="primary", disabled=not (sure and allowed)):
-        undone[record["id"]] = service().undo(record["id"], who)
+        # one statement: its time so far is all there is to show
+        svc = service()
+        undone[record["id"]] = working(f"Undoing the import of {plural(record['total_rows'] or 0, 'contact')}…",
+                                       lambda _: svc.undo(record["id"], who))
         st.rerun()  # the header, the counts and this tab now show the import as reverted
 
 
@@ -205,10 +233,11 @@ def contacts_page(import_id: str, total: int) -> None:
     st.dataframe(rows.drop(columns=["id"]), hide_index=True, column_config={
         "row": st.column_config.NumberColumn("row", format="%d"),
         **{name: field_label(name) for name in FIELDS}, "previous": "values before this import"})
-    # Built only when clicked; Streamlit's own table download is off (it keeps formulas).
-    st.download_button("Download all contacts of this import (CSV)", on_click="ignore",
-                       data=lambda: service().import_contacts_csv(import_id),
-                       file_name=f"import-{import_id[:8]}-contacts.csv", mime="text/csv")
+    # Streamlit's own table download is off (it keeps formulas).
+    svc = service()  # outside the thread that builds a large download
+    csv_download("Download all contacts of this import (CSV)",
+                 lambda on_progress: svc.import_contacts_csv(import_id, on_progress),
+                 f"import-{import_id[:8]}-contacts.csv", total, key=f"import_csv_{import_id}")
 
 
 def attach_form(import_id: str, who: Actor) -> None:
@@ -234,6 +263,7 @@ def main() -> None:
         if imports.empty:
             st.info("No import matches. Start one on the **New import** page.")
             return
+        imports_over_time(imports)
         selected = history_table(imports)
         if selected:
             import_detail(selected, who)

@@ -10,9 +10,10 @@ from core import importing
 from core.access import Actor, can
 from core.errors import ImportConsoleError
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW, field_label
-from pages.common import (DRAFT_PARAM, FIX_WIDTHS, current_actor, drop_streamlit_upload, history_link, md, plural,
+from pages.common import (DRAFT_PARAM, FIX_WIDTHS, current_actor, drop_streamlit_upload, history_link,
+                          invalid_rows_chart, literal, md, plural,
                           save_wizard, service, show_error, show_wizard, signed_in, stored_commit_progress,
-                          time_column, wizard)
+                          time_column, wizard, working)
 
 STEP_LABELS = {"details": "Details", "upload": "Upload", "map": "Map columns", "review": "Review",
          "commit": "Commit", "done": "Campaign"}
@@ -29,7 +30,9 @@ WAITING_TEXT = ("Other large files are being read on this server: {done:,} ahead
 # Grids show the spreadsheet row (not the internal column's name) and the fields as people say them.
 GRID_COLUMNS = {ROW: st.column_config.NumberColumn("row", format="%d"),
                 **{name: field_label(name) for name in FIELDS},
-                "same_as_email": "same person as (email)", "same_as": "found in"}
+                "same_as_email": "same person as (email)", "same_as": "found in",
+                # "invalid: Email is not a valid email address" whole, not "invalid:"
+                "status": st.column_config.TextColumn("status", width="large")}
 FIX_COLUMNS = {**GRID_COLUMNS, ROW: st.column_config.NumberColumn("row", format="%d", width=FIX_WIDTHS[ROW]),
                importing.PROBLEMS: st.column_config.TextColumn("problems", width=FIX_WIDTHS[importing.PROBLEMS]),
                **{name: st.column_config.TextColumn(field_label(name), width=FIX_WIDTHS[name]) for name in FIELDS}}
@@ -152,24 +155,19 @@ def upload_step(w: importing.Wizard) -> None:
         go_back()
     if uploaded is None:
         return
+    svc, data, actor = service(), uploaded.getvalue(), current_actor()
+    name = literal(uploaded.name)
+    stages = {importing.WAITING: WAITING_TEXT, "reading": f"Reading {name} ({len(data) / 2**20:,.1f} MB)…",
+              "suggesting": f"Read {{done:,}} rows of {name}: matching its columns to the fields…"}
     try:
-        w.open_file(service(), uploaded.getvalue(), uploaded.name, current_actor(), turn_notice())
+        working(f"Reading {name}…", lambda on_progress: w.open_file(svc, data, uploaded.name, actor, on_progress),
+                stages)
     except ImportConsoleError as error:  # unreadable: say why and stay on this step
         show_error(error)
         return
     drop_streamlit_upload(uploaded)
     show_wizard(w)
     st.rerun()
-
-
-def turn_notice():
-    """on_progress for reading a file: says so while a large file waits for its turn."""
-    notice = st.empty()
-
-    def on_progress(stage: str, done: int, total: int) -> None:
-        if stage == importing.WAITING:
-            notice.info(WAITING_TEXT.format(done=done), icon=":material/hourglass_top:")
-    return on_progress
 
 
 # --- 3. map --------------------------------------------------------------------------------------
@@ -199,7 +197,8 @@ def map_step(w: importing.Wizard) -> None:
     if back.button("Back", disabled=draft.is_retry):
         go_back()
     if forward.button("Next: review", type="primary", disabled=bool(missing or unresolved)):
-        w.confirm_mapping(service(), mapping, review_progress(), rules, extras)
+        svc = service()
+        reviewed(lambda on_progress: w.confirm_mapping(svc, mapping, on_progress, rules, extras))
         st.rerun()
 
 
@@ -332,17 +331,13 @@ def sample_values(draft: importing.Draft, columns: list[str]) -> str:
 # --- 4. review -----------------------------------------------------------------------------------
 
 REVIEW_STAGES = {importing.WAITING: WAITING_TEXT, "validating": "Validating: {done:,} of {total:,} rows",
+                 "preparing": "Comparing with the stored contacts…", "sorting": "Comparing with the stored contacts…",
                  "staging": "Comparing with the stored contacts: {done:,} of {total:,} rows"}
 
 
-def review_progress():
-    """A progress bar for validating and reviewing, and the callback that moves it."""
-    bar = st.progress(0.0, text="Validating…")
-
-    def on_progress(stage: str, done: int, total: int) -> None:
-        text = REVIEW_STAGES.get(stage, "Comparing with the stored contacts…").format(done=done, total=total)
-        bar.progress(min(done / total, 1.0) if total else float(stage != importing.WAITING), text=text)
-    return on_progress
+def reviewed(work) -> None:
+    """work(on_progress): validating and reviewing, with its progress shown."""
+    working("Validating…", work, REVIEW_STAGES)
 
 
 def review_step(w: importing.Wizard) -> None:
@@ -397,7 +392,8 @@ def review_step(w: importing.Wizard) -> None:
         label += f" (skip {plural(report.invalid, 'invalid row')})"
     confirmed = change_guard(draft, preview)
     if forward.button(label, type="primary", disabled=not report.valid_count or not confirmed):
-        w.to_commit(service(), review_progress())  # or stays, to show what unvalidated fixes changed
+        svc = service()  # on to the commit, or stays, to show what unvalidated fixes changed
+        reviewed(lambda on_progress: w.to_commit(svc, on_progress))
         st.rerun()
     if not report.valid_count:
         st.warning("No valid row to import: fix the rows above or upload another file.")
@@ -433,7 +429,8 @@ def quick_fixes(w: importing.Wizard) -> None:
                 chosen.add(offer.kind)
             st.caption(" · ".join(f"row {e['row']}: {md(e['before'])} → {md(e['after'])}" for e in offer.examples))
     if chosen != set(draft.fixes):
-        w.choose_fixes(service(), chosen, review_progress())
+        svc = service()
+        reviewed(lambda on_progress: w.choose_fixes(svc, chosen, on_progress))
         st.rerun()
 
 
@@ -488,8 +485,9 @@ def same_person_section(draft: importing.Draft) -> None:
 def errors_section(draft: importing.Draft) -> None:
     report = draft.report
     st.markdown(f"#### {plural(report.invalid, 'invalid row')}")
-    start, stop = page_picker(len(report.errors), "errors_page")
-    errors = report.errors.iloc[start:stop]
+    chosen = invalid_rows_chart(report.errors, key=f"errors_chart_{id(report)}")
+    start, stop = page_picker(len(chosen), "errors_page")
+    errors = chosen.iloc[start:stop]
     st.dataframe(errors.assign(column=errors["column"].map(field_label)), hide_index=True,
                  column_config={"row": st.column_config.NumberColumn("row", format="%d")})
     for hint in importing.hints(draft):
@@ -530,7 +528,8 @@ def fix_rows(draft: importing.Draft) -> None:
         st.warning(f"{plural(waiting, 'row')} changed and not validated yet. Your changes are kept with the "
                    "draft; they are validated before it goes on.", icon=":material/edit_note:")
     if st.button("Re-validate with my fixes"):
-        wizard().revalidate(service(), review_progress())  # validation folds in the fixes the grid holds
+        svc, w = service(), wizard()
+        reviewed(lambda on_progress: w.revalidate(svc, on_progress))  # it folds in the fixes the grid holds
         st.rerun()
 
 
@@ -685,8 +684,9 @@ def resume(w: importing.Wizard, token: str, who: Actor) -> importing.Wizard:
     the page was away), read again from the file kept in the database; a fresh wizard if it is
     gone (or another user's, for anyone but an admin)."""
     try:
-        with st.spinner("Opening your import draft: reading its file again…"):
-            resumed = w.resumed(service(), token, who)
+        svc = service()
+        resumed = working("Opening your import draft: reading its file again…",
+                          lambda _: w.resumed(svc, token, who))
     except ImportConsoleError as error:  # unreadable now, or another user's draft
         show_error(error)
         resumed = importing.Wizard()
@@ -701,8 +701,10 @@ def main() -> None:
     st.title("New import")
     w = wizard()
     token = w.to_load(st.query_params.get(DRAFT_PARAM))
+    opening = st.container()  # on every run, so that what follows keeps its place (and its open tab)
     if token is not None:
-        w = resume(w, token, who)
+        with opening:
+            w = resume(w, token, who)
     elif w.token and DRAFT_PARAM not in st.query_params:
         show_wizard(w)  # arrived from History's retry: the URL names the draft
     w.opened_by(who)

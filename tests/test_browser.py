@@ -254,3 +254,62 @@ def test_times_show_in_the_viewer_s_time_zone_named(browser, console_url, engine
         assert "UTC" not in page.get_by_test_id("stCaptionContainer").first.inner_text()
     finally:
         context.close()
+
+
+def test_an_undo_that_waits_shows_its_time_so_far_moving(page, console_url, engine):
+    # Issue 23: an undo is one statement, so its elapsed time is what it can show; here it waits
+    # for a writer that holds one of its contacts, and the page says so every second until it ends.
+    import sqlalchemy as sa
+
+    from core.importing import import_file
+    record = import_file(engine, csv_bytes(person(70), person(71)), "slow-undo.csv", "t")
+    page.goto(f"{console_url}/history?import={record.import_id}")
+    page.get_by_text("slow-undo.csv — completed").wait_for()
+    page.get_by_role("tab", name="Undo").click()
+    page.get_by_text("I understand: undo this import").click()
+    with engine.connect() as holder:
+        holder.execute(sa.text("SELECT 1 FROM contacts WHERE email = 'person70@example.com' FOR UPDATE"))
+        page.get_by_role("button", name="Undo this import").click()
+        seconds_shown = ("(after) => [...document.querySelectorAll('[data-testid=stProgress]')].map("
+                         "b => b.innerText.match(/Undoing the import of 2 contacts… \\((\\d+) s\\)/)).some("
+                         "m => m && +m[1] >= after)")
+        page.wait_for_function(seconds_shown, arg=0)
+        page.wait_for_function(seconds_shown, arg=2)  # it moves while it waits
+        holder.rollback()
+    page.get_by_text("Undone: 2 contacts deleted").wait_for()
+    page.get_by_text("slow-undo.csv — reverted").wait_for()
+
+
+def test_a_link_to_a_page_as_a_fresh_server_s_first_visit_runs_the_app(browser, database_url, tmp_path):
+    # Found in issue 23's walk: a server whose first visitor followed a link to History ran
+    # pages/history.py alone, listing every file of pages/ (common, the admins' pages) in the
+    # sidebar, until someone opened the root page.
+    with console_server(database_url, tmp_path / "streamlit.log", CONTACT_IMPORT_USER="browser-test") as (url, _):
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.set_default_timeout(WAIT_MS)
+            page.goto(f"{url}/history")
+            page.get_by_role("heading", name="Import history").wait_for()
+            navigation = page.get_by_test_id("stSidebarNav")
+            navigation.get_by_text("Import history", exact=True).wait_for()
+            assert "common" not in navigation.inner_text()
+        finally:
+            context.close()
+
+
+def test_a_bar_of_the_invalid_rows_chart_filters_the_errors_table(page, tmp_path):
+    # Issue 23: the review shows the invalid rows by field and reason; clicking a bar keeps its rows.
+    people = tmp_path / "mixed.csv"
+    people.write_bytes(csv_bytes(person(1, email="bad-1"), person(2, email="bad-2"), person(3, email="bad-3"),
+                                 person(4, linkedin_profile="https://example.com/x"), person(5)))
+    start_import(page, "Chart", people)
+    page.get_by_role("button", name="Next: review").click()
+    page.get_by_text("4 invalid rows", exact=True).wait_for()
+    chart = page.get_by_test_id("stVegaLiteChart").first
+    chart.wait_for()
+    page.get_by_text("Click a bar to see only its rows").wait_for()
+    box = chart.bounding_box()
+    # the bars run from the labels to the right; the largest (3 rows of Email) is the first
+    page.mouse.click(box["x"] + box["width"] * 0.7, box["y"] + 5 + 14)
+    page.get_by_text("Showing the 3 rows of the bars you picked").wait_for()

@@ -139,3 +139,20 @@ def test_the_template_csv_imports_as_it_is(engine):
     result = import_file(engine, template_csv(), "contacts-template.csv", "template")
     assert (result.inserted, result.invalid) == (1, 0)
     assert contacts(engine)["jane@example.com"]["metadata"] == {"source": "template"}
+
+
+def test_a_download_built_a_chunk_at_a_time_is_the_file_built_at_once(engine, monkeypatch):
+    # Issue 23: a large download is written a chunk at a time so its progress can be shown; the
+    # file is byte for byte what one pass over every row gives (one BOM, one header).
+    from core.storage import history
+    from tests.helpers import ADMIN
+    people = [person(n, company=f"=SUM(A{n})" if n % 2 else "", metadata='{"n": %d}' % n) for n in range(7)]
+    result = import_file(engine, csv_bytes(*people), "chunks.csv", "csv")
+    whole = to_export_csv(import_contacts(engine, result.import_id, limit=None).drop(columns=["id"]))
+    monkeypatch.setattr(history, "EXPORT_CHUNK", 3)
+    heard = []
+    assert import_contacts_csv(engine, result.import_id, lambda *p: heard.append(p)) == whole
+    assert heard == [("exporting", 3, 7), ("exporting", 6, 7), ("exporting", 7, 7)]
+    campaign = importing.attach_import(engine, result.import_id, "Chunks", ADMIN).id
+    listed = history.list_contacts(engine, campaign_id=campaign, limit=None).drop(columns=["id"])
+    assert history.campaign_contacts_csv(engine, campaign, expected=7) == to_export_csv(listed)

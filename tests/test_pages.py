@@ -663,3 +663,56 @@ def test_a_re_import_leads_with_what_changes_and_the_done_screen_offers_the_erro
     at = click(click(at, "Next: commit"), "Commit now")
     no_exceptions(at)
     assert any(b.label == "Download the 1 row to fix (CSV)" for b in at.get("download_button"))
+
+
+def test_a_large_download_is_built_with_its_progress_then_offered(console, monkeypatch):
+    # Issue 23: a large download takes a minute to build, and Streamlit shows nothing while a
+    # clicked download builds: the page builds it on a first click, its progress shown, then offers it.
+    import pages.common
+    monkeypatch.setattr(pages.common, "LARGE_DOWNLOAD", 3)
+    result = import_file(console, csv_bytes(*(person(n) for n in range(5))), "large.csv", "csv")
+    at = page("history")
+    at.selectbox[3].set_value(result.import_id).run()
+    assert not [d for d in at.get("download_button") if "contacts of this import" in d.label]
+    at = click(at, "Prepare: download all contacts of this import")
+    no_exceptions(at)
+    assert [d for d in at.get("download_button") if d.label == "Download all contacts of this import (CSV)"]
+    key, data = at.session_state[pages.common.PREPARED]
+    lines = data.decode("utf-8-sig").splitlines()
+    assert len(lines) == 6 and lines[0].startswith("row,action,full_name,email")
+    at.run()  # still offered on the next rerun, not built again
+    assert [d for d in at.get("download_button") if d.label == "Download all contacts of this import (CSV)"]
+
+
+def test_a_wait_shows_its_stage_counts_and_its_time_so_far():
+    from pages.common import _progress_shown
+    stages = {"exporting": "Building the CSV: {done:,} of {total:,} contacts"}
+    assert _progress_shown("Building…", stages, {}, 0.4) == (0.0, "Building… (0 s)")
+    assert _progress_shown("Building…", stages, {"stage": "exporting", "done": 50_000, "total": 200_000}, 3.2) == (
+        0.25, "Building the CSV: 50,000 of 200,000 contacts (3 s)")
+    assert _progress_shown("Undoing…", stages, {"stage": "other", "done": 1, "total": 0}, 61) == (0.0, "Undoing… (61 s)")
+
+
+def test_history_charts_imports_over_time_and_an_import_s_invalid_rows(console):
+    # Issue 23: a chart above History's table, and one of the invalid rows on an import's page.
+    first = import_file(console, csv_bytes(person(1), person(2, email="bad"), person(3, email="worse")), "a.csv", "csv")
+    at = page("history")
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 1 and "inserted" in str(charts[0].proto)
+    at.selectbox[3].set_value(first.import_id).run()
+    no_exceptions(at)
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2 and "is not a valid email address" in str(charts[1].proto)
+
+
+def test_the_invalid_rows_chart_keeps_a_dozen_bars_and_one_bar_per_reason():
+    import pandas as pd
+
+    from pages.common import CHART_GROUPS, _chart_groups
+    errors = pd.DataFrame({"row": range(2, 40), "column": "email",
+                           "reason": [f"duplicate email in this file: row {n} is imported instead" for n in range(38)]})
+    assert _chart_groups(errors)["reason"].unique().tolist() == ["duplicate email in this file: another row is imported instead"]
+    many = pd.DataFrame({"row": range(100), "column": "locale", "reason": [f"reason {n % 20}" for n in range(100)]})
+    grouped = _chart_groups(many)
+    assert grouped[["field", "reason"]].drop_duplicates().shape[0] == CHART_GROUPS
+    assert (grouped["field"] == "other").sum() == 45 and set(grouped["field"]) == {"Language", "other"}

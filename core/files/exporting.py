@@ -60,14 +60,15 @@ def export_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def to_export_csv(frame: pd.DataFrame, *, bom: bool = True) -> bytes:
+def to_export_csv(frame: pd.DataFrame, *, bom: bool = True, header: bool = True) -> bytes:
     """CSV bytes of frame for download: formulas neutralised, UTF-8 with a BOM so Excel reads the
-    accents right, every row ending in CRLF as RFC 4180 says.
+    accents right, every row ending in CRLF as RFC 4180 says. A later chunk of a download goes
+    without the BOM and the header.
 
     >>> to_export_csv(pd.DataFrame({"name": ["=cmd|' /C calc'!A0", "Ann"]}), bom=False)
     b"name\\r\\n'=cmd|' /C calc'!A0\\r\\nAnn\\r\\n"
     """
-    text = export_safe(frame).to_csv(index=False, lineterminator="\r\n")
+    text = export_safe(frame).to_csv(index=False, header=header, lineterminator="\r\n")
     return ("\ufeff" if bom else "").encode() + text.encode("utf-8")
 
 

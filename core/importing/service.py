@@ -46,7 +46,7 @@ from core.files.spool import spool_file
 from core.importing.admission import LARGE_FILES
 from core.storage.review import Review, review_commit
 from core.rows import same_person
-from core.progress import Progress
+from core.progress import Progress, ignore_progress
 from core.files.reading import WHOLE_ROW, SourceFile, plain_json_objects, preview, read_contacts
 from core.storage.guard import ChangeGuard
 from core.storage.records import (MODES, check_change, check_mode, check_rules, contacts_mark, create_import,
@@ -197,7 +197,8 @@ def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str
     works on the draft, checked and recorded when it is committed; scripts on this machine (the
     CLI, tests, the benchmark) leave it out and act as the local user (core.access.local_actor).
     import_id: the id a kept draft was given (core.importing.drafts); a new one otherwise. A large
-    file waits for a slot (core.importing.admission), saying so through on_progress. mode: what the
+    file waits for a slot (core.importing.admission), saying so through on_progress, which then hears
+    ("reading", 0, bytes) and ("suggesting", rows, rows) for the mapping. mode: what the
     import may do to contacts (core.storage.records.MODES); rules: what it may do to each field of a
     stored contact (RULES); fixes: the kinds of one-click fixes to make (choose_fixes)."""
     check_mode(mode)
@@ -210,10 +211,13 @@ def open_file(engine: Engine | None, data: bytes | Path | Upload, file_name: str
     else:
         upload = Upload(path=data) if isinstance(data, Path) else Upload(data=data)
     name = file_name or (data.name if isinstance(data, Path) else "upload")
+    on_progress = on_progress or ignore_progress
     try:
         content = data if isinstance(data, bytes) else upload.read()  # the bytes in hand: no 2nd copy
         with LARGE_FILES.admit(len(content), on_progress):
+            on_progress("reading", 0, len(content))
             source_file = restored(read_contacts(content, name, **read_options))
+        on_progress("suggesting", len(source_file.frame), len(source_file.frame))
         draft = Draft(file=source_file, upload=upload, mapping={},
                       read_options=read_options, source=source, campaign=campaign, created_by=created_by,
                       actor=actor, mode=mode, fixes=chosen_fixes)

@@ -12,6 +12,7 @@ from core.rows.error_file import errors_column
 from core.errors import ImportNotFound
 from core.files.exporting import error_file_name, to_export_csv
 from core.fields import FIELDS
+from core.progress import Progress, ignore_progress
 from core.storage.records import abandon_stale_imports, import_uuid
 
 IMPORT_COLUMNS = ["id", "status", "source", "file_name", "created_by", "created_at", "completed_at",
@@ -116,35 +117,60 @@ def import_error_file(engine: Engine, import_id: str) -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=[*headers, errors_column(headers)])
 
 
+IMPORT_CONTACTS_SELECT = (
+    "SELECT l.row_number AS row, l.action, c.id::text AS id, c.full_name, c.email, "
+    "c.linkedin_profile, c.company, c.locale, c.timezone, c.metadata::text, l.previous::text "
+    "FROM import_contacts l JOIN contacts c ON c.email = l.email AND c.id = l.contact_id "
+    "WHERE l.import_id = :id ORDER BY l.row_number")
+IMPORT_CONTACT_COLUMNS = ["row", "action", "id", *FIELDS, "previous"]
+EXPORT_CHUNK = 50_000  # rows fetched and written to CSV at a time by a download
+
+
 def import_contacts(engine: Engine, import_id: str, limit: int | None = 100, offset: int = 0) -> pd.DataFrame:
     """The contacts linked to an import, in source row order, one page at a time. metadata and
     previous come as JSON text, as stored: a value that PostgreSQL holds but Python cannot parse
     (a 9,000-digit number, a very deep nesting) must not break the page (issue 9, point 5)."""
-    columns = ["row", "action", "id", *FIELDS, "previous"]
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT l.row_number AS row, l.action, c.id::text AS id, c.full_name, c.email, "
-            "c.linkedin_profile, c.company, c.locale, c.timezone, c.metadata::text, l.previous::text "
-            "FROM import_contacts l JOIN contacts c ON c.email = l.email AND c.id = l.contact_id "
-            "WHERE l.import_id = :id "
-            "ORDER BY l.row_number LIMIT :limit OFFSET :offset"),
-            {"id": import_uuid(import_id), "limit": limit, "offset": offset}).all()
-    return pd.DataFrame(rows, columns=columns)
+        rows = conn.execute(sa.text(IMPORT_CONTACTS_SELECT + " LIMIT :limit OFFSET :offset"),
+                            {"id": import_uuid(import_id), "limit": limit, "offset": offset}).all()
+    return pd.DataFrame(rows, columns=IMPORT_CONTACT_COLUMNS)
 
 
-def import_contacts_csv(engine: Engine, import_id: str) -> bytes:
-    """Every contact linked to an import as a formula-safe CSV download (core.files.exporting)."""
-    return to_export_csv(import_contacts(engine, import_id, limit=None).drop(columns=["id"]))
+def import_contacts_csv(engine: Engine, import_id: str, on_progress: Progress | None = None) -> bytes:
+    """Every contact linked to an import as a formula-safe CSV download (core.files.exporting),
+    built EXPORT_CHUNK rows at a time: on_progress("exporting", rows written, the import's rows)."""
+    total = get_import(engine, import_id)["total_rows"] or 0
+    return _streamed_csv(engine, IMPORT_CONTACTS_SELECT, {"id": import_uuid(import_id)}, IMPORT_CONTACT_COLUMNS,
+                         total, on_progress)
 
 
-def campaign_contacts_csv(engine: Engine, campaign_id: str) -> bytes:
-    """Every contact of a campaign's imports as a formula-safe CSV download."""
-    contacts = list_contacts(engine, campaign_id=campaign_id, limit=None)
-    return to_export_csv(contacts.drop(columns=["id"]))
+def campaign_contacts_csv(engine: Engine, campaign_id: str, on_progress: Progress | None = None,
+                          expected: int = 0) -> bytes:
+    """Every contact of a campaign's imports as a formula-safe CSV download; on_progress hears
+    ("exporting", rows written, expected): the caller's count (list_campaigns'), not counted again."""
+    query, params, order = _contacts_query(campaign_id=campaign_id)
+    return _streamed_csv(engine, f"{query} ORDER BY {order}", params, CONTACT_COLUMNS, expected, on_progress)
+
+
+def _streamed_csv(engine: Engine, query: str, params: dict, columns: list[str], total: int,
+                  on_progress: Progress | None) -> bytes:
+    """The rows of one query (one snapshot, one sort), fetched and written a chunk at a time, so a
+    page can say how far a large download has come; the id column left out."""
+    on_progress = on_progress or ignore_progress
+    parts, done = [], 0
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=EXPORT_CHUNK).execute(sa.text(query), params)
+        for rows in result.partitions(EXPORT_CHUNK):
+            frame = pd.DataFrame(rows, columns=columns).drop(columns=["id"])
+            parts.append(to_export_csv(frame, bom=not parts, header=not parts))
+            done += len(rows)
+            on_progress("exporting", done, total)
+    return b"".join(parts) or to_export_csv(pd.DataFrame(columns=columns).drop(columns=["id"]))
 
 
 CONTACT_SELECT = ("SELECT c.id::text AS id, c.full_name, c.email, c.linkedin_profile, c.company, c.locale, "
                   "c.timezone, c.metadata::text AS metadata, c.created_at, c.updated_at FROM contacts c")
+CONTACT_COLUMNS = ["id", *FIELDS, "created_at", "updated_at"]
 
 
 def list_contacts(engine: Engine, import_id: str | None = None, email: str | None = None,
@@ -155,7 +181,17 @@ def list_contacts(engine: Engine, import_id: str | None = None, email: str | Non
     (newest first: ids are time-ordered). metadata is the stored JSON text (see import_contacts).
     after: the sort key (email, or id for all) of the last contact of the page before, instead of
     an offset; each order is an index's, so any page costs what the first does, on Citus too."""
-    where, params = [], {"limit": limit, "offset": offset}
+    query, params, order = _contacts_query(import_id, email, campaign_id, after)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(f"{query} ORDER BY {order} LIMIT :limit OFFSET :offset"),
+                            {**params, "limit": limit, "offset": offset}).mappings().all()
+    return pd.DataFrame(rows, columns=CONTACT_COLUMNS)
+
+
+def _contacts_query(import_id: str | None = None, email: str | None = None, campaign_id: str | None = None,
+                    after: str | None = None) -> tuple[str, dict, str]:
+    """list_contacts' query, its parameters and its order."""
+    where, params = [], {}
     joined, order, key = "", "c.id DESC", "c.id < CAST(:after AS uuid)"
     if import_id is not None:
         joined = " JOIN import_contacts l ON l.email = c.email AND l.contact_id = c.id"
@@ -173,10 +209,7 @@ def list_contacts(engine: Engine, import_id: str | None = None, email: str | Non
     if after is not None:
         where.append(key)
         params["after"] = after
-    query = CONTACT_SELECT + joined + (" WHERE " + " AND ".join(where) if where else "")
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text(f"{query} ORDER BY {order} LIMIT :limit OFFSET :offset"), params).mappings().all()
-    return pd.DataFrame(rows, columns=["id", *FIELDS, "created_at", "updated_at"])
+    return CONTACT_SELECT + joined + (" WHERE " + " AND ".join(where) if where else ""), params, order
 
 
 def contacts_by_email(engine: Engine, emails: list[str]) -> list[dict]:
