@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import importing
-from pages.common import admin_page, md, plural, show_error, service, time_column
+from pages.common import admin_page, blank, md, plural, show_error, service, time_column
 
 COLUMNS = {"at": None, "action": "what", "actor": "who", "role": "role", "via": "through",
            "file_name": "file", "import_id": "import", "campaign": "campaign", "subject": "key or action",
@@ -36,7 +36,7 @@ def main() -> None:
         st.caption(f"{plural(total, 'action')} recorded, newest last. Rows are never changed or removed "
                    f"(the database refuses it).{shown_all}")
         shown = filtered(rows)
-        st.dataframe(shown[list(COLUMNS)], hide_index=True, column_config={**COLUMNS, "at": time_column("when")})
+        st.dataframe(blank(shown[list(COLUMNS)]), hide_index=True, column_config={**COLUMNS, "at": time_column("when")})
         st.download_button("Download these rows (CSV)", on_click="ignore", mime="text/csv",
                            data=importing.to_export_csv(shown[list(COLUMNS)]), file_name="audit-trail.csv")
     except Exception as error:

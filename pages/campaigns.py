@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.fields import FIELDS, field_label
-from pages.common import count_columns, csv_download, md, plural, show_error, service, signed_in, time_column
+from pages.common import blank, count_columns, csv_download, md, plural, show_error, service, signed_in, time_column
 
 CONTACTS_PAGE = 100
 
@@ -39,7 +39,7 @@ def campaign_detail(campaign) -> None:
     if imports.empty:
         st.caption("No import attached yet.")
         return
-    st.dataframe(imports[["created_at", "status", "source", "file_name", "total_rows"]], hide_index=True,
+    st.dataframe(blank(imports[["created_at", "status", "source", "file_name", "total_rows"]]), hide_index=True,
                  column_config={"created_at": time_column("imported"), "file_name": "file",
                                 **count_columns(total_rows="contacts written")})
     if not campaign.contacts:
@@ -49,7 +49,7 @@ def campaign_detail(campaign) -> None:
                            key=f"campaign_page_{campaign.id}")
     contacts = service().list_contacts(campaign_id=campaign.id, limit=CONTACTS_PAGE,
                              offset=(page - 1) * CONTACTS_PAGE)
-    st.dataframe(contacts.drop(columns=["id"]), hide_index=True,
+    st.dataframe(blank(contacts.drop(columns=["id"])), hide_index=True,
                  column_config={**{name: field_label(name) for name in FIELDS}, "created_at": time_column("added"),
                                 "updated_at": time_column("updated")})
     svc = service()  # outside the thread that builds a large download

@@ -203,6 +203,12 @@ def shown_time(at, named: bool = True) -> str:
     return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}" + (f" {zone}" if named else "")
 
 
+def blank(frame: pd.DataFrame) -> pd.DataFrame:
+    """frame with its empty text cells empty on screen: st.dataframe writes "None" in them."""
+    text = [column for column in frame.columns if frame[column].dtype == object]
+    return frame.assign(**{column: frame[column].fillna("") for column in text}) if text else frame
+
+
 def count_columns(*names: str, **labelled: str) -> dict:
     """Count columns shown with thousands separators (48,000), as the metrics show them;
     labelled: column -> its label."""
@@ -447,3 +453,17 @@ def _chart_groups(errors: pd.DataFrame) -> pd.DataFrame:
     rare = pd.MultiIndex.from_arrays([labelled["field"], labelled["reason"]]).isin(sizes.index[CHART_GROUPS - 1:])
     return labelled.assign(field=labelled["field"].where(~rare, "other"),
                            reason=labelled["reason"].where(~rare, f"{len(sizes) - CHART_GROUPS + 1} rarer reasons"))
+
+
+PAGE_ROWS = 1000  # rows of a long table sent to the browser at a time
+
+
+def page_picker(total: int, key: str) -> tuple[int, int]:
+    """(start, stop) of one page of PAGE_ROWS rows, with a page picker when there are more (keeps
+    1M-row files responsive). Tables get a copy of their page: a slice would keep the whole frame
+    alive in Streamlit's table store for as long as the session is."""
+    pages = max((total - 1) // PAGE_ROWS + 1, 1)
+    # keyed by the page count too: a filter that shortens the table starts again on page 1
+    page = 1 if pages == 1 else st.number_input(
+        f"Page (of {pages:,}, {PAGE_ROWS:,} rows each)", 1, pages, 1, key=f"{key}_{pages}")
+    return (page - 1) * PAGE_ROWS, page * PAGE_ROWS

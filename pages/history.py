@@ -8,8 +8,8 @@ from core import importing
 from core.access import AccessRefused, Actor, can
 from core.errors import ImportConsoleError
 from core.fields import FIELDS, field_label
-from pages.common import (HISTORY_IMPORT_PARAM, continue_in_wizard, count_columns, csv_download, drop_streamlit_upload,
-                          invalid_rows_chart, md,
+from pages.common import (HISTORY_IMPORT_PARAM, blank, continue_in_wizard, count_columns, csv_download, drop_streamlit_upload,
+                          invalid_rows_chart, md, page_picker,
                           plural, service, show_error, shown_time, signed_in, stored_commit_progress, time_column,
                           viewer_zone, working)
 
@@ -67,7 +67,7 @@ def history_table(imports):
     """The imports, a row selectable in the table itself; the box below names the selection too
     (and lets a keyboard pick one)."""
     st.caption(plural(len(imports), "import") + " · select a row to see its details")
-    table = st.dataframe(imports[TABLE_COLUMNS], hide_index=True, on_select="rerun", selection_mode="single-row",
+    table = st.dataframe(blank(imports[TABLE_COLUMNS]), hide_index=True, on_select="rerun", selection_mode="single-row",
                          key="history_table", column_config={
                              "created_at": time_column("created"), "file_name": "file", "created_by": "user",
                              "follows_file": "fixed rows of",
@@ -79,12 +79,14 @@ def history_table(imports):
         st.session_state[TABLE_PICK] = picked
         if picked is not None:
             st.session_state["history_selected"] = picked
-    labels = {row.id: f"{shown_time(row.created_at, named=False)} · {row.file_name or '(no file)'} · {row.status}"
+    # no status in the label: after an undo the browser went on showing the label it had drawn
+    # ("· completed") for the kept choice; the heading below says the status
+    labels = {row.id: f"{shown_time(row.created_at, named=False)} · {row.file_name or '(no file)'} · "
+                      f"{row.source} · {plural(int(row.file_rows or 0), 'row')}"
               for row in imports.itertuples(index=False)}
     linked = st.query_params.get(HISTORY_IMPORT_PARAM)  # a link to one import (the wizard's)
     if linked in labels and st.session_state.get("history_linked") != linked:
         st.session_state["history_linked"] = st.session_state["history_selected"] = linked
-    # A key keeps the choice when the import's label changes (its status, after an undo).
     return st.selectbox("Details of", list(labels), index=None, format_func=labels.get,
                         placeholder="Pick an import", key="history_selected")
 
@@ -154,7 +156,7 @@ def activity(import_id: str) -> None:
         st.caption("Nothing recorded for this import yet (imports made before the audit trail existed "
                    "have no rows).")
         return
-    st.dataframe(rows[list(AUDIT_COLUMNS)], hide_index=True,
+    st.dataframe(blank(rows[list(AUDIT_COLUMNS)]), hide_index=True,
                  column_config={**AUDIT_COLUMNS, "at": time_column("when")})
 
 
@@ -164,6 +166,8 @@ def errors_tab_view(record: dict) -> None:
         st.caption("No rejected rows.")
         return
     errors = invalid_rows_chart(errors, key=f"history_errors_chart_{record['id']}")
+    start, stop = page_picker(len(errors), f"history_errors_page_{record['id']}")
+    errors = errors.iloc[start:stop]
     # the wizard's words: fields as people say them, an expired value empty rather than "None"
     st.dataframe(errors.assign(column=errors["column"].map(field_label), value=errors["value"].fillna("")),
                  hide_index=True, column_config={"row": st.column_config.NumberColumn("row", format="%d")})
@@ -220,7 +224,7 @@ def undo_result(result) -> None:
                f"{plural(result.restored, 'contact')} restored.")
     if not result.conflicts.empty:
         st.warning(f"{plural(len(result.conflicts), 'change')} kept because a later import made them:")
-        st.dataframe(result.conflicts, hide_index=True)
+        st.dataframe(blank(result.conflicts), hide_index=True)
 
 
 def contacts_page(import_id: str, total: int) -> None:
@@ -230,7 +234,7 @@ def contacts_page(import_id: str, total: int) -> None:
     pages = (total - 1) // CONTACTS_PAGE + 1
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1)
     rows = service().import_contacts(import_id, limit=CONTACTS_PAGE, offset=(page - 1) * CONTACTS_PAGE)
-    st.dataframe(rows.drop(columns=["id"]), hide_index=True, column_config={
+    st.dataframe(blank(rows.drop(columns=["id"])), hide_index=True, column_config={
         "row": st.column_config.NumberColumn("row", format="%d"),
         **{name: field_label(name) for name in FIELDS}, "previous": "values before this import"})
     # Streamlit's own table download is off (it keeps formulas).

@@ -10,8 +10,8 @@ from core import importing
 from core.access import Actor, can
 from core.errors import ImportConsoleError
 from core.fields import FIELDS, REQUIRED_FIELDS, ROW, field_label
-from pages.common import (DRAFT_PARAM, FIX_WIDTHS, current_actor, drop_streamlit_upload, history_link,
-                          invalid_rows_chart, literal, md, plural,
+from pages.common import (DRAFT_PARAM, FIX_WIDTHS, blank, current_actor, drop_streamlit_upload, history_link,
+                          PAGE_ROWS, invalid_rows_chart, literal, md, page_picker, plural,
                           save_wizard, service, show_error, show_wizard, signed_in, stored_commit_progress,
                           time_column, wizard, working)
 
@@ -23,7 +23,6 @@ UNMAPPED = "— not mapped —"
 DETECTED = "detected"
 ENCODINGS = [DETECTED, "utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16", "mac-roman"]
 DELIMITERS = {DETECTED: None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "pipe |": "|"}
-PAGE_ROWS = 1000
 DISCARDING = "discarding_draft"  # the token of the draft whose discard waits for its confirmation
 WAITING_TEXT = ("Other large files are being read on this server: {done:,} ahead of yours. Yours goes next, "
                 "as soon as one of them is done.")
@@ -406,7 +405,7 @@ def changes_section(preview) -> None:
                               for field, n in preview.changes_by_field.items()))
         if preview.total_changes > len(preview.changes):
             st.caption(f"The first {len(preview.changes):,} of {preview.total_changes:,} changes, in row order:")
-        st.dataframe(preview.changes.assign(field=preview.changes["field"].map(field_label)), hide_index=True)
+        st.dataframe(blank(preview.changes.assign(field=preview.changes["field"].map(field_label))), hide_index=True)
 
 
 def quick_fixes(w: importing.Wizard) -> None:
@@ -470,7 +469,7 @@ def same_person_section(draft: importing.Draft) -> None:
     if not same.empty:
         with st.expander(f"{plural(len(same), 'row')} may be the same person as another contact "
                          "(the same LinkedIn profile under another email)", expanded=True):
-            st.dataframe(same.head(PAGE_ROWS), hide_index=True, column_config=GRID_COLUMNS)
+            st.dataframe(blank(same.head(PAGE_ROWS)), hide_index=True, column_config=GRID_COLUMNS)
             st.caption("Nothing is merged. Import them as separate contacts, or skip them.")
             if st.button(f"Skip {plural(len(same), 'row')}", key="skip_same_person"):
                 wizard().skip(service(), same["row"].tolist())
@@ -488,7 +487,7 @@ def errors_section(draft: importing.Draft) -> None:
     chosen = invalid_rows_chart(report.errors, key=f"errors_chart_{id(report)}")
     start, stop = page_picker(len(chosen), "errors_page")
     errors = chosen.iloc[start:stop]
-    st.dataframe(errors.assign(column=errors["column"].map(field_label)), hide_index=True,
+    st.dataframe(blank(errors.assign(column=errors["column"].map(field_label))), hide_index=True,
                  column_config={"row": st.column_config.NumberColumn("row", format="%d")})
     for hint in importing.hints(draft):
         st.info(md(hint), icon=":material/lightbulb:")
@@ -498,22 +497,12 @@ def errors_section(draft: importing.Draft) -> None:
                             "a spreadsheet and upload the file as a new import.")
 
 
-def page_picker(total: int, key: str) -> tuple[int, int]:
-    """(start, stop) of one page of PAGE_ROWS rows, with a page picker when there are more (keeps
-    1M-row files responsive). Tables get a copy of their page: a slice would keep the whole frame
-    alive in Streamlit's table store for as long as the session is."""
-    pages = max((total - 1) // PAGE_ROWS + 1, 1)
-    page = 1 if pages == 1 else st.number_input(
-        f"Page (of {pages:,}, {PAGE_ROWS:,} rows each)", 1, pages, 1, key=key)
-    return (page - 1) * PAGE_ROWS, page * PAGE_ROWS
-
-
 def all_rows(draft: importing.Draft) -> None:
     only_errors = st.toggle("Only rows with errors", value=False)
     _, total = importing.row_fates(draft, count=0, only_invalid=only_errors)
     start, _ = page_picker(total, "rows_page")
     rows, _ = importing.row_fates(draft, start, PAGE_ROWS, only_invalid=only_errors)
-    st.dataframe(rows, hide_index=True, column_config=GRID_COLUMNS)
+    st.dataframe(blank(rows), hide_index=True, column_config=GRID_COLUMNS)
 
 
 def fix_rows(draft: importing.Draft) -> None:
@@ -646,7 +635,7 @@ def unfinished_drafts(who: Actor) -> None:
     with st.expander(f"Unfinished imports ({len(kept):,})" + (" — everyone's" if everyone else ""),
                      expanded=DISCARDING in st.session_state):
         columns = ["file_name", *(["created_by"] if everyone else []), "rows", "created_at", "updated_at", "step"]
-        picked = st.dataframe(kept[columns], hide_index=True, on_select="rerun", selection_mode="single-row",
+        picked = st.dataframe(blank(kept[columns]), hide_index=True, on_select="rerun", selection_mode="single-row",
                               key="unfinished_drafts", column_config={
                                   "file_name": "file", "created_by": "by", "rows": st.column_config.NumberColumn("rows"),
                                   "created_at": time_column("started"), "updated_at": time_column("last change")})

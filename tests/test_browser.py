@@ -278,6 +278,7 @@ def test_an_undo_that_waits_shows_its_time_so_far_moving(page, console_url, engi
         holder.rollback()
     page.get_by_text("Undone: 2 contacts deleted").wait_for()
     page.get_by_text("slow-undo.csv — reverted").wait_for()
+    assert "completed" not in page.get_by_test_id("stSelectbox").filter(has_text="Details of").inner_text()
 
 
 def test_a_link_to_a_page_as_a_fresh_server_s_first_visit_runs_the_app(browser, database_url, tmp_path):

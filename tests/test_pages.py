@@ -295,6 +295,8 @@ def test_history_undoes_an_import_after_confirmation(console):
     # Issue 10, point 3: the screen tells the truth at once, and there is no second undo to click.
     assert shown(at.subheader[0].value).endswith("— reverted")
     assert not [b for b in at.button if b.label == "Undo this import"]
+    # Issue 23: the box that picked it keeps it, and says nothing that an undo makes stale
+    assert at.selectbox[3].value == result.import_id and "completed" not in at.selectbox[3].options[0]
 
 
 def test_a_ragged_row_is_one_error_and_the_rest_imports(console):
@@ -716,3 +718,13 @@ def test_the_invalid_rows_chart_keeps_a_dozen_bars_and_one_bar_per_reason():
     grouped = _chart_groups(many)
     assert grouped[["field", "reason"]].drop_duplicates().shape[0] == CHART_GROUPS
     assert (grouped["field"] == "other").sum() == 45 and set(grouped["field"]) == {"Language", "other"}
+
+
+def test_empty_cells_show_empty_not_none(console):
+    # Issue 23: a contact without a company showed "None" in History's contacts and the campaign's.
+    result = import_file(console, csv_bytes(person(1)), "plain.csv", "csv")
+    at = page("history")
+    at.selectbox[3].set_value(result.import_id).run()
+    contacts = next(d.value for d in at.dataframe if "linkedin_profile" in d.value.columns)
+    assert contacts["company"].tolist() == [""] and contacts["previous"].tolist() == [""]
+    assert at.dataframe[0].value["campaign"].tolist() == [""]
