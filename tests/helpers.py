@@ -101,3 +101,10 @@ def holding(engine, *emails: str):
         yield conn.close
     finally:
         conn.close()
+
+
+def open_tab(at, import_id: str, label: str):
+    """Open a tab of an import's details in History's AppTest (only the open tab runs)."""
+    from pages.history import tabs_key
+    at.session_state[tabs_key(import_id)] = label
+    return at.run()

@@ -22,7 +22,7 @@ from core.errors import ImportConsoleError
 from core.files.exporting import to_export_csv
 from core.storage.history import get_import, list_imports
 from tests.conftest import DATA
-from tests.helpers import ADMIN, IMPORTER, count, csv_bytes, person
+from tests.helpers import ADMIN, IMPORTER, count, csv_bytes, open_tab, person
 from tests.test_cli import cli
 from tests.test_pages import TIMEOUT, click, finish_commits, metrics, no_exceptions, shown, upload
 
@@ -298,6 +298,7 @@ def test_an_importer_sees_why_undo_and_the_admin_pages_are_not_theirs(console):
     result = importing.import_file(console, csv_bytes(person(1)), "a.csv", "csv", actor=IMPORTER)
     at = console_page("history", "ivy@example.com")
     at.selectbox[3].set_value(result.import_id).run()
+    open_tab(at, result.import_id, "Undo")
     assert shown(at.info[0].value) == ("Undoing an import needs the admin role; ivy@example.com is an importer. "
                                        "Ask an admin if you need it.")
     assert [b for b in at.button if b.label == "Undo this import"][0].disabled
@@ -323,6 +324,7 @@ def test_the_console_flow_import_attach_undo_is_audited_in_order_with_the_signed
     assert get_import(console, import_id)["created_by"] == "ana@example.com"
     history = console_page("history", "ana@example.com")
     history.selectbox[3].set_value(import_id).run()
+    open_tab(history, import_id, "Undo")
     history.checkbox[0].check().run()
     [b for b in history.button if b.label == "Undo this import"][0].click().run()
     no_exceptions(history)
@@ -330,7 +332,7 @@ def test_the_console_flow_import_attach_undo_is_audited_in_order_with_the_signed
                                            ("attached", "ana@example.com", "admin"),
                                            ("undone", "ana@example.com", "admin")]
     assert set(audit_log.trail(console, import_id)["via"]) == {"console"}
-    activity = history.dataframe[-1].value  # the import's Activity tab
+    activity = open_tab(history, import_id, "Activity").dataframe[-1].value
     assert activity["action"].tolist() == ["committed", "attached", "undone"]
 
 

@@ -12,7 +12,7 @@ from core.storage.campaigns import create_campaign
 from core.storage.history import get_import, list_imports
 from core.importing import import_file
 from tests.conftest import DATA
-from tests.helpers import ADMIN, count, csv_bytes, holding, person
+from tests.helpers import ADMIN, count, csv_bytes, holding, open_tab, person
 
 
 TIMEOUT = 60
@@ -254,6 +254,7 @@ def test_history_attaches_an_import_to_a_campaign(console):
     result = import_file(console, csv_bytes(person(1)), "gamma.csv", "csv")
     at = page("history")
     at.selectbox[3].set_value(result.import_id).run()
+    open_tab(at, result.import_id, "Campaign")
     at.text_input[1].set_value("Summer")  # inside a form: submitted with the click
     at.button[0].click().run()
     no_exceptions(at)
@@ -285,6 +286,7 @@ def test_history_undoes_an_import_after_confirmation(console):
     result = import_file(console, csv_bytes(person(1), person(2)), "undo-me.csv", "csv")
     at = page("history")
     at.selectbox[3].set_value(result.import_id).run()
+    open_tab(at, result.import_id, "Undo")
     undo = [b for b in at.button if b.label == "Undo this import"][0]
     assert undo.disabled
     at.checkbox[0].check().run()
@@ -675,6 +677,7 @@ def test_a_large_download_is_built_with_its_progress_then_offered(console, monke
     result = import_file(console, csv_bytes(*(person(n) for n in range(5))), "large.csv", "csv")
     at = page("history")
     at.selectbox[3].set_value(result.import_id).run()
+    open_tab(at, result.import_id, "Contacts")
     assert not [d for d in at.get("download_button") if "contacts of this import" in d.label]
     at = click(at, "Prepare: download all contacts of this import")
     no_exceptions(at)
@@ -725,6 +728,7 @@ def test_empty_cells_show_empty_not_none(console):
     result = import_file(console, csv_bytes(person(1)), "plain.csv", "csv")
     at = page("history")
     at.selectbox[3].set_value(result.import_id).run()
+    open_tab(at, result.import_id, "Contacts")
     contacts = next(d.value for d in at.dataframe if "linkedin_profile" in d.value.columns)
     assert contacts["company"].tolist() == [""] and contacts["previous"].tolist() == [""]
     assert at.dataframe[0].value["campaign"].tolist() == [""]
