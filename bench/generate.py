@@ -10,6 +10,9 @@ cells often empty. CLEAN is its twin: the same people, with ASCII lower-case ema
 optional cell filled, the file the benchmark always used. A 1,000,000-row file is about 180 MB
 clean and 140 MB realistic.
 
+UNTIDY is REALISTIC with most LinkedIn profile URLs written the way LinkedIn's own exports and
+CRMs write them (a trailing slash, a tracking query, http://, no scheme, a country subdomain).
+
 The "changed" variant holds the same people with one field changed in every row (company, time
 zone or the metadata's score, in turn): re-imported over the plain file, every contact updates
 exactly one field.
@@ -64,12 +67,20 @@ class Shape:
     optional_empty: float = 0.0        # company, locale, time zone each left empty this often
     quote_all: bool = False            # every cell quoted, as some exporters write them
     invalid: float = INVALID_SHARE
+    untidy_linkedin: float = 0.0       # a profile URL as exports write it: …/in/anna-lee/, ?trk=…, http://…
 
 
 CLEAN = Shape("clean")
 REALISTIC = Shape("realistic", international_local=0.045, international_domain=0.022, mixed_case=0.5,
                   metadata=0.5, optional_empty=0.3)
-SHAPES = {shape.name: shape for shape in (CLEAN, REALISTIC)}
+# REALISTIC with the profile URLs of a LinkedIn or Sales Navigator export: most end in a slash
+# or carry a tracking query, each a one-click fix (core.rows.quick_fixes) offered in the review.
+UNTIDY = Shape("untidy", international_local=0.045, international_domain=0.022, mixed_case=0.5,
+               metadata=0.5, optional_empty=0.3, untidy_linkedin=0.8)
+SHAPES = {shape.name: shape for shape in (CLEAN, REALISTIC, UNTIDY)}
+# How an untidy profile URL is written, in turn: https://www.linkedin.com/in/anna-lee-7 becomes
+UNTIDY_URLS = ("{url}/", "{url}?trk=public_profile", "{url}/?originalSubdomain=de",
+               "http://{rest}", "{rest}", "https://de.{bare}")
 
 
 def _cell(value: str) -> str:
@@ -94,6 +105,7 @@ def rows(n: int, seed: int = 42, changed: bool = False, shape: Shape = CLEAN):
     # A duplicate repeats the identity (email) of an earlier row, sometimes in another case.
     duplicate_of = (rng.random(n) * np.arange(n)).astype(np.int64)
     looks = rng.random((n, 7))  # the shape's dice, drawn whatever the shape: the same people in each
+    untidy = rng.random(n)  # drawn last, so that the files of the shapes before it stay as they were
     for i in range(n):
         k = kind[i]
         who = int(duplicate_of[i]) if (k < DUPLICATE_SHARE and i > 0) else i
@@ -110,6 +122,8 @@ def rows(n: int, seed: int = 42, changed: bool = False, shape: Shape = CLEAN):
             "timezone": TIMEZONES[zone[i]],
             "metadata": f'{{"source": "{SOURCES[source[i]]}", "score": {score[i]}}}',
         }
+        if untidy[who] < shape.untidy_linkedin:
+            row["linkedin_profile"] = _untidy(row["linkedin_profile"], who)
         _thin_out(shape, looks[i], row)
         if changed:
             _change_one_field(row, i, company[i], zone[i], score[i])
@@ -130,6 +144,11 @@ def _email(shape: Shape, dice: np.ndarray, first: str, last: str, who: int, doma
         local, domain = email.split("@")
         return ".".join(part.capitalize() for part in local.split(".")) + "@" + domain.capitalize()
     return email.lower()
+
+
+def _untidy(url: str, who: int) -> str:
+    rest = url.removeprefix("https://")
+    return UNTIDY_URLS[who % len(UNTIDY_URLS)].format(url=url, rest=rest, bare=rest.removeprefix("www."))
 
 
 def _thin_out(shape: Shape, dice: np.ndarray, row: dict) -> None:
