@@ -732,3 +732,11 @@ def test_empty_cells_show_empty_not_none(console):
     contacts = next(d.value for d in at.dataframe if "linkedin_profile" in d.value.columns)
     assert contacts["company"].tolist() == [""] and contacts["previous"].tolist() == [""]
     assert at.dataframe[0].value["campaign"].tolist() == [""]
+
+
+def test_a_file_name_with_braces_reads_as_itself_in_a_progress_text():
+    # The upload's progress names the file inside a text that str.format fills in later.
+    from pages.common import _progress_shown, literal
+    stages = {"reading": f"Reading {literal('Q4 {final} *list*.csv')} (2.0 MB)…"}
+    _, text = _progress_shown("Reading…", stages, {"stage": "reading", "done": 0, "total": 2_000_000}, 1.2)
+    assert shown(text) == "Reading Q4 {final} *list*.csv (2.0 MB)… (1 s)"
