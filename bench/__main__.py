@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per size; the table shows medians")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--shapes", default="clean,realistic",
-                        help="comma-separated: realistic (like real exports), clean (its twin)")
+                        help="comma-separated: realistic (like real exports), clean (its twin), untidy "
+                             "(realistic, with LinkedIn URLs as exports write them)")
     parser.add_argument("--read-only", action="store_true", help="only read and validate each file")
     args = parser.parse_args(argv)
     args.shapes = [SHAPES[name] for name in args.shapes.split(",")]

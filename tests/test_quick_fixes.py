@@ -218,3 +218,19 @@ def test_many_linkedin_urls_are_fixed_column_by_column_as_they_are_one_by_one(ur
         quick_fixes.VECTOR_FROM = kept
     assert [o.as_dict() for o in by_column.fixes] == [o.as_dict() for o in one_by_one.fixes]
     assert by_column.normalized["linkedin_profile"].equals(one_by_one.normalized["linkedin_profile"])
+
+
+SPACES_AND_INVISIBLES = st.sampled_from(["\u00a0", "\u2028", "\u3000", "\x85", "\u200b", "\u202e", "\ufeff", "\u1680",
+                                         "\u00ad", "\x1c", "\u0131", "\u212a", "K", "\n", "\t", " "])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.builds(lambda url, where, odd: url[:where] + odd + url[where:], URLISH,
+                          st.integers(0, 40), st.one_of(st.just(""), SPACES_AND_INVISIBLES, TEXT)),
+                min_size=1, max_size=50))
+def test_the_column_check_of_linkedin_urls_is_the_one_value_check(urls):
+    # is_linkedin_profile runs Arrow's RE2 on the column; one value at a time it is Python's re
+    # (VALUE_CHECKS): the pattern is written so that both read it alike.
+    from core.rows.validation import is_linkedin_profile
+    assert is_linkedin_profile(pd.Series(urls)).tolist() == [bool(VALUE_CHECKS["linkedin_url"](u)) and u != ""
+                                                            for u in urls]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from itertools import islice
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -108,6 +109,11 @@ KINDS: dict[str, FixKind] = {kind.kind: kind for kind in (
 FIELDS_FIXED = tuple(dict.fromkeys(f for kind in KINDS.values() for f in kind.fields))
 
 
+def kinds_of(field_name: str) -> frozenset[str]:
+    """The kinds that fix values of this field."""
+    return frozenset(kind.kind for kind in KINDS.values() if field_name in kind.fields)
+
+
 def check_kinds(kinds) -> frozenset[str]:
     """The kinds named, checked; "all" names every kind."""
     chosen = set(kinds)
@@ -127,7 +133,27 @@ class FieldFixes:
 
     positions: np.ndarray
     after: list[str]
-    steps: dict[str, list[tuple[int, str, str]]]  # kind -> (index into positions, before, after)
+    steps: dict[str, Steps]  # kind -> the values it changed
+
+
+@dataclass
+class Steps:
+    """What one kind changed in one field: indexes into FieldFixes.positions, and each value before
+    and after it. before and after may be Arrow arrays, read only for the examples: an export whose
+    every URL ends in a slash has a million of them."""
+
+    indexes: np.ndarray
+    before: Sequence[str] | pa.Array
+    after: Sequence[str] | pa.Array
+
+    def __len__(self) -> int:
+        return len(self.indexes)
+
+    def first(self, count: int) -> list[tuple[int, str, str]]:
+        def text(values, i):
+            value = values[i]
+            return value.as_py() if isinstance(value, pa.Scalar) else value
+        return [(int(self.indexes[i]), text(self.before, i), text(self.after, i)) for i in range(min(count, len(self)))]
 
 
 def fix_field(field_name: str, values: pd.Series, kinds: frozenset[str],
@@ -137,7 +163,7 @@ def fix_field(field_name: str, values: pd.Series, kinds: frozenset[str],
     chosen = [KINDS[k] for k in KINDS if k in kinds and field_name in KINDS[k].fields]
     if field_name == "linkedin_profile" and len(values) > VECTOR_FROM:
         return _fix_urls(values, [kind.kind for kind in chosen], normalized_again)
-    positions, after, steps = [], [], {kind.kind: [] for kind in chosen}
+    positions, after, found = [], [], {kind.kind: [] for kind in chosen}
     for position, value in zip(values.index, values.to_numpy(dtype=object)):
         current, changed = value, []
         for kind in chosen:
@@ -151,9 +177,11 @@ def fix_field(field_name: str, values: pd.Series, kinds: frozenset[str],
         if current == value or not passes(current):
             continue
         for kind, before, step in changed:
-            steps[kind].append((len(positions), before, step))
+            found[kind].append((len(positions), before, step))
         positions.append(position)
         after.append(current)
+    steps = {kind: Steps(np.asarray([i for i, _, _ in made], dtype=np.int64), [b for _, b, _ in made],
+                         [a for _, _, a in made]) for kind, made in found.items()}
     return FieldFixes(np.asarray(positions, dtype=np.int64), after, steps)
 
 
@@ -167,51 +195,81 @@ _LINKEDIN_RE2 = _LINKEDIN.pattern.replace("(?ai)", "(?i)")
 
 
 def _fix_urls(values: pd.Series, kinds: list[str], normalized_again: Callable[[str], str]) -> FieldFixes:
-    """fix_field for many LinkedIn URLs: each URL split into its parts once, each kind a change of
-    one part across the column, the results checked in one pass (is_linkedin_profile: fix_field's
-    passes, column-wise). Full-width characters are rare: those values go one by one."""
+    """fix_field for many LinkedIn URLs, in Arrow: each URL split into its parts once, each kind a
+    change of one part across the column, the results checked in one pass (is_linkedin_profile:
+    fix_field's passes, column-wise). Full-width characters are rare: those values go one by one."""
     from core.rows.validation import is_linkedin_profile
-    text = values.astype(object)
-    widened = None
+    original = values.astype(object)
+    text, widened = original, None
     if "full_width" in kinds:
         odd = ~text.map(str.isascii)
         widened = odd & (text.where(~odd, text[odd].map(_full_width)) != text)
         text = text.where(~widened, text[widened].map(_full_width))
-    found = pc.extract_regex(pa.array(text.tolist(), pa.large_string()), _LINKEDIN_RE2)
-    parts = pd.DataFrame({name: found.field(name).to_numpy(zero_copy_only=False) for name in _PARTS},
-                         index=values.index).fillna("").astype(object)
-    matched = parts["path"] != ""
-    changes = {"linkedin_scheme": ("scheme", matched & (parts["scheme"] == ""), "https://"),
-               "linkedin_subdomain": ("host", matched & ~parts["host"].str.lower().isin(_USUAL_HOSTS), "www.linkedin.com"),
-               "linkedin_query": ("rest", matched & (parts["rest"] != ""), ""),
-               "linkedin_slash": ("slash", matched & (parts["slash"] != ""), "")}
+    column = pa.array(text.tolist(), pa.large_string())
+    found = pc.extract_regex(column, _LINKEDIN_RE2)
+    parts = {name: pc.fill_null(pc.struct_field(found, name), _text("")) for name in _PARTS}
+    matched = pc.not_equal(parts["path"], _text(""))
+    changes = {"linkedin_scheme": ("scheme", pc.equal(parts["scheme"], ""), "https://"),
+               "linkedin_subdomain": ("host", pc.invert(pc.is_in(pc.utf8_lower(parts["host"]),
+                                                                 value_set=pa.array(_USUAL_HOSTS, pa.large_string()))),
+                                      "www.linkedin.com"),
+               "linkedin_query": ("rest", pc.not_equal(parts["rest"], ""), ""),
+               "linkedin_slash": ("slash", pc.not_equal(parts["slash"], ""), "")}
+    # a kind's values before and after it, as the parts they are joined from: only the offer's
+    # examples are ever joined (the regex is anchored, so a URL is its parts joined)
     befores, afters, masks = {}, {}, {}
-    current = text.where(~matched, _joined(parts))
     for kind in kinds:
         if kind in changes:
             part, mask, value = changes[kind]
-            befores[kind], masks[kind] = current, mask
-            parts.loc[mask, part] = value
-            current = afters[kind] = current.where(~mask, _joined(parts))
-    if widened is not None:
-        befores["full_width"], afters["full_width"], masks["full_width"] = values.astype(object), text, widened
-    touched = pd.Series(False, index=values.index)
+            masks[kind] = pc.and_(matched, mask)
+            befores[kind] = dict(parts)
+            parts[part] = pc.if_else(masks[kind], _text(value), parts[part])
+            afters[kind] = dict(parts)
+    touched = np.zeros(len(values), dtype=bool)
     for mask in masks.values():
-        touched |= mask
-    fixed = current.where(~touched, current[touched].map(normalized_again))
-    good = touched & (fixed != values.astype(object)) & is_linkedin_profile(fixed.astype(str))
-    positions = np.flatnonzero(good.to_numpy())
-    index = {label: i for i, label in enumerate(values.index[positions])}
+        touched |= mask.to_numpy(zero_copy_only=False)
+    current = pc.if_else(pa.array(touched), _joined(parts), column) if masks else column
+    if widened is not None:
+        befores["full_width"], afters["full_width"] = pa.array(original.tolist(), pa.large_string()), column
+        touched |= widened.to_numpy(dtype=bool)
+    at = np.flatnonzero(touched)
+    fixed = pd.Series([normalized_again(value) for value in current.take(at).to_pylist()], dtype=object)
+    good = (fixed != original.iloc[at].reset_index(drop=True)) & is_linkedin_profile(fixed)
+    positions = at[good.to_numpy()]
+    index = np.full(len(values), -1, dtype=np.int64)
+    index[positions] = np.arange(len(positions))
     steps = {}
-    for kind in (k for k in KINDS if k in masks):
-        hit = masks[kind] & good
-        steps[kind] = [(index[label], before, step) for label, before, step
-                       in zip(values.index[hit.to_numpy()], befores[kind][hit], afters[kind][hit])]
-    return FieldFixes(values.index[positions].to_numpy(dtype=np.int64), fixed[good].tolist(), steps)
+    for kind in (k for k in KINDS if k in befores):
+        mask = widened.to_numpy(dtype=bool) if kind == "full_width" else masks[kind].to_numpy(zero_copy_only=False)
+        hit = np.flatnonzero(mask & (index >= 0))
+        steps[kind] = Steps(index[hit], _values_at(befores[kind], hit), _values_at(afters[kind], hit))
+    return FieldFixes(values.index[positions].to_numpy(dtype=np.int64), fixed[good.to_numpy()].tolist(), steps)
 
 
-def _joined(parts: pd.DataFrame) -> pd.Series:
-    return parts["scheme"] + parts["host"] + parts["path"] + parts["slash"] + parts["rest"]
+@dataclass
+class _JoinedAt:
+    """The URLs that parts join into at these positions, joined when read."""
+
+    parts: dict
+    at: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    def __getitem__(self, i: int) -> str:
+        return "".join(self.parts[name][int(self.at[i])].as_py() for name in _PARTS)
+
+
+def _values_at(values: pa.Array | dict, at: np.ndarray) -> pa.Array | _JoinedAt:
+    return _JoinedAt(values, at) if isinstance(values, dict) else values.take(at)
+
+
+def _joined(parts: dict) -> pa.Array:
+    return pc.binary_join_element_wise(*(parts[name] for name in _PARTS), _text(""))
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.large_string())
 
 
 def offers_of(possible: dict[str, FieldFixes], made: dict[str, FieldFixes], rows: np.ndarray) -> list[FixOffer]:
@@ -219,20 +277,23 @@ def offers_of(possible: dict[str, FieldFixes], made: dict[str, FieldFixes], rows
     (made: with the kinds chosen), in the order of KINDS; rows: the file's row numbers."""
     offers = []
     for kind in KINDS:
-        hits = _hits(possible, kind)
-        if hits:
+        count = _rows_of(possible, kind)
+        if count:
             examples = [{"row": int(rows[fixes.positions[index]]), "field": field_name, "before": before, "after": after}
-                        for field_name, fixes, (index, before, after) in hits[:EXAMPLES]]
-            offers.append(FixOffer(kind, KINDS[kind].label, _rows_of(hits), examples, _rows_of(_hits(made, kind))))
+                        for field_name, fixes, (index, before, after) in islice(_hits(possible, kind), EXAMPLES)]
+            offers.append(FixOffer(kind, KINDS[kind].label, count, examples, _rows_of(made, kind)))
     return offers
 
 
-def _hits(found: dict[str, FieldFixes], kind: str) -> list:
-    return [(field_name, fixes, step) for field_name, fixes in found.items() for step in fixes.steps.get(kind, ())]
+def _hits(found: dict[str, FieldFixes], kind: str):
+    return ((field_name, fixes, step) for field_name, fixes in found.items() if kind in fixes.steps
+            for step in fixes.steps[kind].first(EXAMPLES))
 
 
-def _rows_of(hits: list) -> int:
-    return len({int(fixes.positions[index]) for _, fixes, (index, _, _) in hits})
+def _rows_of(found: dict[str, FieldFixes], kind: str) -> int:
+    """The rows a kind changes across the fields, each counted once."""
+    positions = [fixes.positions[fixes.steps[kind].indexes] for fixes in found.values() if kind in fixes.steps]
+    return len(np.unique(np.concatenate(positions))) if positions else 0
 
 
 def applied_counts(offers: list[FixOffer]) -> dict[str, int]:
