@@ -54,7 +54,7 @@ def campaign_detail(campaign) -> None:
                                 "updated_at": time_column("updated")})
     svc = service()  # outside the thread that builds a large download
     csv_download("Download the campaign's contacts (CSV)",
-                 lambda on_progress: svc.campaign_contacts_csv(campaign.id, on_progress, campaign.contacts),
+                 lambda on_progress, out: svc.campaign_contacts_csv(campaign.id, on_progress, campaign.contacts, out),
                  f"{campaign.name}-contacts.csv", campaign.contacts, key=f"campaign_csv_{campaign.id}")
 
 

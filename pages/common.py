@@ -387,27 +387,36 @@ def _progress_shown(label: str, stages: dict[str, str], heard: dict, seconds: fl
 
 
 LARGE_DOWNLOAD = 20_000  # rows: a download this large is built first, its progress shown, then offered
-PREPARED = "prepared_download"  # (key, bytes) of the one large download built for this session
+PREPARED = "prepared_download"  # (key, spool file) of the one large download built for this session
 EXPORT_STAGES = {"exporting": "Building the CSV: {done:,} of {total:,} contacts"}
 
 
 def csv_download(label: str, build, file_name: str, rows: int, key: str) -> None:
-    """A CSV download of rows contacts; build(on_progress) -> bytes. A small one is built when
-    clicked; a large one (a minute for a million rows) is built on a first click, with its progress
-    shown, and then offered: Streamlit shows nothing while a clicked download is being built."""
+    """A CSV download of rows contacts; build(on_progress, out) returns the bytes, or writes them
+    to the file out. A small one is built when clicked; a large one (a minute for a million rows)
+    is built on a first click, its progress shown, into a temporary file, then offered from it:
+    Streamlit shows nothing while a clicked download is being built, and holding 200 MB per
+    session would undo the console's memory bound. The file goes with the session, or with the
+    next large download it prepares."""
     if rows < LARGE_DOWNLOAD:
-        st.download_button(label, data=lambda: build(None), file_name=file_name, mime="text/csv",
+        st.download_button(label, data=lambda: build(None, None), file_name=file_name, mime="text/csv",
                            on_click="ignore", key=key)
         return
     prepared = st.session_state.get(PREPARED)
     if prepared is None or prepared[0] != key:
-        if not st.button(f"Prepare: {label.replace('Download', 'download', 1)}", key=f"{key}_prepare",
-                         icon=":material/build:"):
+        prepare = st.empty()  # the button goes once clicked: the download takes its place
+        if not prepare.button(f"Prepare: {label.replace('Download', 'download', 1)}", key=f"{key}_prepare",
+                              icon=":material/build:"):
             return
-        prepared = st.session_state[PREPARED] = (key, working(f"Building the CSV of {rows:,} contacts…",
-                                                               build, EXPORT_STAGES))
-    st.download_button(label, data=prepared[1], file_name=file_name, mime="text/csv", on_click="ignore",
-                       key=key, type="primary", icon=":material/download:")
+        prepare.empty()
+        st.session_state.pop(PREPARED, None)  # the file of the last one goes
+        spool = importing.spool_file(".csv")
+        working(f"Building the CSV of {rows:,} contacts…", lambda on_progress: build(on_progress, spool),
+                EXPORT_STAGES)
+        spool.flush()
+        prepared = st.session_state[PREPARED] = (key, spool)
+    st.download_button(label, data=lambda: Path(prepared[1].name).read_bytes(), file_name=file_name,
+                       mime="text/csv", on_click="ignore", key=key, type="primary", icon=":material/download:")
 
 
 CHART_GROUPS = 12  # bars of the invalid-rows chart; the rarer reasons share the last one

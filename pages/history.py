@@ -242,7 +242,7 @@ def contacts_page(import_id: str, total: int) -> None:
     # Streamlit's own table download is off (it keeps formulas).
     svc = service()  # outside the thread that builds a large download
     csv_download("Download all contacts of this import (CSV)",
-                 lambda on_progress: svc.import_contacts_csv(import_id, on_progress),
+                 lambda on_progress, out: svc.import_contacts_csv(import_id, on_progress, out=out),
                  f"import-{import_id[:8]}-contacts.csv", total, key=f"import_csv_{import_id}")
 
 

@@ -314,3 +314,21 @@ def test_a_bar_of_the_invalid_rows_chart_filters_the_errors_table(page, tmp_path
     # the bars run from the labels to the right; the largest (3 rows of Email) is the first
     page.mouse.click(box["x"] + box["width"] * 0.7, box["y"] + 5 + 14)
     page.get_by_text("Showing the 3 rows of the bars you picked").wait_for()
+
+
+def test_a_large_download_is_prepared_with_its_progress_then_downloaded_whole(page, console_url, engine):
+    # Issue 23: more than 20,000 contacts are built first, into a file, their progress shown.
+    from core.importing import import_file
+    from pages.common import LARGE_DOWNLOAD
+    rows = LARGE_DOWNLOAD + 1
+    record = import_file(engine, csv_bytes(*(person(n) for n in range(rows))), "big-download.csv", "t")
+    page.goto(f"{console_url}/history?import={record.import_id}")
+    page.get_by_text("big-download.csv — completed").wait_for()
+    page.get_by_role("tab", name="Contacts").click()
+    page.get_by_role("button", name="Prepare: download all contacts of this import (CSV)").click()
+    download_button = page.get_by_role("button", name="Download all contacts of this import (CSV)", exact=True)
+    download_button.wait_for()
+    with page.expect_download() as download:
+        download_button.click()
+    lines = Path(download.value.path()).read_bytes().decode("utf-8-sig").split("\r\n")
+    assert len(lines) == rows + 2 and lines[0].startswith("row,action,full_name,email") and lines[-1] == ""

@@ -1,6 +1,7 @@
 """Page logic through Streamlit's AppTest, on the test database."""
 import re
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -682,8 +683,8 @@ def test_a_large_download_is_built_with_its_progress_then_offered(console, monke
     at = click(at, "Prepare: download all contacts of this import")
     no_exceptions(at)
     assert [d for d in at.get("download_button") if d.label == "Download all contacts of this import (CSV)"]
-    key, data = at.session_state[pages.common.PREPARED]
-    lines = data.decode("utf-8-sig").splitlines()
+    key, spool = at.session_state[pages.common.PREPARED]
+    lines = Path(spool.name).read_bytes().decode("utf-8-sig").splitlines()
     assert len(lines) == 6 and lines[0].startswith("row,action,full_name,email")
     at.run()  # still offered on the next rerun, not built again
     assert [d for d in at.get("download_button") if d.label == "Download all contacts of this import (CSV)"]

@@ -3,6 +3,9 @@ and its contacts. It changes nothing but this: listing imports first settles tho
 died (core.storage.records.abandon_stale_imports), so that no reader sees them `processing` forever."""
 from __future__ import annotations
 
+import io
+from typing import BinaryIO
+
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -136,36 +139,42 @@ def import_contacts(engine: Engine, import_id: str, limit: int | None = 100, off
     return pd.DataFrame(rows, columns=IMPORT_CONTACT_COLUMNS)
 
 
-def import_contacts_csv(engine: Engine, import_id: str, on_progress: Progress | None = None) -> bytes:
+def import_contacts_csv(engine: Engine, import_id: str, on_progress: Progress | None = None,
+                        out: BinaryIO | None = None) -> bytes | None:
     """Every contact linked to an import as a formula-safe CSV download (core.files.exporting),
-    built EXPORT_CHUNK rows at a time: on_progress("exporting", rows written, the import's rows)."""
+    built EXPORT_CHUNK rows at a time: on_progress("exporting", rows written, the import's rows).
+    out: a file to write it to instead of returning it (a large download, kept on disk)."""
     total = get_import(engine, import_id)["total_rows"] or 0
     return _streamed_csv(engine, IMPORT_CONTACTS_SELECT, {"id": import_uuid(import_id)}, IMPORT_CONTACT_COLUMNS,
-                         total, on_progress)
+                         total, on_progress, out)
 
 
 def campaign_contacts_csv(engine: Engine, campaign_id: str, on_progress: Progress | None = None,
-                          expected: int = 0) -> bytes:
+                          expected: int = 0, out: BinaryIO | None = None) -> bytes | None:
     """Every contact of a campaign's imports as a formula-safe CSV download; on_progress hears
-    ("exporting", rows written, expected): the caller's count (list_campaigns'), not counted again."""
+    ("exporting", rows written, expected): the caller's count (list_campaigns'), not counted again.
+    out: as import_contacts_csv's."""
     query, params, order = _contacts_query(campaign_id=campaign_id)
-    return _streamed_csv(engine, f"{query} ORDER BY {order}", params, CONTACT_COLUMNS, expected, on_progress)
+    return _streamed_csv(engine, f"{query} ORDER BY {order}", params, CONTACT_COLUMNS, expected, on_progress, out)
 
 
 def _streamed_csv(engine: Engine, query: str, params: dict, columns: list[str], total: int,
-                  on_progress: Progress | None) -> bytes:
+                  on_progress: Progress | None, out: BinaryIO | None) -> bytes | None:
     """The rows of one query (one snapshot, one sort), fetched and written a chunk at a time, so a
-    page can say how far a large download has come; the id column left out."""
+    page can say how far a large download has come; the id column left out. Returns the bytes,
+    or None once written to out."""
     on_progress = on_progress or ignore_progress
-    parts, done = [], 0
+    sink, done = out or io.BytesIO(), 0
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=EXPORT_CHUNK).execute(sa.text(query), params)
         for rows in result.partitions(EXPORT_CHUNK):
             frame = pd.DataFrame(rows, columns=columns).drop(columns=["id"])
-            parts.append(to_export_csv(frame, bom=not parts, header=not parts))
+            sink.write(to_export_csv(frame, bom=not done, header=not done))
             done += len(rows)
             on_progress("exporting", done, total)
-    return b"".join(parts) or to_export_csv(pd.DataFrame(columns=columns).drop(columns=["id"]))
+    if not done:
+        sink.write(to_export_csv(pd.DataFrame(columns=columns).drop(columns=["id"])))
+    return None if out is not None else sink.getvalue()
 
 
 CONTACT_SELECT = ("SELECT c.id::text AS id, c.full_name, c.email, c.linkedin_profile, c.company, c.locale, "
