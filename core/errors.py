@@ -28,7 +28,8 @@ class MappingIncomplete(ImportConsoleError):
         self.missing = missing
         fields = ", ".join(missing)
         where = f"{file_name}: " if file_name else ""
-        super().__init__(f"{where}No column is mapped to the required field(s): {fields}. "
+        noun = "field" if len(missing) == 1 else "fields"
+        super().__init__(f"{where}No column is mapped to the required {noun}: {fields}. "
                          "Pick the source column for each before going on.")
 
 

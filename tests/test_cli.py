@@ -78,7 +78,7 @@ def test_a_file_without_the_required_columns_is_named_in_the_message(tmp_path):
     path.write_text("Phone,Street\n555,Main St\n")
     done = cli("validate", path, check=False)
     assert done.returncode == 2
-    assert done.stderr.startswith("error: phones.csv: No column is mapped to the required field(s): "
+    assert done.stderr.startswith("error: phones.csv: No column is mapped to the required fields: "
                                   "full_name, email, linkedin_profile.")
 
 

@@ -21,7 +21,7 @@ from uuid import UUID, uuid4
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from core.errors import ImportConsoleError, ImportNotFound, StatusChangeRefused
+from core.errors import ImportConsoleError, ImportNotFound, StatusChangeRefused, plural
 
 log = logging.getLogger(__name__)
 
@@ -298,5 +298,5 @@ def _complete_abandoned(conn: Connection, import_id: str) -> None:
         "INSERT INTO audit_log (actor, role, via, action, import_id, detail) "
         "VALUES ('(sweep)', NULL, 'service', 'committed', :id, CAST(:detail AS jsonb))"),
         {"id": import_uuid(import_id), "detail": json.dumps({
-            "why": f"left in processing over {API_ABANDONED_AFTER.days} day(s) with contacts linked: "
+            "why": f"left in processing over {plural(API_ABANDONED_AFTER.days, 'day')} with contacts linked: "
                    "completed as it stands", "inserted": inserted, "updated": updated, "unchanged": unchanged})})
