@@ -55,7 +55,9 @@ def campaign_detail(campaign) -> None:
     svc = service()  # outside the thread that builds a large download
     csv_download("Download the campaign's contacts (CSV)",
                  lambda on_progress, out: svc.campaign_contacts_csv(campaign.id, on_progress, campaign.contacts, out),
-                 f"{campaign.name}-contacts.csv", campaign.contacts, key=f"campaign_csv_{campaign.id}")
+                 # the key changes with the campaign, so a file prepared before is not offered after
+                 f"{campaign.name}-contacts.csv", campaign.contacts,
+                 key=f"campaign_csv_{campaign.id}_{campaign.imports}_{campaign.contacts}")
 
 
 def main() -> None:

@@ -205,7 +205,8 @@ def shown_time(at, named: bool = True) -> str:
 
 def blank(frame: pd.DataFrame) -> pd.DataFrame:
     """frame with its empty text cells empty on screen: st.dataframe writes "None" in them."""
-    text = [column for column in frame.columns if frame[column].dtype == object]
+    text = [column for column in frame.columns
+            if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column].dtype)]
     return frame.assign(**{column: frame[column].fillna("") for column in text}) if text else frame
 
 
@@ -409,12 +410,15 @@ def csv_download(label: str, build, file_name: str, rows: int, key: str) -> None
                               icon=":material/build:"):
             return
         prepare.empty()
-        st.session_state.pop(PREPARED, None)  # the file of the last one goes
-        spool = importing.spool_file(".csv")
-        working(f"Building the CSV of {rows:,} contacts…", lambda on_progress: build(on_progress, spool),
-                EXPORT_STAGES)
-        spool.flush()
+        spool = importing.spool_file(".csv")  # the file of the last one goes with it
+        # kept before it is built: a click during the build reruns the page once it is done
         prepared = st.session_state[PREPARED] = (key, spool)
+        try:
+            working(f"Building the CSV of {rows:,} contacts…",
+                    lambda on_progress: (build(on_progress, spool), spool.flush()), EXPORT_STAGES)
+        except Exception:
+            del st.session_state[PREPARED]
+            raise
     st.download_button(label, data=lambda: Path(prepared[1].name).read_bytes(), file_name=file_name,
                        mime="text/csv", on_click="ignore", key=key, type="primary", icon=":material/download:")
 

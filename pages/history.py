@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from core import importing
@@ -82,7 +83,7 @@ def history_table(imports):
     # no status in the label: after an undo the browser went on showing the label it had drawn
     # ("· completed") for the kept choice; the heading below says the status
     labels = {row.id: f"{shown_time(row.created_at, named=False)} · {row.file_name or '(no file)'} · "
-                      f"{row.source} · {plural(int(row.file_rows or 0), 'row')}"
+                      f"{row.source} · {plural(int(row.file_rows) if pd.notna(row.file_rows) else 0, 'row')}"
               for row in imports.itertuples(index=False)}
     linked = st.query_params.get(HISTORY_IMPORT_PARAM)  # a link to one import (the wizard's)
     if linked in labels and st.session_state.get("history_linked") != linked:
@@ -110,7 +111,7 @@ def import_detail(import_id: str, who: Actor) -> None:
     for start in range(0, len(counts), 4):
         for column, (label, value) in zip(st.columns(4), counts[start:start + 4]):
             column.metric(label, f"{value:,}")
-    views = {"Errors": lambda: errors_tab_view(record), "Contacts": lambda: contacts_page(import_id, record["total_rows"]),
+    views = {"Errors": lambda: errors_tab_view(record), "Contacts": lambda: contacts_page(import_id, record["total_rows"], record["status"]),
              "Campaign": lambda: attach_form(import_id, who), "Activity": lambda: activity(import_id),
              "Undo": lambda: undo_form(record, who)}
     # Only the open tab runs: a 1M-row import's errors and contacts took a second of every rerun,
@@ -216,8 +217,10 @@ def undo_form(record: dict, who: Actor) -> None:
     if st.button("Undo this import", type="primary", disabled=not (sure and allowed)):
         # one statement: its time so far is all there is to show
         svc = service()
-        undone[record["id"]] = working(f"Undoing the import of {plural(record['total_rows'] or 0, 'contact')}…",
-                                       lambda _: svc.undo(record["id"], who))
+        # kept by the work itself: a click during the undo reruns the page once the undo is done,
+        # and what it did is shown then
+        working(f"Undoing the import of {plural(record['total_rows'] or 0, 'contact')}…",
+                lambda _: undone.__setitem__(record["id"], svc.undo(record["id"], who)))
         st.rerun()  # the header, the counts and this tab now show the import as reverted
 
 
@@ -229,7 +232,7 @@ def undo_result(result) -> None:
         st.dataframe(blank(result.conflicts), hide_index=True)
 
 
-def contacts_page(import_id: str, total: int) -> None:
+def contacts_page(import_id: str, total: int, status: str) -> None:
     if not total:
         st.caption("No contacts linked to this import.")
         return
@@ -243,7 +246,7 @@ def contacts_page(import_id: str, total: int) -> None:
     svc = service()  # outside the thread that builds a large download
     csv_download("Download all contacts of this import (CSV)",
                  lambda on_progress, out: svc.import_contacts_csv(import_id, on_progress, out=out),
-                 f"import-{import_id[:8]}-contacts.csv", total, key=f"import_csv_{import_id}")
+                 f"import-{import_id[:8]}-contacts.csv", total, key=f"import_csv_{import_id}_{status}")
 
 
 def attach_form(import_id: str, who: Actor) -> None:

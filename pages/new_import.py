@@ -155,16 +155,18 @@ def upload_step(w: importing.Wizard) -> None:
     if uploaded is None:
         return
     svc, data, actor = service(), uploaded.getvalue(), current_actor()
-    name = literal(uploaded.name)
+    name = literal(uploaded.name)  # in the stages' texts, which are formatted
     stages = {importing.WAITING: WAITING_TEXT, "reading": f"Reading {name} ({len(data) / 2**20:,.1f} MB)…",
               "suggesting": f"Read {{done:,}} rows of {name}: matching its columns to the fields…"}
     try:
-        working(f"Reading {name}…", lambda on_progress: w.open_file(svc, data, uploaded.name, actor, on_progress),
-                stages)
+        working(f"Reading {md(uploaded.name)}…",
+                lambda on_progress: w.open_file(svc, data, uploaded.name, actor, on_progress), stages)
     except ImportConsoleError as error:  # unreadable: say why and stay on this step
         show_error(error)
         return
-    drop_streamlit_upload(uploaded)
+    finally:  # read, even if a click reruns the page meanwhile: the draft holds the file now
+        if w.step != "upload":
+            drop_streamlit_upload(uploaded)
     show_wizard(w)
     st.rerun()
 

@@ -741,3 +741,24 @@ def test_a_file_name_with_braces_reads_as_itself_in_a_progress_text():
     stages = {"reading": f"Reading {literal('Q4 {final} *list*.csv')} (2.0 MB)…"}
     _, text = _progress_shown("Reading…", stages, {"stage": "reading", "done": 0, "total": 2_000_000}, 1.2)
     assert shown(text) == "Reading Q4 {final} *list*.csv (2.0 MB)… (1 s)"
+
+
+def test_history_lists_an_import_whose_file_has_no_row_count_yet(console):
+    # An API import still taking batches has no file rows (NULL) beside completed ones.
+    from core.importing import create_api_import
+    import_file(console, csv_bytes(person(1)), "done.csv", "csv")
+    create_api_import(console, "api", "open.csv", ADMIN)
+    at = page("history")
+    no_exceptions(at)
+    assert sorted(at.dataframe[0].value["file_name"]) == ["done.csv", "open.csv"]
+    assert any(option.endswith("open.csv · api · 0 rows") for option in at.selectbox[3].options)
+
+
+def test_blank_empties_missing_text_whatever_its_dtype():
+    import pandas as pd
+
+    from pages.common import blank
+    frame = pd.DataFrame({"company": pd.array(["Acme", None], dtype="string"), "note": [None, "x"], "row": [2, 3]})
+    shown_frame = blank(frame)
+    assert shown_frame["company"].tolist() == ["Acme", ""] and shown_frame["note"].tolist() == ["", "x"]
+    assert shown_frame["row"].tolist() == [2, 3]
