@@ -205,7 +205,7 @@ def _fix_urls(values: pd.Series, kinds: list[str], normalized_again: Callable[[s
         odd = ~text.map(str.isascii)
         widened = odd & (text.where(~odd, text[odd].map(_full_width)) != text)
         text = text.where(~widened, text[widened].map(_full_width))
-    column = pa.array(text.tolist(), pa.large_string())
+    column = arrow_text(text)
     found = pc.extract_regex(column, _LINKEDIN_RE2)
     parts = {name: pc.fill_null(pc.struct_field(found, name), _text("")) for name in _PARTS}
     matched = pc.not_equal(parts["path"], _text(""))
@@ -230,7 +230,7 @@ def _fix_urls(values: pd.Series, kinds: list[str], normalized_again: Callable[[s
         touched |= mask.to_numpy(zero_copy_only=False)
     current = pc.if_else(pa.array(touched), _joined(parts), column) if masks else column
     if widened is not None:
-        befores["full_width"], afters["full_width"] = pa.array(original.tolist(), pa.large_string()), column
+        befores["full_width"], afters["full_width"] = arrow_text(original), column
         touched |= widened.to_numpy(dtype=bool)
     at = np.flatnonzero(touched)
     fixed = pd.Series([normalized_again(value) for value in current.take(at).to_pylist()], dtype=object)
@@ -266,6 +266,14 @@ def _values_at(values: pa.Array | dict, at: np.ndarray) -> pa.Array | _JoinedAt:
 
 def _joined(parts: dict) -> pa.Array:
     return pc.binary_join_element_wise(*(parts[name] for name in _PARTS), _text(""))
+
+
+def arrow_text(values: pd.Series) -> pa.Array:
+    """A text column as Arrow large strings for Arrow's kernels, missing values null: pandas' own
+    Arrow array when it holds one, else built from the Python strings."""
+    if values.dtype == object:
+        return pa.array(values.to_numpy(), pa.large_string(), from_pandas=True)
+    return pa.array(values.array, type=pa.large_string())
 
 
 def _text(value: str) -> pa.Scalar:
@@ -313,7 +321,6 @@ def candidates(normalized: pd.DataFrame, field_name: str, invalid_positions: np.
     chosen = np.zeros(len(values), dtype=bool)
     chosen[invalid_positions] = True
     if field_name == "linkedin_profile" and len(values):
-        text = pa.array(values.array, type=pa.large_string()) if values.dtype != object else pa.array(values)
-        usual = pc.match_substring_regex(text, USUAL_LINKEDIN).to_numpy(zero_copy_only=False)
+        usual = pc.match_substring_regex(arrow_text(values), USUAL_LINKEDIN).to_numpy(zero_copy_only=False)
         chosen |= ~usual & (values.str.len() > 0).to_numpy(dtype=bool)
     return values[chosen]
