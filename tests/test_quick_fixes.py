@@ -205,11 +205,15 @@ def test_an_error_file_with_its_rows_edited_beyond_recognition_follows_nothing(e
     assert get_import(engine, again.import_id)["follows"] is None
 
 
+# object: values built in Python; "str": what the reader makes, Arrow behind pandas, in chunks
+@pytest.mark.parametrize("text_type", [object, "str"])
 @settings(max_examples=20, deadline=None)
 @given(st.lists(st.one_of(URLISH, TEXT), min_size=1_001, max_size=1_200))
-def test_many_linkedin_urls_are_fixed_column_by_column_as_they_are_one_by_one(urls):
+def test_many_linkedin_urls_are_fixed_column_by_column_as_they_are_one_by_one(text_type, urls):
     import core.rows.quick_fixes as quick_fixes
     frame = rows_of(*(("a@x.io", url) for url in urls))
+    frame["linkedin_profile"] = pd.concat([part.astype(text_type) for part in (frame["linkedin_profile"][:500],
+                                                                               frame["linkedin_profile"][500:])])
     by_column = validate(frame, fixes=frozenset(KINDS))
     quick_fixes.VECTOR_FROM, kept = 10**9, quick_fixes.VECTOR_FROM
     try:

@@ -132,8 +132,11 @@ class FieldFixes:
     changed which of them (in the order of KINDS)."""
 
     positions: np.ndarray
-    after: list[str]
+    after: list[str] | pa.Array  # an Arrow array from the column path: a file may have a million
     steps: dict[str, Steps]  # kind -> the values it changed
+
+    def values_after(self) -> list[str]:
+        return self.after.to_pylist() if isinstance(self.after, pa.Array) else self.after
 
 
 @dataclass
@@ -162,7 +165,7 @@ def fix_field(field_name: str, values: pd.Series, kinds: frozenset[str],
     into values that pass; the others are left out."""
     chosen = [KINDS[k] for k in KINDS if k in kinds and field_name in KINDS[k].fields]
     if field_name == "linkedin_profile" and len(values) > VECTOR_FROM:
-        return _fix_urls(values, [kind.kind for kind in chosen], normalized_again)
+        return _fix_urls(values, [kind.kind for kind in chosen])
     positions, after, found = [], [], {kind.kind: [] for kind in chosen}
     for position, value in zip(values.index, values.to_numpy(dtype=object)):
         current, changed = value, []
@@ -188,84 +191,144 @@ def fix_field(field_name: str, values: pd.Series, kinds: frozenset[str],
 # From this many candidates on, LinkedIn URLs are fixed column by column: an export whose every URL
 # ends with a slash sends all its rows here, and one regex per value and kind took 12 s at 1M rows.
 VECTOR_FROM = 1_000
-_PARTS = ("scheme", "host", "path", "slash", "rest")
 # _LINKEDIN for Arrow's RE2 (no ASCII-only flag: what a Unicode case match lets in, the final check,
 # is_linkedin_profile, refuses)
 _LINKEDIN_RE2 = _LINKEDIN.pattern.replace("(?ai)", "(?i)")
 
 
-def _fix_urls(values: pd.Series, kinds: list[str], normalized_again: Callable[[str], str]) -> FieldFixes:
-    """fix_field for many LinkedIn URLs, in Arrow: each URL split into its parts once, each kind a
-    change of one part across the column, the results checked in one pass (is_linkedin_profile:
-    fix_field's passes, column-wise). Full-width characters are rare: those values go one by one."""
-    from core.rows.validation import is_linkedin_profile
-    original = values.astype(object)
-    text, widened = original, None
-    if "full_width" in kinds:
-        odd = ~text.map(str.isascii)
-        widened = odd & (text.where(~odd, text[odd].map(_full_width)) != text)
-        text = text.where(~widened, text[widened].map(_full_width))
-    column = arrow_text(text)
-    found = pc.extract_regex(column, _LINKEDIN_RE2)
-    parts = {name: pc.fill_null(pc.struct_field(found, name), _text("")) for name in _PARTS}
-    matched = pc.not_equal(parts["path"], _text(""))
-    changes = {"linkedin_scheme": ("scheme", pc.equal(parts["scheme"], ""), "https://"),
-               "linkedin_subdomain": ("host", pc.invert(pc.is_in(pc.utf8_lower(parts["host"]),
-                                                                 value_set=pa.array(_USUAL_HOSTS, pa.large_string()))),
-                                      "www.linkedin.com"),
-               "linkedin_query": ("rest", pc.not_equal(parts["rest"], ""), ""),
-               "linkedin_slash": ("slash", pc.not_equal(parts["slash"], ""), "")}
-    # a kind's values before and after it, as the parts they are joined from: only the offer's
-    # examples are ever joined (the regex is anchored, so a URL is its parts joined)
-    befores, afters, masks = {}, {}, {}
-    for kind in kinds:
-        if kind in changes:
-            part, mask, value = changes[kind]
-            masks[kind] = pc.and_(matched, mask)
-            befores[kind] = dict(parts)
-            parts[part] = pc.if_else(masks[kind], _text(value), parts[part])
-            afters[kind] = dict(parts)
-    touched = np.zeros(len(values), dtype=bool)
-    for mask in masks.values():
-        touched |= mask.to_numpy(zero_copy_only=False)
-    current = pc.if_else(pa.array(touched), _joined(parts), column) if masks else column
-    if widened is not None:
-        befores["full_width"], afters["full_width"] = arrow_text(original), column
-        touched |= widened.to_numpy(dtype=bool)
-    at = np.flatnonzero(touched)
-    fixed = pd.Series([normalized_again(value) for value in current.take(at).to_pylist()], dtype=object)
-    good = (fixed != original.iloc[at].reset_index(drop=True)) & is_linkedin_profile(fixed)
-    positions = at[good.to_numpy()]
+def _without_rest(urls: pa.Array) -> pa.Array:
+    """The URLs up to their first ? or # (literal splits: a regex rewrite took twice as long)."""
+    for mark in "?#":
+        urls = pc.list_element(pc.split_pattern(urls, mark, max_splits=1), 0)
+    return urls
+
+
+# Each LinkedIn kind, column-wise: whether a URL that _LINKEDIN_RE2 matches has the part the kind
+# changes, and the change, each one RE2 pass. Splitting the URLs into their parts with submatches
+# instead took 1.3 s per 1M URLs: RE2 finds submatches with its slow engines, and none of these
+# tests asks for one (the rewrites run on the URLs the kind changes only). Within a match the
+# parts are easy to find: the host cannot hold ":/?#", the path "?#" (nor "/" after /in/), and
+# the slashes are what ends the URL or comes just before its query.
+_URL_KINDS: dict[str, tuple[str, bool, Callable[[pa.Array], pa.Array]]] = {
+    "linkedin_scheme": (r"^(?i:https?://)", False,
+                        lambda urls: pc.binary_join_element_wise(_text("https://"), urls, _text(""))),
+    "linkedin_subdomain": (r"^(?i:https?://)?(?i:(?:www\.)?linkedin\.com)/", False,
+                           lambda urls: pc.replace_substring_regex(urls, r"^((?i:https?://)?)[^/]*",
+                                                                   r"\1www.linkedin.com", max_replacements=1)),
+    "linkedin_query": (r"[?#]", True, _without_rest),
+    "linkedin_slash": (r"^[^?#]*/(?:[?#]|$)", True,
+                       lambda urls: pc.replace_substring_regex(urls, r"/+((?:[?#].*)?)$", r"\1", max_replacements=1)),
+}
+
+
+def _fix_urls(values: pd.Series, kinds: list[str]) -> FieldFixes:
+    """fix_field for many LinkedIn URLs, in Arrow: each kind finds its URLs with one match over the
+    column, the URLs that any kind changes get every change they need (each kind changes its own
+    part, so the order does not matter for the result), and the results are normalized and checked
+    in one pass each (is_linkedin_profile: fix_field's passes; strip: normalize_value's, for this
+    field). A kind's values before and after it, in the order of KINDS, are worked out only for
+    the offer's examples. Full-width characters are rare: those values go one by one."""
+    from core.rows.validation import LINKEDIN_PATTERN, TRIMMED
+    original = arrow_text(values)
+    column, widened = _plain_width(original) if "full_width" in kinds else (original, None)
+    matched = _matches(column, _LINKEDIN_RE2)
+    needs = {kind: matched & (_matches(column, _URL_KINDS[kind][0]) == _URL_KINDS[kind][1])
+             for kind in kinds if kind in _URL_KINDS}
+    touched = np.zeros(len(values), dtype=bool) if widened is None else widened.copy()
+    for mask in needs.values():
+        touched |= mask
+    touched = np.flatnonzero(touched)
+    fixed = pc.utf8_trim(_fixed_urls(column.take(touched), {kind: mask[touched] for kind, mask in needs.items()},
+                                     matched[touched]), TRIMMED)
+    good = pc.and_(pc.not_equal(fixed, original.take(touched)), pc.fill_null(
+        pc.match_substring_regex(fixed, LINKEDIN_PATTERN), False)).to_numpy(zero_copy_only=False)
+    positions = touched[good]
     index = np.full(len(values), -1, dtype=np.int64)
     index[positions] = np.arange(len(positions))
+    return FieldFixes(values.index[positions].to_numpy(dtype=np.int64), fixed.filter(pa.array(good)),
+                      _steps(original, column, widened, needs, index))
+
+
+def _plain_width(urls: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The URLs with full-width characters made plain (few have any: those go one by one), and
+    where that changed them."""
+    odd = np.flatnonzero(~pc.string_is_ascii(urls).to_numpy(zero_copy_only=False))
+    before = urls.take(odd)
+    plain = pa.array([_full_width(value) for value in before.to_pylist()], pa.large_string())
+    differs = pc.not_equal(plain, before)
+    widened = np.zeros(len(urls), dtype=bool)
+    widened[odd[differs.to_numpy(zero_copy_only=False)]] = True
+    return _put(urls, np.flatnonzero(widened), plain.filter(differs)), widened
+
+
+def _steps(original: pa.Array, column: pa.Array, widened: np.ndarray | None, needs: dict[str, np.ndarray],
+           index: np.ndarray) -> dict[str, Steps]:
+    """What each kind changed of the URLs that end fixed (index: position -> index of the fix, or
+    -1), in the order of KINDS: each kind after the ones before it."""
     steps = {}
-    for kind in (k for k in KINDS if k in befores):
-        mask = widened.to_numpy(dtype=bool) if kind == "full_width" else masks[kind].to_numpy(zero_copy_only=False)
-        hit = np.flatnonzero(mask & (index >= 0))
-        steps[kind] = Steps(index[hit], _values_at(befores[kind], hit), _values_at(afters[kind], hit))
-    return FieldFixes(values.index[positions].to_numpy(dtype=np.int64), fixed[good.to_numpy()].tolist(), steps)
+    if widened is not None:
+        hit = np.flatnonzero(widened & (index >= 0))
+        steps["full_width"] = Steps(index[hit], _Made(original, {}, [], hit), _Made(column, {}, [], hit))
+    made = list(needs)
+    for order, kind in enumerate(made):
+        hit = np.flatnonzero(needs[kind] & (index >= 0))
+        steps[kind] = Steps(index[hit], _Made(column, needs, made[:order], hit),
+                            _Made(column, needs, made[:order + 1], hit))
+    return steps
+
+
+def _fixed_urls(urls: pa.Array, needs: dict[str, np.ndarray], matched: np.ndarray) -> pa.Array:
+    """The URLs with the change of each kind made where it is needed. Taking the query off leaves a
+    matched URL without one as it is, and so does then taking the slashes off its end: those two
+    go over all the matched URLs, the others over the ones that need them. matched: the URLs that
+    _LINKEDIN_RE2 matches (the others only had full-width characters made plain)."""
+    if not matched.all():
+        at = np.flatnonzero(matched)
+        return _put(urls, at, _fixed_urls(urls.take(at), {kind: mask[at] for kind, mask in needs.items()}, matched[at]))
+    if "linkedin_query" in needs:
+        urls = _without_rest(urls)
+        if "linkedin_slash" in needs:
+            urls = pc.utf8_rtrim(urls, "/")
+    for kind in ("linkedin_slash", "linkedin_subdomain", "linkedin_scheme"):
+        if kind in needs and not (kind == "linkedin_slash" and "linkedin_query" in needs):
+            at = np.flatnonzero(needs[kind])
+            urls = _put(urls, at, _URL_KINDS[kind][2](urls.take(at)))
+    return urls
+
+
+def _matches(column: pa.Array, pattern: str) -> np.ndarray:
+    return pc.fill_null(pc.match_substring_regex(column, pattern), False).to_numpy(zero_copy_only=False)
+
+
+def _put(column: pa.Array, at: np.ndarray, values: pa.Array) -> pa.Array:
+    """column with values at these positions (ascending)."""
+    if not len(at):
+        return column
+    mask = np.zeros(len(column), dtype=bool)
+    mask[at] = True
+    return pc.replace_with_mask(column, pa.array(mask), values)
 
 
 @dataclass
-class _JoinedAt:
-    """The URLs that parts join into at these positions, joined when read."""
+class _Made:
+    """The URLs at these positions with these kinds made, in order, each where it is needed:
+    worked out when read, as only the offer's examples are."""
 
-    parts: dict
+    column: pa.Array
+    needs: dict[str, np.ndarray]
+    kinds: list[str]
     at: np.ndarray
 
     def __len__(self) -> int:
         return len(self.at)
 
     def __getitem__(self, i: int) -> str:
-        return "".join(self.parts[name][int(self.at[i])].as_py() for name in _PARTS)
-
-
-def _values_at(values: pa.Array | dict, at: np.ndarray) -> pa.Array | _JoinedAt:
-    return _JoinedAt(values, at) if isinstance(values, dict) else values.take(at)
-
-
-def _joined(parts: dict) -> pa.Array:
-    return pc.binary_join_element_wise(*(parts[name] for name in _PARTS), _text(""))
+        position = int(self.at[i])
+        url = self.column.slice(position, 1)
+        for kind in self.kinds:
+            if self.needs[kind][position]:
+                url = _URL_KINDS[kind][2](url)
+        return url[0].as_py()
 
 
 def arrow_text(values: pd.Series) -> pa.Array:
@@ -273,7 +336,8 @@ def arrow_text(values: pd.Series) -> pa.Array:
     Arrow array when it holds one, else built from the Python strings."""
     if values.dtype == object:
         return pa.array(values.to_numpy(), pa.large_string(), from_pandas=True)
-    return pa.array(values.array, type=pa.large_string())
+    column = pa.array(values.array, type=pa.large_string())
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
 def _text(value: str) -> pa.Scalar:

@@ -549,7 +549,7 @@ def _quick_fixes(normalized: pd.DataFrame, found: list[pd.DataFrame], kinds: fro
                 fix_field(field_name, values, kinds, passes, again)
             if len(chosen.positions):
                 column = normalized[field_name].copy()
-                column.iloc[chosen.positions] = chosen.after
+                column.iloc[chosen.positions] = chosen.values_after()
                 normalized[field_name] = column
     offers = offers_of(possible, made, normalized[ROW].to_numpy())
     if not any(len(fixes.positions) for fixes in made.values()):
