@@ -219,7 +219,8 @@ def _print_table(results, runs: int) -> None:
             twin = reading.get((size, "clean", scenario))
             lines.append((f"{size:,}", shape, scenario, f"{med['read']:.2f}", f"{med['validate']:.2f}",
                           f"{reading[(size, shape, scenario)] / twin:.2f}" if twin and shape != "clean" else "",
-                          f"{med['review']:.2f}", f"{med['commit']:.2f}", f"{med['peak_rss_mb']:.0f}",
+                          *((f"{med['review']:.2f}", f"{med['commit']:.2f}") if baseline else ("", "")),
+                          f"{med['peak_rss_mb']:.0f}",
                           *((f"{baseline:.2f}", f"{med['review'] / baseline:.2f}", f"{med['commit'] / baseline:.2f}")
                             if baseline else ("", "", ""))))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
