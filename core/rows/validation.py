@@ -162,12 +162,21 @@ MAX_ADDRESS = 254
 
 
 def is_email(series: pd.Series) -> pd.Series:
-    within_limits = (series.str.len() <= MAX_ADDRESS) & (series.str.find("@") <= MAX_LOCAL_PART)
-    ok = (series.str.match(EMAIL_PATTERN) & within_limits).to_numpy(dtype=bool, copy=True)
+    ok = (series.str.match(EMAIL_PATTERN).to_numpy(dtype=bool, na_value=False)
+          & _within_limits(arrow_text(series)))
     rest = ~ok & _needs_email_library(series).to_numpy(dtype=bool)
     if rest.any():
         ok[rest] = [international_email(value) == value for value in series[rest]]
     return pd.Series(ok, index=series.index)
+
+
+def _within_limits(emails: pyarrow.Array) -> np.ndarray:
+    """RFC 5321's limits, counted in bytes: only ASCII addresses match EMAIL_PATTERN, and there a
+    byte is a character. pandas counts characters one value at a time in a column that holds any
+    other (an export's international addresses: 0.1 s per 200k rows)."""
+    within = pc.and_(pc.less_equal(pc.binary_length(emails), MAX_ADDRESS),
+                     pc.less_equal(pc.find_substring(emails, "@"), MAX_LOCAL_PART))
+    return pc.fill_null(within, False).to_numpy(zero_copy_only=False)
 
 
 def is_linkedin_profile(series: pd.Series) -> pd.Series:
