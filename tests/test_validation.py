@@ -72,6 +72,17 @@ def test_email_is_held_to_rfc_5321_lengths():
     assert errors_of(email=f"{local}@x{domain}") == [(2, "email", REASONS["email_syntax"])]
 
 
+def test_email_lengths_count_characters_beside_international_addresses():
+    # the limits are counted in bytes (is_email), which only ASCII addresses pass on: an
+    # international one is email-validator's, in characters
+    emails = ["a" * 64 + "@example.com", "a" * 65 + "@example.com", "ü" * 40 + "@bücher.de", "ü" * 65 + "@bücher.de"]
+    for text_type in (object, "str"):
+        rows = frame(*({**GOOD, "email": email} for email in emails))
+        rows["email"] = rows["email"].astype(text_type)
+        report = validate(rows)
+        assert [(e.row, e.column) for e in report.errors.itertuples()] == [(3, "email"), (5, "email")]
+
+
 @pytest.mark.parametrize("url", ["https://linkedin.com/in/jane", "http://www.linkedin.com/in/jane-doe-123/",
                                  "https://uk.linkedin.com/in/j%C3%A9r%C3%B4me", "https://LinkedIn.com/in/Jane?trk=x"])
 def test_linkedin_profile_accepts_profile_urls(url):
