@@ -38,6 +38,25 @@ def test_the_wizard_walks_a_draft_from_its_source_to_one_import(service, engine)
     assert wizard.commit(service) == "taken" and count(engine, "imports") == 1
 
 
+def test_the_tab_whose_commit_just_landed_is_told_it_is_done_not_that_another_tab_committed(service):
+    # the commit's transaction ends a moment before its thread does: held here in that moment
+    import threading
+    wizard = walked_to_review(service)
+    assert wizard.to_commit(service)
+    landed, go_on = threading.Event(), threading.Event()
+    release = wizard.draft.release
+    wizard.draft.release = lambda: (landed.set(), go_on.wait(60), release())
+    assert wizard.commit(service) == "started"
+    try:
+        assert landed.wait(120)
+        assert service.recorded_status(wizard.draft) == "completed"
+        assert wizard.commit_state(service).kind == "running"
+    finally:
+        go_on.set()
+    assert importing.job_of(wizard.draft.import_id).finished.wait(60)
+    assert wizard.commit_state(service).kind == "done"
+
+
 def test_next_commit_with_fixes_not_validated_validates_them_and_stays_on_the_review(service):
     wizard = walked_to_review(service)
     wizard.hold_edits(service, invalid_rows(wizard.draft.report).assign(email="two@x.io"))

@@ -202,17 +202,19 @@ class Wizard:
 
     def commit_state(self, service) -> CommitState:
         draft = self.draft
+        # The status first, then this tab's job: the job's commit is in the database a moment
+        # before its thread ends, and a run in that moment took it for another tab's.
+        status = service.recorded_status(draft)
         job = job_of(draft.import_id)
         ours = job is not None and job.started_by(draft)
         if ours and not job.running and job.result is not None:
             draft.result = job.result
             self.go("done")
             return CommitState("done")
-        status = service.recorded_status(draft)
-        if status in ENDED:  # from another tab, link, server or retry
-            return CommitState("committed")
         if ours and job.running:
             return CommitState("running", job)
+        if status in ENDED:  # from another tab, link, server or retry
+            return CommitState("committed")
         if status == "processing":
             return CommitState("elsewhere")
         return CommitState("ready", error=job.error if ours else None)
