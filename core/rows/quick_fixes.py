@@ -240,8 +240,8 @@ def _fix_urls(values: pd.Series, kinds: list[str]) -> FieldFixes:
     touched = np.flatnonzero(touched)
     fixed = pc.utf8_trim(_fixed_urls(column.take(touched), {kind: mask[touched] for kind, mask in needs.items()},
                                      matched[touched]), TRIMMED)
-    good = pc.and_(pc.not_equal(fixed, original.take(touched)), pc.fill_null(
-        pc.match_substring_regex(fixed, LINKEDIN_PATTERN), False)).to_numpy(zero_copy_only=False)
+    good = (pc.not_equal(fixed, original.take(touched)).to_numpy(zero_copy_only=False)
+            & _matches(fixed, LINKEDIN_PATTERN))
     positions = touched[good]
     index = np.full(len(values), -1, dtype=np.int64)
     index[positions] = np.arange(len(positions))
@@ -385,6 +385,6 @@ def candidates(normalized: pd.DataFrame, field_name: str, invalid_positions: np.
     chosen = np.zeros(len(values), dtype=bool)
     chosen[invalid_positions] = True
     if field_name == "linkedin_profile" and len(values):
-        usual = pc.match_substring_regex(arrow_text(values), USUAL_LINKEDIN).to_numpy(zero_copy_only=False)
+        usual = _matches(arrow_text(values), USUAL_LINKEDIN)
         chosen |= ~usual & (values.str.len() > 0).to_numpy(dtype=bool)
     return values[chosen]
