@@ -330,6 +330,39 @@ def test_the_same_linkedin_profile_under_another_email_is_flagged_never_merged(e
     assert importing.commit(engine, draft).inserted == 4  # nothing merged: four contacts
 
 
+@pytest.mark.parametrize("other_stored, shipped_alias", [(0, "c"), (10, "s")])
+def test_profiles_stored_under_another_email_are_found_whichever_side_is_shipped(
+        engine, monkeypatch, other_stored, shipped_alias):
+    # The review ships the side with fewer profiles to the other's shards (_stored_same_person).
+    from core.storage import review as review_module
+    monkeypatch.setattr(review_module, "SHIP_STAGED_BELOW", 0)
+    url = "https://linkedin.com/in/{}".format
+    stored = [person(1, linkedin_profile=url("ann-lee")), person(3, linkedin_profile=url("bo")),
+              person(6, linkedin_profile=url("shared")), person(7, linkedin_profile=url("Shared/")),
+              *[person(20 + n) for n in range(other_stored)]]
+    importing.import_file(engine, csv_bytes(*stored), "stored.csv", "s")
+    staged = [person(2, linkedin_profile=url("Ann-Lee")), person(3, linkedin_profile=url("bo")),
+              person(8, linkedin_profile=url("shared")), person(6, linkedin_profile=url("shared")), person(9)]
+    draft = importing.open_file(engine, csv_bytes(*staged), "new.csv", source="s")
+    statements = []
+
+    def record(conn, cursor, statement, *rest):
+        statements.append(statement)
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        importing.review(engine, draft)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    found = importing.possible_duplicates(draft)
+    assert found[["email", "same_as_email", "same_as"]].values.tolist() == [
+        ["person2@example.com", "person1@example.com", "a stored contact"],
+        ["person8@example.com", "person6@example.com", "a stored contact"],  # the first of the two
+        ["person6@example.com", "person7@example.com", "a stored contact"]]  # not itself
+    searches = [s for s in statements if "same_as_email" in s]
+    # 4 stored profiles against 5 staged: the stored go; 14 against 5: the staged go
+    assert len(searches) == 1 and f"OFFSET 0) {shipped_alias}" in searches[0]
+
+
 def test_a_background_commit_keeps_its_draft_until_it_ends_and_one_runs_per_import(engine):
     # Issue 10, point 6: a closed tab's draft is released by the console's sweeper; the commit
     # running in the background must still hold its rows, and a second "Commit now" joins it.

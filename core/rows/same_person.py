@@ -30,21 +30,28 @@ def within_file(rows: pd.DataFrame) -> pd.DataFrame:
         "same_as": [f"row {n} of this file" for n in first.loc[later, ROW]]}, columns=COLUMNS)
 
 
-# In the review's transaction, with the valid rows in import_stage.
+# In the review's transaction, with the valid rows in import_stage. One side of the join goes as
+# one result (OFFSET 0): on Citus the stage and contacts are sharded by email and this join goes by
+# profile, so every shard gets that result. SHIP_STAGED sends the staged profiles (each slug worked
+# out once, not on each shard), and each shard of contacts probes its index with them; SHIP_STORED
+# sends the stored profiles, and each shard of the stage joins them with its own rows. The smaller
+# side goes (core.storage.review).
 STORED_SQL = """
 SELECT s.row_number AS row, s.email, s.linkedin_profile, min(c.email) AS same_as_email,
        'a stored contact' AS same_as
--- the staged profiles as one result (OFFSET 0): on Citus the stage is sharded by email, and this
--- join goes by profile, so the shards of contacts each get the result rather than their own rows
--- (with each profile's slug worked out once, not on each shard)
 FROM (SELECT row_number, email, linkedin_profile, linkedin_slug(linkedin_profile) AS slug FROM import_stage
-      WHERE linkedin_profile IS NOT NULL OFFSET 0) s
-JOIN contacts c ON linkedin_slug(c.linkedin_profile) = s.slug
+      WHERE linkedin_profile IS NOT NULL {ship_staged}) s
+JOIN (SELECT email, linkedin_slug(linkedin_profile) AS slug FROM contacts
+      WHERE linkedin_slug(linkedin_profile) IS NOT NULL {ship_stored}) c ON c.slug = s.slug
 WHERE c.email <> s.email
 GROUP BY s.row_number, s.email, s.linkedin_profile
 ORDER BY s.row_number
 LIMIT :limit
 """
+SHIP_STAGED = STORED_SQL.format(ship_staged="OFFSET 0", ship_stored="")
+SHIP_STORED = STORED_SQL.format(ship_staged="", ship_stored="OFFSET 0")
+STAGED_PROFILES = "SELECT count(*) FROM import_stage WHERE linkedin_profile IS NOT NULL"
+STORED_PROFILES = "SELECT count(*) FROM contacts WHERE linkedin_slug(linkedin_profile) IS NOT NULL"
 
 
 def combine(in_file: pd.DataFrame, stored: pd.DataFrame | None) -> pd.DataFrame:
