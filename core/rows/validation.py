@@ -148,8 +148,11 @@ def _checked_domain(domain: str) -> tuple[str, str]:
     return info["domain"], info["ascii_domain"]
 
 
-def _needs_email_library(emails: pd.Series) -> pd.Series:
-    return ~emails.str.isascii() | emails.str.contains("xn--", regex=False)
+def _needs_email_library(emails: pd.Series) -> np.ndarray:
+    """Where only email-validator can tell (a missing value is no address: False)."""
+    odd = (~emails.str.isascii().to_numpy(dtype=bool, na_value=True)
+           | emails.str.contains("xn--", regex=False).to_numpy(dtype=bool, na_value=False))
+    return odd & emails.notna().to_numpy()
 
 
 # The rules for one field's values (normalized: trimmed, emails lower case), shared by the
@@ -164,7 +167,7 @@ MAX_ADDRESS = 254
 def is_email(series: pd.Series) -> pd.Series:
     ok = (series.str.match(EMAIL_PATTERN).to_numpy(dtype=bool, na_value=False)
           & _within_limits(arrow_text(series)))
-    rest = ~ok & _needs_email_library(series).to_numpy(dtype=bool)
+    rest = ~ok & _needs_email_library(series)
     if rest.any():
         ok[rest] = [international_email(value) == value for value in series[rest]]
     return pd.Series(ok, index=series.index)
