@@ -223,6 +223,25 @@ def test_review_tells_inserts_updates_and_changed_fields_without_writing(engine)
     assert count(engine, "contacts") == 1
 
 
+def test_slices_whose_every_email_is_new_skip_the_stored_contacts_and_write_the_same(engine, monkeypatch):
+    # merge_import_stage reads no stored contact for a slice whose every row it inserted: here
+    # the first two slices and the last (shorter) one; the third holds the stored emails.
+    run_import(engine, csv_bytes(person(18, company="Old"), person(20, company="Old")), "stored.csv")
+    before = contacts(engine)
+    monkeypatch.setattr("core.storage.commit.MERGE_SLICE", 4)
+    monkeypatch.setattr("core.storage.commit.MERGE_SLICES", (4, 4))
+    rows = [person(n, company="New") for n in range(10, 23)]  # byte order is row order
+    result = run_import(engine, csv_bytes(*rows), "new-then-stored.csv")
+    assert (result.inserted, result.updated, result.unchanged) == (11, 2, 0)
+    after = contacts(engine)
+    assert len(after) == 13 and {c["company"] for c in after.values()} == {"New"}
+    assert all(after[email]["id"] == contact["id"] for email, contact in before.items())
+    written = links(engine, result.import_id)
+    assert [(l["row_number"], l["action"], l["previous"]) for l in written] == [
+        (n - 8, "updated" if n in (18, 20) else "inserted", {"company": "Old"} if n in (18, 20) else None)
+        for n in range(10, 23)]
+
+
 def test_a_commit_merged_slice_by_slice_writes_what_one_merge_would_and_says_how_far_it_is(engine, monkeypatch):
     # Issue 10, point 6: the merge runs MERGE_SLICE emails at a time so that progress moves; the
     # slices must not change what is written: new and stored emails mixed across slice borders,

@@ -265,7 +265,7 @@ def _merge(conn: Connection, key: UUID, total: int, notify: Progress, mode: str,
         began = time.monotonic()
         done = conn.execute(sa.text("SELECT inserted, updated, unchanged "
                                     "FROM merge_import_stage(:id, :a, :b, :e, :r, :mode, CAST(:rules AS jsonb))"),
-                            {"id": key, "a": start, "b": start + size, "e": earlier_batch, "r": runs,
+                            {"id": key, "a": start, "b": min(start + size, total), "e": earlier_batch, "r": runs,
                              "mode": mode, "rules": json.dumps(rules)}).one()
         counts = [c + d for c, d in zip(counts, done)]
         start += size

@@ -121,6 +121,8 @@ DECLARE
     -- one server: import_matched is a temp table of this slice; Citus: the stage's view of
     -- import_matched_rows (core.storage.staging), each slice's rows found by pos
     v_own_matched boolean := to_regclass('pg_temp.import_matched') IS NULL;
+    v_inserted integer := 0;  -- by step 1
+    v_run_inserted integer;
     v_random text := replace(gen_random_uuid()::text, '-', '');
     -- 12 hex digits of time, version 7, then random bits (the v4 variant digit is reused).
     v_prefix text := lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
@@ -148,14 +150,21 @@ BEGIN
         WHERE p_mode <> 'update' OR EXISTS (SELECT 1 FROM contacts stored WHERE stored.email = s.email)
         ORDER BY s.pos
         ON CONFLICT (email) DO UPDATE SET full_name = c.full_name WHERE false;
+        GET DIAGNOSTICS v_run_inserted = ROW_COUNT;
+        v_inserted := v_inserted + v_run_inserted;
         v_run_from := v_run_to;
     END LOOP;
 
     -- 2. The stored contacts, read under those locks: their new values and `previous`. Found by
-    --    their email, one index probe per staged row (see _merge_by_index).
-    PERFORM _merge_by_index(true);
-    PERFORM _merge_import_match(p_from, p_to, v_prefix, p_rules);
-    PERFORM _merge_by_index(false);
+    --    their email, one index probe per staged row (see _merge_by_index). None when step 1
+    --    inserted every row of the slice (pos is unique, so it holds at most p_to - p_from): each
+    --    probe would find only a contact just inserted (1.4 s of an all-new 1M import's 15.6 s).
+    --    Known on one server only: Citus counts the rows that step 1 only locked too (step 3).
+    IF NOT (v_own_matched AND v_inserted = p_to - p_from) THEN
+        PERFORM _merge_by_index(true);
+        PERFORM _merge_import_match(p_from, p_to, v_prefix, p_rules);
+        PERFORM _merge_by_index(false);
+    END IF;
     -- import_matched is not analyzed: the planner sizes it from its pages, which is enough for
     -- the joins below, and an ANALYZE per slice read each slice's rows again (a tenth of a
     -- sliced re-import).
