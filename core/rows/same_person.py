@@ -34,8 +34,8 @@ def within_file(rows: pd.DataFrame) -> pd.DataFrame:
 # one result (OFFSET 0): on Citus the stage and contacts are sharded by email and this join goes by
 # profile, so every shard gets that result. SHIP_STAGED sends the staged profiles (each slug worked
 # out once, not on each shard), and each shard of contacts probes its index with them; SHIP_STORED
-# sends the stored profiles, and each shard of the stage joins them with its own rows. The smaller
-# side goes (core.storage.review).
+# sends the stored profiles, and each shard of the stage joins them with its own rows. For a file of
+# 50,000 rows or more, the side with fewer profiles goes (core.storage.review).
 STORED_SQL = """
 SELECT s.row_number AS row, s.email, s.linkedin_profile, min(c.email) AS same_as_email,
        'a stored contact' AS same_as
@@ -50,7 +50,6 @@ LIMIT :limit
 """
 SHIP_STAGED = STORED_SQL.format(ship_staged="OFFSET 0", ship_stored="")
 SHIP_STORED = STORED_SQL.format(ship_staged="", ship_stored="OFFSET 0")
-STAGED_PROFILES = "SELECT count(*) FROM import_stage WHERE linkedin_profile IS NOT NULL"
 STORED_PROFILES = "SELECT count(*) FROM contacts WHERE linkedin_slug(linkedin_profile) IS NOT NULL"
 
 

@@ -184,8 +184,8 @@ def _commit_once(engine: Engine, import_id: str, report: ValidationReport | Clea
         if total > SMALL_STAGE:
             # The merge sorts and joins the whole stage; keep that in memory rather than on disk.
             conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
-        stage_rows(conn, report, notify)
-        inserted, matched, unchanged = _merge(conn, key, total, notify, record.mode, record.rules)
+        staged = stage_rows(conn, report, notify)  # pos runs 0 .. staged - 1 (the merge's slices)
+        inserted, matched, unchanged = _merge(conn, key, staged, notify, record.mode, record.rules)
         drop_stage(conn)
         updated = matched - unchanged
         left_out = total - inserted - matched  # by the mode: the rows neither inserted nor linked

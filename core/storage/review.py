@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from core.rows import same_person
 from core.fields import FIELDS
 from core.progress import Progress, ignore_progress
-from core.storage.staging import analyze_stage, stage_rows
+from core.storage.staging import analyze_stage, on_citus, stage_rows
 from core.rows.validation import ValidationReport
 
 CHANGE_COLUMNS = ["row", "email", "field", "old", "new"]
@@ -23,8 +23,9 @@ COMPARED = [f for f in FIELDS if f != "email"]
 # cover every row.
 SHOWN_CHANGES = 1000
 SHOWN_SAME_PERSON = 10_000
-# Below this many staged profiles they go to the stored contacts' shards without counting those:
-# shipping them costs less than the count would (0.17 s per 1M stored profiles).
+# On Citus, below this many staged rows their profiles go to the stored contacts' shards without
+# counting those: shipping them costs less than the count would (0.17 s per 1M stored profiles,
+# whatever the file's size).
 SHIP_STAGED_BELOW = 50_000
 
 
@@ -71,7 +72,7 @@ def review_commit(engine: Engine, report: ValidationReport, shown: int = SHOWN_C
                                                         "CAST(:rules AS jsonb))"),
                                                 {"limit": shown, **ruled}).all(),
                                    columns=CHANGE_COLUMNS) if mode != "create" else None  # it changes none
-            stored = _stored_same_person(conn)
+            stored = _stored_same_person(conn, staged)
         finally:
             transaction.rollback()  # the stage goes with it
     matched = counts["matched"]
@@ -84,16 +85,17 @@ def review_commit(engine: Engine, report: ValidationReport, shown: int = SHOWN_C
                   same_person_stored=stored, not_found=staged - matched if mode == "update" else 0)
 
 
-def _stored_same_person(conn: Connection) -> pd.DataFrame:
+def _stored_same_person(conn: Connection, staged: int) -> pd.DataFrame:
     """The staged rows whose profile a stored contact holds under another email. On Citus, the
     side with fewer profiles is shipped to the other's shards (same_person.STORED_SQL): a first
-    import into an empty table ships nothing instead of every staged profile to each shard."""
-    staged = conn.execute(sa.text(same_person.STAGED_PROFILES)).scalar_one()
-    ship_stored = (staged >= SHIP_STAGED_BELOW
+    large import into an empty table ships nothing instead of every staged profile to each shard.
+    staged: how many rows are staged (each has a profile, a required field). On one server
+    nothing is shipped and both ways take the same time, so the count would only cost."""
+    ship_stored = (staged >= SHIP_STAGED_BELOW and on_citus(conn)
                    and conn.execute(sa.text(same_person.STORED_PROFILES)).scalar_one() <= staged)
     # Staged profiles shipped: one index probe per staged row, where JIT compiling (its estimate
-    # is far off) costs more. A merge join sorted them all by slug on every shard, in two
-    # parallel workers each.
+    # is far off) costs more, and a merge join sorted them all by slug on every shard, in two
+    # parallel workers each. Stored ones shipped: a hash join on each shard of the stage.
     for setting in ("jit = off", "enable_mergejoin = off", "max_parallel_workers_per_gather = 0"):
         conn.execute(sa.text(f"SET LOCAL {setting}"))
     found = conn.execute(sa.text(same_person.SHIP_STORED if ship_stored else same_person.SHIP_STAGED),
