@@ -224,6 +224,17 @@ def test_many_linkedin_urls_are_fixed_column_by_column_as_they_are_one_by_one(te
     assert by_column.normalized["linkedin_profile"].equals(one_by_one.normalized["linkedin_profile"])
 
 
+@pytest.mark.parametrize("text_type", [object, "string[pyarrow]"])
+def test_a_missing_url_among_many_is_left_alone_by_every_fix(text_type):
+    # candidates() passes present values only; a gap is still no crash, and no fix
+    from core.rows.quick_fixes import VECTOR_FROM, _fix_urls
+    urls = pd.Series(["https://\uff4cinkedin.com/in/a", None, "http://linkedin.com/in/b/"] * VECTOR_FROM,
+                     dtype=text_type)
+    fixes = _fix_urls(urls, ["full_width", "linkedin_scheme", "linkedin_slash"])
+    assert fixes.positions.tolist() == [n for n in range(len(urls)) if n % 3 != 1]
+    assert fixes.values_after()[:2] == ["https://linkedin.com/in/a", "http://linkedin.com/in/b"]
+
+
 SPACES_AND_INVISIBLES = st.sampled_from(["\u00a0", "\u2028", "\u3000", "\x85", "\u200b", "\u202e", "\ufeff", "\u1680",
                                          "\u00ad", "\x1c", "\u0131", "\u212a", "K", "\n", "\t", " "])
 

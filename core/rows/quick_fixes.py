@@ -252,7 +252,7 @@ def _fix_urls(values: pd.Series, kinds: list[str]) -> FieldFixes:
 def _plain_width(urls: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """The URLs with full-width characters made plain (few have any: those go one by one), and
     where that changed them."""
-    odd = np.flatnonzero(~pc.string_is_ascii(urls).to_numpy(zero_copy_only=False))
+    odd = np.flatnonzero(~pc.fill_null(pc.string_is_ascii(urls), True).to_numpy(zero_copy_only=False))
     before = urls.take(odd)
     plain = pa.array([_full_width(value) for value in before.to_pylist()], pa.large_string())
     differs = pc.not_equal(plain, before)
