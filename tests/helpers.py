@@ -103,6 +103,20 @@ def holding(engine, *emails: str):
         conn.close()
 
 
+@contextmanager
+def statements_sent(engine):
+    """The (statement, parameters) that engine sends to the server within the block."""
+    sent = []
+
+    def record(conn, cursor, statement, parameters, context, many):
+        sent.append((statement, parameters))
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
 def open_tab(at, import_id: str, label: str):
     """Open a tab of an import's details in History's AppTest (only the open tab runs)."""
     from pages.history import tabs_key

@@ -14,7 +14,7 @@ from core.storage.database import is_citus
 from core.storage.history import get_import
 from core.importing import import_file
 from core.storage.records import abandon_stale_imports
-from tests.helpers import ADMIN, csv_bytes, person
+from tests.helpers import ADMIN, csv_bytes, person, statements_sent
 
 
 
@@ -415,13 +415,8 @@ def test_a_deep_page_reads_no_more_than_its_rows(client, engine, key):
         pytest.skip("Citus plans the page on its workers: the coordinator's plan does not show the rows they read")
     import_file(engine, csv_bytes(*[person(n) for n in range(1, 2001)]), "a.csv", "s")
     page = client.get("/contacts", params={"offset": 1990, "limit": 5}, headers=key).json()
-    sent = []
-    listen = lambda conn, cursor, statement, parameters, context, many: sent.append((statement, parameters))  # noqa: E731
-    sa.event.listen(engine, "before_cursor_execute", listen)
-    try:
+    with statements_sent(engine) as sent:
         answer = client.get(page["next"], headers=key).json()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listen)
     same = client.get("/contacts", params={"offset": 1995, "limit": 5}, headers=key).json()
     assert answer["items"] == same["items"] and len(same["items"]) == 5
     statement, parameters = next((s, p) for s, p in sent if "FROM contacts c" in s)

@@ -17,7 +17,7 @@ from core.storage.records import create_import
 from core.storage.staging import STAGE_TABLE
 from core.rows.fixes import invalid_rows
 from core.rows import same_person
-from tests.helpers import contacts, count, csv_bytes, holding, links, person
+from tests.helpers import contacts, count, csv_bytes, holding, links, person, statements_sent
 from tests.test_large_path import FIRST, SECOND
 
 
@@ -370,15 +370,9 @@ def test_profiles_stored_under_another_email_are_found_whichever_side_is_shipped
     staged = [person(2, linkedin_profile=url("Ann-Lee")), person(3, linkedin_profile=url("bo")),
               person(8, linkedin_profile=url("shared")), person(6, linkedin_profile=url("shared")), person(9)]
     draft = importing.open_file(engine, csv_bytes(*staged), "new.csv", source="s")
-    statements = []
-
-    def record(conn, cursor, statement, *rest):
-        statements.append(statement)
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_sent(engine) as sent:
         importing.review(engine, draft)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+    statements = [statement for statement, _ in sent]
     found = importing.possible_duplicates(draft)
     assert found[["email", "same_as_email", "same_as"]].values.tolist() == [
         ["person2@example.com", "person1@example.com", "a stored contact"],
