@@ -14,11 +14,28 @@ from tests.test_browser import WAIT_MS, browser, console_url, page, start_import
 pytestmark = pytest.mark.browser
 
 
+IDLE_WITHOUT_STALE_ELEMENTS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app !== null && app.dataset.testScriptState === 'notRunning'
+        && document.querySelector('[data-stale="true"]') === null;
+}"""
+
+
+def settle(page) -> None:
+    """Wait until no run of the page is going on. While a run goes on, the previous step's
+    elements stay on screen (stale) until it ends: a text or button seen then may be the old step's."""
+    page.wait_for_function(IDLE_WITHOUT_STALE_ELEMENTS)
+
+
 def advance(page, button: str, shows: str, tries: int = 3) -> None:
-    """Click a button and wait for what it shows; a click that lands while the page is still
-    rerunning can be lost (Streamlit), so click again, up to tries times, while the button is
-    there and its effect is not."""
-    for _ in range(tries):
+    """Click a button of the settled page and wait until the settled page shows what it should. A
+    click that lands while the page is still rerunning can be lost (Streamlit), so click again, up
+    to tries times, while the button is there and its effect is not."""
+    shown = page.get_by_text(shows).first
+    for attempt in range(tries):
+        settle(page)
+        if attempt and shown.is_visible():  # the last click's run was slow, not lost
+            return
         target = page.get_by_role("button", name=button)
         if target.count():
             try:
@@ -26,11 +43,14 @@ def advance(page, button: str, shows: str, tries: int = 3) -> None:
             except PlaywrightError:
                 pass
         try:
-            page.get_by_text(shows).first.wait_for(timeout=10_000)
-            return
+            shown.wait_for(timeout=10_000)
         except PlaywrightError:
             continue
-    page.get_by_text(shows).first.wait_for()
+        settle(page)
+        if shown.is_visible():
+            return
+    settle(page)
+    shown.wait_for()
 
 
 def committed_imports(engine) -> int:
