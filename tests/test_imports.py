@@ -2,6 +2,7 @@
 import threading
 
 import pytest
+import sqlalchemy as sa
 
 from core.storage.campaigns import attach_to_campaign, create_campaign, list_campaigns
 from core.storage.commit import commit_import
@@ -266,3 +267,23 @@ def test_a_commit_merged_slice_by_slice_writes_what_one_merge_would_and_says_how
         f"person{n}@example.com": {"company": "Old"} for n in range(0, 40, 3) if n % 2 == 0}
     merged = [done for stage, done, total in seen if stage == "upserting"]
     assert merged[0] == 0 and merged[-1] == 40 and len(merged) > 3 and merged == sorted(set(merged))
+
+
+def test_a_re_import_writes_each_changed_contact_on_its_own_page(engine):
+    # Half of each page of contacts stays free (sql/028): an update then writes the new version
+    # beside the old one, heap-only, with no new entry in the four indexes. Every contact here
+    # changes, the case that needs the most room.
+    stored = [person(n, company="Old", metadata='{"score": 1}') for n in range(400)]
+    run_import(engine, csv_bytes(*stored), "stored.csv")
+    pages_before = contact_pages(engine)
+    changed = [person(n, company=f"New {n}", metadata='{"score": 2}') for n in range(400)]
+    result = run_import(engine, csv_bytes(*changed), "changed.csv")
+    assert result.updated == 400
+    assert contact_pages(engine) == pages_before and len(set(pages_before.values())) > 1
+    assert {c["company"] for c in contacts(engine).values()} == {f"New {n}" for n in range(400)}
+
+
+def contact_pages(engine) -> dict[str, int]:
+    """The heap page that holds each contact's current version."""
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.text("SELECT email, (ctid::text::point)[0]::int FROM contacts")).all())
