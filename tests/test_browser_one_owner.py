@@ -32,6 +32,10 @@ def advance(page, button: str, shows: str, tries: int = 3) -> None:
     click that lands while the page is still rerunning can be lost (Streamlit), so click again, up
     to tries times, while the button is there and its effect is not."""
     shown = page.get_by_text(shows).first
+    settle(page)
+    # a click's rerun reaches the page a moment after it: until then the page looks settled, so
+    # what the click should show must not be there already
+    assert not shown.is_visible(), f"{shows!r} shows before {button!r} is clicked"
     for attempt in range(tries):
         settle(page)
         if attempt and shown.is_visible():  # the last click's run was slow, not lost
@@ -49,8 +53,9 @@ def advance(page, button: str, shows: str, tries: int = 3) -> None:
         settle(page)
         if shown.is_visible():
             return
-    settle(page)
     shown.wait_for()
+    settle(page)
+    expect(shown).to_be_visible()
 
 
 def committed_imports(engine) -> int:

@@ -272,15 +272,16 @@ def test_a_commit_merged_slice_by_slice_writes_what_one_merge_would_and_says_how
 def test_a_re_import_writes_each_changed_contact_on_its_own_page(engine):
     # Half of each page of contacts stays free (sql/028): an update then writes the new version
     # beside the old one, heap-only, with no new entry in the four indexes. Every contact here
-    # changes, the case that needs the most room.
-    stored = [person(n, company="Old", metadata='{"score": 1}') for n in range(400)]
+    # changes, the case that needs the most room (values of the same width: a longer one may not
+    # fit beside the old, whatever the fillfactor).
+    stored = [person(n, company=f"Old {n:03}", metadata='{"score": 1}') for n in range(400)]
     run_import(engine, csv_bytes(*stored), "stored.csv")
     pages_before = contact_pages(engine)
-    changed = [person(n, company=f"New {n}", metadata='{"score": 2}') for n in range(400)]
+    changed = [person(n, company=f"New {n:03}", metadata='{"score": 2}') for n in range(400)]
     result = run_import(engine, csv_bytes(*changed), "changed.csv")
     assert result.updated == 400
     assert contact_pages(engine) == pages_before and len(set(pages_before.values())) > 1
-    assert {c["company"] for c in contacts(engine).values()} == {f"New {n}" for n in range(400)}
+    assert {c["company"] for c in contacts(engine).values()} == {f"New {n:03}" for n in range(400)}
 
 
 def contact_pages(engine) -> dict[str, int]:
