@@ -37,9 +37,10 @@ def advance(page, button: str, shows: str, tries: int = 3) -> None:
     # what the click should show must not be there already
     assert not shown.is_visible(), f"{shows!r} shows before {button!r} is clicked"
     for attempt in range(tries):
-        settle(page)
-        if attempt and shown.is_visible():  # the last click's run was slow, not lost
-            return
+        if attempt:
+            settle(page)
+            if shown.is_visible():  # the last click's run was slow, not lost
+                return
         target = page.get_by_role("button", name=button)
         if target.count():
             try:
