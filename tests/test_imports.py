@@ -1,4 +1,5 @@
 """Integration tests of the import service on real PostgreSQL."""
+import json
 import threading
 
 import pytest
@@ -79,6 +80,34 @@ def test_previous_records_exactly_the_changed_fields_including_former_nulls(engi
     run_import(engine, csv_bytes(person(1, company="Acme")))
     result = run_import(engine, csv_bytes(person(1, company="Acme", locale="de", full_name="Person 1")))
     assert links(engine, result.import_id)[0]["previous"] == {"locale": None}
+
+
+def test_previous_holds_the_stored_value_of_each_field_that_changes_and_nothing_else(engine):
+    """changed_fields against its definition, over every kind of stored and incoming value: a
+    text field changes when an incoming value other than NULL differs; metadata when the incoming
+    keys laid over the stored object change it (nested values compare whole)."""
+    texts = (None, "", "a", "b")
+    objects = ('{}', '{"a": 1}', '{"a": {"x": 1}}', '{"a": {"x": 1, "y": 2}}', '{"b": [1]}')
+    cases = [(text_field, stored, incoming, "{}", None) for text_field in range(5)
+             for stored in texts for incoming in texts]
+    cases += [(None, "a", None, stored, incoming) for stored in objects for incoming in (None, *objects)]
+    names = ("full_name", "linkedin_profile", "company", "locale", "timezone")
+    with engine.connect() as conn:
+        for text_field, stored, incoming, stored_meta, incoming_meta in cases:
+            values = {f"s_{name}": "s" for name in names} | {f"i_{name}": None for name in names}
+            if text_field is not None:
+                values |= {f"s_{names[text_field]}": stored, f"i_{names[text_field]}": incoming}
+            previous = conn.execute(sa.text(
+                "SELECT changed_fields(" + ", ".join(f":s_{n}, :i_{n}" for n in names)
+                + ", CAST(:sm AS jsonb), CAST(:im AS jsonb))"), {**values, "sm": stored_meta, "im": incoming_meta}
+            ).scalar_one()
+            expected = {}
+            if text_field is not None and incoming is not None and incoming != stored:
+                expected[names[text_field]] = stored
+            merged = json.loads(stored_meta) | json.loads(incoming_meta or "{}")
+            if merged != json.loads(stored_meta):
+                expected["metadata"] = json.loads(stored_meta)
+            assert previous == expected, (text_field, stored, incoming, stored_meta, incoming_meta)
 
 
 def test_updated_at_moves_only_when_something_changed(engine):

@@ -23,6 +23,11 @@ CREATE OR REPLACE FUNCTION merged_metadata(stored jsonb, incoming jsonb) RETURNS
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN stored || COALESCE(incoming, '{}'::jsonb);
 
+-- A field's rule in an import's rules, which leave out the fields they overwrite.
+CREATE OR REPLACE FUNCTION field_rule(rules jsonb, field text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN COALESCE(rules->>field, 'overwrite');
+
 -- The incoming value a field's rule lets through to the merge (sql/024_field_rules.sql): none
 -- under keep, none under fill when a value is stored; NULL never erases, so the stored value stays.
 -- A new contact takes every incoming value: the rules are about stored values.
@@ -303,8 +308,9 @@ BEGIN
             OFFSET 0  -- not flattened into the outer query: `previous` is computed once
         ) matched
     ) compared
-    $match$, VARIADIC ARRAY(SELECT COALESCE(p_rules->>f, 'overwrite') FROM unnest(ARRAY[
-        'full_name', 'linkedin_profile', 'company', 'locale', 'timezone', 'metadata']) f))
+    $match$, field_rule(p_rules, 'full_name'), field_rule(p_rules, 'linkedin_profile'),
+             field_rule(p_rules, 'company'), field_rule(p_rules, 'locale'), field_rule(p_rules, 'timezone'),
+             field_rule(p_rules, 'metadata'))
     USING p_from, p_to, p_prefix;
 END;
 $$;
