@@ -108,6 +108,10 @@ def test_previous_holds_the_stored_value_of_each_field_that_changes_and_nothing_
             if merged != json.loads(stored_meta):
                 expected["metadata"] = json.loads(stored_meta)
             assert previous == expected, (text_field, stored, incoming, stored_meta, incoming_meta)
+        both = conn.execute(sa.text(
+            "SELECT changed_fields('Ann', 'Anne', NULL, NULL, 'Old', 'New', 'de', 'de', NULL, NULL, "
+            "'{\"a\": 1}', '{\"a\": 2}')")).scalar_one()
+        assert both == {"full_name": "Ann", "company": "Old", "metadata": {"a": 1}}
 
 
 def test_updated_at_moves_only_when_something_changed(engine):
