@@ -14,7 +14,7 @@ from core.errors import AlreadyCommitted, AmbiguousColumns, StatusChangeRefused
 from core.fields import ROW
 from core.storage.history import get_import, list_imports
 from core.storage.records import create_import
-from core.storage.staging import STAGE_TABLE
+from core.storage.staging import SMALL_STAGE, STAGE_TABLE
 from core.rows.fixes import invalid_rows
 from core.rows import same_person
 from tests.helpers import contacts, count, csv_bytes, holding, links, person, statements_sent
@@ -58,6 +58,36 @@ def test_the_review_counts_everything_but_returns_only_the_first_changes(engine)
     assert (review.will_update, review.changes_by_field) == (30, {"company": 30, "locale": 30})
     assert review.changes["row"].tolist() == [2, 2, 3, 3, 4]
     assert review.changes["field"].tolist() == ["company", "locale"] * 2 + ["company"]
+
+
+@pytest.mark.parametrize("changing_every", [1, 10])
+def test_a_large_review_shows_the_changes_of_its_first_rows_however_many_rows_change(engine, changing_every):
+    """Where at least two thirds of a large stage change, the review reads the rows in row order
+    and stops at the last change it shows; with fewer changes it compares every row. Both ways
+    show the changes of the first changing rows, here with the rows out of their emails' order."""
+    numbers = range(SMALL_STAGE + 1000, 0, -1)
+    importing.import_file(engine, csv_bytes(*[person(n) for n in numbers]), "stored.csv", "test")
+    changed = [person(n, company="New") if k % changing_every == 0 else person(n) for k, n in enumerate(numbers)]
+    draft = importing.open_file(None, csv_bytes(*changed), "changed.csv")
+    importing.validate_draft(draft)
+    with statements_sent(engine) as sent:
+        review = review_commit(engine, draft.report, shown=7)
+    first = [(2 + k, changed[k]["email"]) for k in range(0, 7 * changing_every, changing_every)]
+    assert list(zip(review.changes["row"], review.changes["email"])) == first
+    assert set(review.changes["field"]) == {"company"} and set(review.changes["new"]) == {"New"}
+    assert review.will_update == len(range(0, len(changed), changing_every))
+    in_row_order = any("INDEX ON import_stage (row_number)" in statement for statement, _ in sent)
+    assert in_row_order == (changing_every == 1 and not is_citus(engine))
+
+
+def test_a_review_in_which_nothing_changes_looks_for_no_change(engine):
+    importing.import_file(engine, csv_bytes(person(1), person(2)), "a.csv", "test")
+    draft = importing.open_file(None, csv_bytes(person(1), person(2)), "b.csv")
+    importing.validate_draft(draft)
+    with statements_sent(engine) as sent:
+        review = review_commit(engine, draft.report)
+    assert (review.unchanged, len(review.changes), list(review.changes.columns)) == (2, 0, ["row", "email", "field", "old", "new"])
+    assert not any("review_import_changes" in statement for statement, _ in sent)
 
 
 def test_a_dry_run_writes_nothing(engine):

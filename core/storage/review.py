@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from core.rows import same_person
 from core.fields import FIELDS
 from core.progress import Progress, ignore_progress
-from core.storage.staging import analyze_stage, on_citus, stage_rows
+from core.storage.staging import SMALL_STAGE, analyze_stage, on_citus, stage_rows
 from core.rows.validation import ValidationReport
 
 CHANGE_COLUMNS = ["row", "email", "field", "old", "new"]
@@ -68,10 +68,9 @@ def review_commit(engine: Engine, report: ValidationReport, shown: int = SHOWN_C
             ruled = {"rules": json.dumps(rules or {})}
             counts = conn.execute(sa.text("SELECT * FROM review_import_stage(CAST(:rules AS jsonb))"),
                                   ruled).mappings().one()
-            changes = pd.DataFrame(conn.execute(sa.text("SELECT * FROM review_import_changes(:limit, "
-                                                        "CAST(:rules AS jsonb))"),
-                                                {"limit": shown, **ruled}).all(),
-                                   columns=CHANGE_COLUMNS) if mode != "create" else None  # it changes none
+            changes = (_first_changes(conn, shown, ruled, staged, counts["changed"])
+                       if mode != "create" and counts["changed"]  # a create changes none
+                       else pd.DataFrame(columns=CHANGE_COLUMNS))
             stored = _stored_same_person(conn, staged)
         finally:
             transaction.rollback()  # the stage goes with it
@@ -83,6 +82,22 @@ def review_commit(engine: Engine, report: ValidationReport, shown: int = SHOWN_C
                   unchanged=matched - counts["changed"],
                   changes_by_field={f: counts[f] for f in COMPARED if counts[f]}, changes=changes,
                   same_person_stored=stored, not_found=staged - matched if mode == "update" else 0)
+
+
+def _first_changes(conn: Connection, shown: int, ruled: dict, staged: int, changed: int) -> pd.DataFrame:
+    """The first `shown` changes in row order. Asked only when a contact changes: with none to
+    find, the query would compare every staged row again after the counts did.
+
+    Where at least two thirds of a large stage change, the rows are read in row order from an
+    index and the reading stops at the last change shown (1M rows that all change: 2.9 s -> 0.03
+    s, the index 0.3 s). Each row read that way costs three times its share of the hash join the
+    query makes otherwise (9 s for 1M rows against 3 s), so with fewer changes, which may all come
+    last, the hash join is kept. On Citus the stage's shards keep their one index."""
+    if changed * 3 >= staged * 2 and staged > SMALL_STAGE and not on_citus(conn):
+        conn.execute(sa.text("CREATE INDEX ON import_stage (row_number)"))
+    found = conn.execute(sa.text("SELECT * FROM review_import_changes(:limit, CAST(:rules AS jsonb))"),
+                         {"limit": shown, **ruled})
+    return pd.DataFrame(found.all(), columns=CHANGE_COLUMNS)
 
 
 def _stored_same_person(conn: Connection, staged: int) -> pd.DataFrame:
