@@ -6,7 +6,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from core.storage.review import _first_changes, review_commit
+from core.storage.review import CHANGE_COLUMNS, _first_changes, review_commit
 from core.access import Actor
 from core.storage.database import is_citus
 from core import importing
@@ -60,16 +60,23 @@ def test_the_review_counts_everything_but_returns_only_the_first_changes(engine)
     assert review.changes["field"].tolist() == ["company", "locale"] * 2 + ["company"]
 
 
-@pytest.mark.parametrize("changing_every", [1, 10])
-def test_a_large_review_shows_the_changes_of_its_first_rows_however_many_rows_change(engine, changing_every):
-    """Where at least two thirds of a large stage change, the review reads the rows in row order
-    and stops at the last change it shows; with fewer changes it compares every row. Both ways
-    show the changes of the first changing rows, here with the rows out of their emails' order."""
+def _large_re_import(engine, changing_every: int) -> tuple[list[dict], importing.Draft]:
+    """SMALL_STAGE + 1,000 contacts stored, and a validated draft of them in which every
+    changing_every-th row changes its company; its rows run against their emails' byte order."""
     numbers = range(SMALL_STAGE + 1000, 0, -1)
     importing.import_file(engine, csv_bytes(*[person(n) for n in numbers]), "stored.csv", "test")
     changed = [person(n, company="New") if k % changing_every == 0 else person(n) for k, n in enumerate(numbers)]
     draft = importing.open_file(None, csv_bytes(*changed), "changed.csv")
     importing.validate_draft(draft)
+    return changed, draft
+
+
+@pytest.mark.parametrize("changing_every", [1, 10])
+def test_a_large_review_shows_the_changes_of_its_first_rows_however_many_rows_change(engine, changing_every):
+    """Where at least two thirds of a large stage change, the review reads the rows in row order
+    and stops at the last change it shows; with fewer changes it compares every row. Both ways
+    show the changes of the first changing rows, here with the rows out of their emails' order."""
+    changed, draft = _large_re_import(engine, changing_every)
     with statements_sent(engine) as sent:
         review = review_commit(engine, draft.report, shown=7)
     first = [(2 + k, changed[k]["email"]) for k in range(0, 7 * changing_every, changing_every)]
@@ -85,10 +92,7 @@ def test_the_first_changes_of_a_stage_that_mostly_changes_read_only_the_first_ro
     contacts, where the hash join read them all."""
     if is_citus(engine):
         pytest.skip("Citus keeps the stage's one index: the first changes come from a hash join there")
-    numbers = range(SMALL_STAGE + 1000, 0, -1)
-    importing.import_file(engine, csv_bytes(*[person(n) for n in numbers]), "stored.csv", "test")
-    draft = importing.open_file(None, csv_bytes(*[person(n, company="New") for n in numbers]), "changed.csv")
-    importing.validate_draft(draft)
+    _, draft = _large_re_import(engine, changing_every=1)
     read = "SELECT pg_stat_get_xact_tuples_returned('contacts'::regclass)"
     with engine.connect() as conn, conn.begin() as transaction:
         staged = stage_rows(conn, draft.report, in_lock_order=False)
@@ -106,7 +110,7 @@ def test_a_review_in_which_nothing_changes_looks_for_no_change(engine):
     importing.validate_draft(draft)
     with statements_sent(engine) as sent:
         review = review_commit(engine, draft.report)
-    assert (review.unchanged, len(review.changes), list(review.changes.columns)) == (2, 0, ["row", "email", "field", "old", "new"])
+    assert (review.unchanged, len(review.changes), list(review.changes.columns)) == (2, 0, CHANGE_COLUMNS)
     assert not any("review_import_changes" in statement for statement, _ in sent)
 
 
