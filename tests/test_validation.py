@@ -282,3 +282,10 @@ def test_small_batches_run_the_schemas_checks_directly_with_panderas_verdicts():
     assert len(direct.errors) > 500
     assert direct.errors.to_dict("records") == through_pandera.errors.to_dict("records")
     assert direct.kept.tolist() == through_pandera.kept.tolist()
+
+
+def test_the_emails_of_rows_are_their_normalized_emails_and_empty_for_a_row_not_in_the_file():
+    report = validate(frame({**GOOD, "email": " Ann@Example.com"}, {**GOOD, "email": "not an email"},
+                            {**GOOD, "email": "Bob@Example.com"}))
+    assert report.emails_of([4, 99, 2, 3]) == ["bob@example.com", "", "ann@example.com", "not an email"]
+    assert report.emails_of([]) == []

@@ -384,8 +384,11 @@ class ValidationReport:
     def emails_of(self, rows) -> list[str]:
         """The (normalized) emails of these source rows, "" for a row not in the report."""
         positions = pd.Index(self.normalized[ROW]).get_indexer(rows)
-        emails = self.normalized["email"].to_numpy(dtype=object)
-        return [emails[p] if p >= 0 else "" for p in positions]
+        found = positions >= 0
+        emails = np.full(len(positions), "", dtype=object)
+        # only these rows' emails: the whole column as Python strings took 0.13 s of 1M rows
+        emails[found] = self.normalized["email"].take(positions[found]).to_numpy(dtype=object)
+        return emails.tolist()
 
     @property
     def fixes_applied(self) -> dict[str, int]:
