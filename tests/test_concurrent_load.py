@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 import sqlalchemy as sa
 
+from core.storage import commit
 from core.storage.commit import ImportResult
 from core.storage.database import make_engine
 from core.importing import import_file
@@ -20,6 +21,11 @@ RUNS = int(os.environ.get("LOAD_RUNS", 20))
 SHARED = int(os.environ.get("LOAD_SHARED", 600))    # emails every file of a run holds (new in that run: the importers race to insert)
 KNOWN = int(os.environ.get("LOAD_KNOWN", 200))     # emails stored since the first run (the importers race to update)
 OWN = int(os.environ.get("LOAD_OWN", 100))       # emails only one file holds
+DEFAULT_SLICING = (commit.MERGE_SLICE, commit.MERGE_SLICES)
+# Slice sizes that share no multiple below a file's size: one importer's slice ends where
+# another's does not.
+SLICES = (29, 50, 64, 97, 128, 211, 333, 450)
+SLICED_RUNS = 5
 
 
 def _deadlocks(engine) -> int:
@@ -46,10 +52,15 @@ def _files(run: int, rng: random.Random) -> list[bytes]:
 _worker_engine = None
 
 
-def _import_in_worker(url: str, data: bytes, name: str, barrier) -> ImportResult | str:
-    """One importer process: its own engine, started with the others through the barrier."""
+def _import_in_worker(url: str, data: bytes, name: str, barrier, merge_slice: int | None = None) -> ImportResult | str:
+    """One importer process: its own engine, started with the others through the barrier.
+    merge_slice: the rows of each slice of its merge (core.storage.commit), the default if None."""
     global _worker_engine
     _worker_engine = _worker_engine or make_engine(url)
+    if merge_slice is not None:
+        commit.MERGE_SLICE, commit.MERGE_SLICES = merge_slice, (merge_slice, merge_slice)
+    else:
+        commit.MERGE_SLICE, commit.MERGE_SLICES = DEFAULT_SLICING
     barrier.wait()
     try:
         return import_file(_worker_engine, data, name, "load")
@@ -57,8 +68,9 @@ def _import_in_worker(url: str, data: bytes, name: str, barrier) -> ImportResult
         return f"{name}: {error!r}"
 
 
-def _run_at_once(pool, url: str, barrier, files: list[bytes]) -> tuple[list, list]:
-    futures = [pool.submit(_import_in_worker, url, data, f"load{k}.csv", barrier)
+def _run_at_once(pool, url: str, barrier, files: list[bytes],
+                 slices: tuple[int | None, ...] = (None,)) -> tuple[list, list]:
+    futures = [pool.submit(_import_in_worker, url, data, f"load{k}.csv", barrier, slices[k % len(slices)])
                for k, data in enumerate(files)]
     outcomes = [future.result(timeout=300) for future in futures]
     return ([o for o in outcomes if isinstance(o, ImportResult)],
@@ -76,6 +88,23 @@ def test_sixteen_overlapping_importers_twenty_times_never_fail_nor_deadlock(engi
             _check_run(run, *_run_at_once(pool, database_url, barrier, _files(run, rng)), engine)
     assert _deadlocks(engine) - deadlocks_before == 0
     assert count(engine, "contacts") == KNOWN + RUNS * (SHARED + IMPORTERS * OWN)
+
+
+@pytest.mark.timeout(900)
+def test_overlapping_importers_whose_merge_slices_end_at_different_emails_never_deadlock(engine, database_url):
+    """Each importer merges its file in slices of its own size, so that while one holds the
+    contacts of a slice, another's slice reaches past them. A merge's locks must follow one order
+    across its slices, whatever their bounds: a merge that locked a slice's stored contacts before
+    inserting its new emails would take them out of that order, and could deadlock here."""
+    deadlocks_before = _deadlocks(engine)
+    rng = random.Random(11)
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(IMPORTERS, mp_context=context) as pool:
+        barrier = manager.Barrier(IMPORTERS)
+        for run in range(SLICED_RUNS):
+            _check_run(run, *_run_at_once(pool, database_url, barrier, _files(run, rng), SLICES), engine)
+    assert _deadlocks(engine) - deadlocks_before == 0
+    assert count(engine, "contacts") == KNOWN + SLICED_RUNS * (SHARED + IMPORTERS * OWN)
 
 
 def _check_run(run: int, results: list, failures: list, engine) -> None:
